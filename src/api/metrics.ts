@@ -1,0 +1,33 @@
+/** Prometheus metrics of one broker instance (its own registry, so several can share a process in tests). */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'intercloud_' });
+  return {
+    registry,
+    httpRequests: new Counter({
+      name: 'intercloud_http_requests_total',
+      help: 'HTTP requests by route and status',
+      labelNames: ['route', 'status'] as const,
+      registers: [registry],
+    }),
+    graphqlOperations: new Counter({
+      name: 'intercloud_graphql_operations_total',
+      help: 'GraphQL operations by type and outcome',
+      labelNames: ['type', 'outcome'] as const,
+      registers: [registry],
+    }),
+    graphqlDuration: new Histogram({
+      name: 'intercloud_graphql_operation_duration_seconds',
+      help: 'GraphQL operation duration',
+      labelNames: ['type'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    wsConnections: new Gauge({ name: 'intercloud_ws_connections', help: 'Open GraphQL WebSocket connections', registers: [registry] }),
+    rateLimited: new Counter({ name: 'intercloud_rate_limited_total', help: 'Requests refused by the per-token rate limit', registers: [registry] }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,43 @@
+import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { CloudEntity } from '../../domain/entities';
+import { ApiContext, callerOf } from '../context';
+import { Cloud, RegisterCloudInput, UpdateCloudInput } from '../types/cloud.types';
+
+@Resolver(() => Cloud)
+export class CloudResolver {
+  @Query(() => [Cloud], { description: 'Your clouds and the clouds other tenants share with the federation.' })
+  clouds(@Ctx() ctx: ApiContext) {
+    return ctx.services.clouds.list(callerOf(ctx));
+  }
+
+  @Query(() => Cloud, { nullable: true, description: 'One cloud you can see, or null.' })
+  async cloud(@Ctx() ctx: ApiContext, @Arg('id', () => ID) id: string) {
+    return ctx.services.clouds.get(callerOf(ctx), id).catch(nullIfNotFound);
+  }
+
+  @FieldResolver(() => Boolean, { description: 'Whether your tenant owns (registered) the cloud.' })
+  owned(@Root() cloud: CloudEntity, @Ctx() ctx: ApiContext): boolean {
+    return cloud.tenantId === callerOf(ctx).tenantId;
+  }
+
+  @Mutation(() => Cloud, { description: 'Register a cloud; Keystone must accept the credentials first, else nothing is stored.' })
+  registerCloud(@Ctx() ctx: ApiContext, @Arg('input', () => RegisterCloudInput) input: RegisterCloudInput) {
+    return ctx.services.clouds.register(callerOf(ctx), input);
+  }
+
+  @Mutation(() => Cloud, { description: 'Change a cloud you own.' })
+  updateCloud(@Ctx() ctx: ApiContext, @Arg('id', () => ID) id: string, @Arg('input', () => UpdateCloudInput) input: UpdateCloudInput) {
+    return ctx.services.clouds.update(callerOf(ctx), id, input);
+  }
+
+  @Mutation(() => Boolean, { description: 'Deregister a cloud you own; refused while the broker manages VMs or jobs in it.' })
+  deregisterCloud(@Ctx() ctx: ApiContext, @Arg('id', () => ID) id: string) {
+    return ctx.services.clouds.deregister(callerOf(ctx), id);
+  }
+}
+
+/** `cloud(id)`-style queries answer null for unknown ids rather than an error. */
+export function nullIfNotFound(err: unknown): null {
+  if (err instanceof Error && 'code' in err && (err as { code: unknown }).code === 'NOT_FOUND') return null;
+  throw err;
+}

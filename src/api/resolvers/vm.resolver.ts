@@ -1,0 +1,39 @@
+import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { VmEntity } from '../../domain/entities';
+import { ApiContext, callerOf } from '../context';
+import { Cloud } from '../types/cloud.types';
+import { Sample, SampleInput, Vm } from '../types/vm.types';
+import { nullIfNotFound } from './cloud.resolver';
+
+@Resolver(() => Vm)
+export class VmResolver {
+  @Query(() => [Vm], { description: 'VMs of your tenant, optionally of one VM type and/or cloud.' })
+  vms(
+    @Ctx() ctx: ApiContext,
+    @Arg('vmTypeId', () => ID, { nullable: true }) vmTypeId?: string,
+    @Arg('cloudId', () => ID, { nullable: true }) cloudId?: string,
+  ) {
+    return ctx.services.vms.list(callerOf(ctx), { vmTypeId, cloudId });
+  }
+
+  @FieldResolver(() => Cloud, { nullable: true, description: 'The cloud the VM runs in (null if you can no longer see it).' })
+  cloud(@Root() vm: VmEntity, @Ctx() ctx: ApiContext) {
+    return ctx.services.clouds.get(callerOf(ctx), vm.cloudId).catch(nullIfNotFound);
+  }
+
+  @Query(() => [Sample], { description: 'Samples of one metric of one VM, newest first: the latest `first`, or all since `since`.' })
+  samples(
+    @Ctx() ctx: ApiContext,
+    @Arg('vmId', () => ID) vmId: string,
+    @Arg('metric') metric: string,
+    @Arg('since', () => Date, { nullable: true }) since?: Date,
+    @Arg('first', () => Int, { nullable: true }) first?: number,
+  ) {
+    return ctx.services.samples.list(callerOf(ctx), { vmId, metric, since, first: first ?? undefined });
+  }
+
+  @Mutation(() => Int, { description: 'Store pushed samples (all or none); returns how many were stored.' })
+  recordSamples(@Ctx() ctx: ApiContext, @Arg('samples', () => [SampleInput]) samples: SampleInput[]) {
+    return ctx.services.samples.record(callerOf(ctx), samples);
+  }
+}

@@ -1,0 +1,128 @@
+import { Field, Float, ID, Int, ObjectType } from 'type-graphql';
+import { CloneEventKind, ClonePhase, CloneJobState } from './enums';
+
+@ObjectType({ description: 'Timing of one phase of a clone job.' })
+export class PhaseTiming {
+  @Field(() => ClonePhase, { description: 'The phase.' })
+  phase!: ClonePhase;
+
+  @Field({ description: 'When it started.' })
+  startedAt!: Date;
+
+  @Field(() => Date, { nullable: true, description: 'When it finished; null while running.' })
+  finishedAt!: Date | null;
+
+  @Field(() => Int, { nullable: true, description: 'Duration in ms; null while running.' })
+  durationMs!: number | null;
+}
+
+@ObjectType({ description: 'Why a clone job failed.' })
+export class CloneJobError {
+  @Field({ description: 'Error code (as in GraphQL extensions.code).' })
+  code!: string;
+
+  @Field({ description: 'What went wrong, naming the cloud and operation.' })
+  message!: string;
+}
+
+@ObjectType({ description: 'One clone of one VM into one target cloud.' })
+export class CloneJob {
+  @Field(() => ID, { description: 'Job id.' })
+  id!: string;
+
+  @Field({ description: 'Name of the clone server.' })
+  name!: string;
+
+  @Field({ description: 'Idempotency key given (or generated) at creation.' })
+  idempotencyKey!: string;
+
+  @Field(() => ClonePhase, { description: 'Current (or last) phase.' })
+  phase!: ClonePhase;
+
+  @Field(() => CloneJobState, { description: 'Lifecycle state.' })
+  state!: CloneJobState;
+
+  @Field(() => Float, { nullable: true, description: 'Image size in bytes, once known.' })
+  bytesTotal!: number | null;
+
+  @Field(() => Float, { description: 'Bytes streamed to the target so far.' })
+  bytesTransferred!: number;
+
+  @Field(() => [PhaseTiming], { description: 'Phases run so far, with timings.' })
+  phases!: PhaseTiming[];
+
+  @Field(() => CloneJobError, { nullable: true, description: 'Cause of failure.' })
+  error!: CloneJobError | null;
+
+  @Field({ description: 'When the job was created.' })
+  createdAt!: Date;
+
+  @Field(() => Date, { nullable: true, description: 'When the job ended.' })
+  finishedAt!: Date | null;
+}
+
+@ObjectType({ description: 'An edge in a page of clone jobs.' })
+export class CloneJobEdge {
+  @Field({ description: 'Opaque cursor: pass as `after` to continue after this job.' })
+  cursor!: string;
+
+  @Field(() => CloneJob, { description: 'The job.' })
+  node!: CloneJob;
+}
+
+@ObjectType({ description: 'Where a page ends.' })
+export class PageInfo {
+  @Field({ description: 'Whether more jobs follow.' })
+  hasNextPage!: boolean;
+
+  @Field(() => String, { nullable: true, description: 'Cursor of the last job of this page.' })
+  endCursor!: string | null;
+}
+
+@ObjectType({ description: 'A page of clone jobs, newest first.' })
+export class CloneJobConnection {
+  @Field(() => [CloneJobEdge], { description: 'Jobs of this page.' })
+  edges!: CloneJobEdge[];
+
+  @Field(() => [CloneJob], { description: 'The same jobs without cursors.' })
+  nodes!: CloneJob[];
+
+  @Field(() => PageInfo, { description: 'Paging information.' })
+  pageInfo!: PageInfo;
+
+  @Field(() => Int, { description: 'Jobs matching the filter, in all pages.' })
+  totalCount!: number;
+}
+
+@ObjectType({ description: 'A clone job event: phase changes, transfer progress, the end. `seq` is dense per job.' })
+export class CloneJobEvent {
+  @Field(() => Int, { description: 'Sequence number within the job (1, 2, 3, ...); resume with afterSeq.' })
+  seq!: number;
+
+  @Field(() => ID, { description: 'The job.' })
+  jobId!: string;
+
+  @Field(() => CloneEventKind, { description: 'What happened.' })
+  kind!: CloneEventKind;
+
+  @Field(() => ClonePhase, { description: 'Phase it concerns.' })
+  phase!: ClonePhase;
+
+  @Field({ description: 'When.' })
+  at!: Date;
+
+  @Field(() => Float, { nullable: true, description: 'Bytes streamed so far.' })
+  bytesTransferred!: number | null;
+
+  @Field(() => Float, { nullable: true, description: 'Image size.' })
+  bytesTotal!: number | null;
+
+  @Field(() => Float, { nullable: true, description: 'Recent transfer rate.' })
+  bytesPerSecond!: number | null;
+
+  @Field(() => Float, { nullable: true, description: 'Estimated seconds until the transfer ends.' })
+  etaSeconds!: number | null;
+
+  @Field(() => String, { nullable: true, description: 'Human-readable detail.' })
+  message!: string | null;
+}

@@ -1,0 +1,212 @@
+import { Field, Float, ID, InputType, Int, ObjectType } from 'type-graphql';
+import { CloudHealth, CredentialKind } from './enums';
+
+@ObjectType({ description: 'A key=value label, e.g. jurisdiction=DE.' })
+export class Label {
+  @Field({ description: 'Label key.' })
+  key!: string;
+
+  @Field({ description: 'Label value.' })
+  value!: string;
+}
+
+@InputType({ description: 'A key=value label.' })
+export class LabelInput {
+  @Field({ description: 'Key: letters, digits, . _ / - (at most 63).' })
+  key!: string;
+
+  @Field({ description: 'Value (at most 255 characters).' })
+  value!: string;
+}
+
+@ObjectType({ description: 'Names or ids used when booting clones in a cloud.' })
+export class CloudDefaults {
+  @Field(() => String, { nullable: true, description: 'Network to attach clones to.' })
+  network!: string | null;
+
+  @Field(() => String, { nullable: true, description: 'External network to take floating IPs from.' })
+  floatingNetwork!: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Flavor for clones, unless the VM type says otherwise.' })
+  flavor!: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Availability zone to boot clones in.' })
+  availabilityZone!: string | null;
+}
+
+@InputType({ description: 'Names or ids used when booting clones in a cloud.' })
+export class CloudDefaultsInput {
+  @Field(() => String, { nullable: true, description: 'Network to attach clones to.' })
+  network?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'External network to take floating IPs from.' })
+  floatingNetwork?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Flavor for clones.' })
+  flavor?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Availability zone to boot clones in.' })
+  availabilityZone?: string | null;
+}
+
+@ObjectType({ description: 'A public endpoint of a cloud, from its Keystone catalog.' })
+export class CatalogEndpoint {
+  @Field({ description: 'Service type (compute, image, network, ...).' })
+  type!: string;
+
+  @Field({ description: 'Public URL.' })
+  url!: string;
+}
+
+@ObjectType({ description: 'A registered OpenStack cloud. Its credentials are stored encrypted and are never readable.' })
+export class Cloud {
+  @Field(() => ID, { description: 'Cloud id.' })
+  id!: string;
+
+  @Field(() => ID, { description: 'Tenant that registered (owns) the cloud.' })
+  tenantId!: string;
+
+  @Field({ description: 'Name, unique among the owner tenant\'s clouds.' })
+  name!: string;
+
+  @Field({ description: 'Keystone v3 URL.' })
+  authUrl!: string;
+
+  @Field({ description: 'Region whose endpoints the broker uses.' })
+  region!: string;
+
+  @Field(() => CredentialKind, { description: 'Which credential form is stored.' })
+  credentialKind!: CredentialKind;
+
+  @Field(() => [Label], { description: 'Labels that policies can require.' })
+  labels!: Label[];
+
+  @Field(() => Int, { description: 'Declared link bandwidth to other clouds, in Mbit/s.' })
+  bandwidthMbps!: number;
+
+  @Field(() => Float, { description: 'Cost hint per VM-hour, in the federation\'s currency.' })
+  costPerHour!: number;
+
+  @Field(() => [String], { description: 'Disk formats the cloud\'s Glance accepts.' })
+  diskFormats!: string[];
+
+  @Field(() => CloudDefaults, { description: 'Defaults used when booting clones here.' })
+  defaults!: CloudDefaults;
+
+  @Field({ description: 'Offered to every tenant of the federation as a clone target.' })
+  shared!: boolean;
+
+  @Field(() => [CatalogEndpoint], { description: 'Public endpoints found in the catalog.' })
+  catalog!: CatalogEndpoint[];
+
+  @Field(() => CloudHealth, { description: 'Health from the last probe.' })
+  health!: CloudHealth;
+
+  @Field(() => String, { nullable: true, description: 'Why the last probe failed, if it did.' })
+  healthMessage!: string | null;
+
+  @Field(() => Int, { nullable: true, description: 'Keystone round trip of the last probe, in ms.' })
+  healthLatencyMs!: number | null;
+
+  @Field(() => Date, { nullable: true, description: 'When the cloud was last probed.' })
+  healthCheckedAt!: Date | null;
+
+  @Field({ description: 'When the cloud was registered.' })
+  createdAt!: Date;
+
+  @Field({ description: 'When the cloud was last changed.' })
+  updatedAt!: Date;
+}
+
+@InputType({
+  description:
+    'Credentials for Keystone: EITHER applicationCredentialId + applicationCredentialSecret, OR username + password + projectName + userDomainName + projectDomainName.',
+})
+export class CloudCredentialsInput {
+  @Field(() => String, { nullable: true, description: 'Application credential id.' })
+  applicationCredentialId?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Application credential secret.' })
+  applicationCredentialSecret?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'User name (password form).' })
+  username?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Password (password form).' })
+  password?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Project to scope the token to (password form).' })
+  projectName?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Domain of the user, e.g. Default (password form).' })
+  userDomainName?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Domain of the project, e.g. Default (password form).' })
+  projectDomainName?: string | null;
+}
+
+@InputType({ description: 'A cloud to register. The broker authenticates with Keystone before it stores anything.' })
+export class RegisterCloudInput {
+  @Field({ description: 'Name, unique among your clouds.' })
+  name!: string;
+
+  @Field({ description: 'Keystone v3 URL, e.g. https://keystone.example.net:5000/v3.' })
+  authUrl!: string;
+
+  @Field({ description: 'Region to use, e.g. RegionOne.' })
+  region!: string;
+
+  @Field(() => CloudCredentialsInput, { description: 'Exactly one complete credential form.' })
+  credentials!: CloudCredentialsInput;
+
+  @Field(() => [LabelInput], { nullable: true, description: 'Labels, e.g. jurisdiction=DE.' })
+  labels?: LabelInput[];
+
+  @Field(() => Int, { description: 'Link bandwidth to other clouds, in Mbit/s.' })
+  bandwidthMbps!: number;
+
+  @Field(() => Float, { description: 'Cost hint per VM-hour.' })
+  costPerHour!: number;
+
+  @Field(() => [String], { nullable: true, description: 'Disk formats accepted (default qcow2, raw).' })
+  diskFormats?: string[];
+
+  @Field(() => CloudDefaultsInput, { nullable: true, description: 'Defaults for booting clones here.' })
+  defaults?: CloudDefaultsInput;
+
+  @Field({ nullable: true, description: 'Offer the cloud to every tenant as a clone target (default false).' })
+  shared?: boolean;
+}
+
+@InputType({ description: 'Changes to a cloud; omitted fields stay as they are. New connection settings are verified with Keystone first.' })
+export class UpdateCloudInput {
+  @Field({ nullable: true, description: 'New name.' })
+  name?: string;
+
+  @Field({ nullable: true, description: 'New Keystone v3 URL.' })
+  authUrl?: string;
+
+  @Field({ nullable: true, description: 'New region.' })
+  region?: string;
+
+  @Field(() => CloudCredentialsInput, { nullable: true, description: 'New credentials (exactly one complete form).' })
+  credentials?: CloudCredentialsInput;
+
+  @Field(() => [LabelInput], { nullable: true, description: 'Replacement labels.' })
+  labels?: LabelInput[];
+
+  @Field(() => Int, { nullable: true, description: 'New bandwidth, Mbit/s.' })
+  bandwidthMbps?: number;
+
+  @Field(() => Float, { nullable: true, description: 'New cost hint.' })
+  costPerHour?: number;
+
+  @Field(() => [String], { nullable: true, description: 'Replacement disk formats.' })
+  diskFormats?: string[];
+
+  @Field(() => CloudDefaultsInput, { nullable: true, description: 'Replacement defaults.' })
+  defaults?: CloudDefaultsInput;
+
+  @Field({ nullable: true, description: 'Share with the federation, or stop sharing.' })
+  shared?: boolean;
+}

@@ -1,0 +1,23 @@
+/** Domain enums registered with GraphQL, each with a description clients can read. */
+import { registerEnumType } from 'type-graphql';
+import { CloneEventKind, ClonePhase, CloneJobState } from '../../domain/clone-phase';
+import { CloudHealth, CredentialKind, DrainAction, LoadBalancerKind, SampleState, ScalingAction, ThresholdRole, VmOrigin } from '../../domain/enums';
+import { Role } from '../../domain/roles';
+
+registerEnumType(Role, {
+  name: 'Role',
+  description: 'What a token may do: ADMIN runs the broker, OPERATOR manages its tenant, PARTNER offers clouds, VIEWER reads and subscribes.',
+});
+registerEnumType(CloudHealth, { name: 'CloudHealth', description: 'Result of the last probe of a cloud (Keystone authentication and catalog).' });
+registerEnumType(CredentialKind, { name: 'CredentialKind', description: 'Which form of credential a cloud was registered with (the secret itself is never readable).' });
+registerEnumType(SampleState, { name: 'SampleState', description: 'Monitoring state of a metric, as Nagios reports it.' });
+registerEnumType(ThresholdRole, { name: 'ThresholdRole', description: 'SCALE_UP metrics trigger clones; the SCALE_DOWN metric (underload) triggers removal.' });
+registerEnumType(VmOrigin, { name: 'VmOrigin', description: 'How the broker came to know a VM.' });
+registerEnumType(LoadBalancerKind, { name: 'LoadBalancerKind', description: 'SIP load balancer whose database the broker edits.' });
+registerEnumType(DrainAction, { name: 'DrainAction', description: 'What to do when draining a VM for scale-down times out.' });
+registerEnumType(ScalingAction, { name: 'ScalingAction', description: 'What the scheduler decided.' });
+registerEnumType(ClonePhase, { name: 'ClonePhase', description: 'Phase of a clone job, in pipeline order; FAILED and CANCELLED end a job after its undo steps ran.' });
+registerEnumType(CloneJobState, { name: 'CloneJobState', description: 'Lifecycle state of a clone job.' });
+registerEnumType(CloneEventKind, { name: 'CloneJobEventKind', description: 'Kind of a clone job event.' });
+
+export { CloneEventKind, ClonePhase, CloneJobState, CloudHealth, CredentialKind, DrainAction, LoadBalancerKind, Role, SampleState, ScalingAction, ThresholdRole, VmOrigin };

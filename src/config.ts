@@ -1,0 +1,75 @@
+/**
+ * Configuration from the environment, parsed and validated once at start-up. A bad value
+ * stops the broker with a message naming the variable and what it expects.
+ */
+import path from 'node:path';
+import { z } from 'zod';
+
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const schema = z.object({
+  PORT: int(0, 65535).default(4000),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+    .optional(),
+  INTERCLOUD_DATA_DIR: z.string().min(1).default('./data'),
+  INTERCLOUD_SECRET_KEY: z
+    .string()
+    .refine((v) => Buffer.from(v, 'base64').length === 32, 'must be 32 bytes, base64-encoded (openssl rand -base64 32)')
+    .optional(),
+  INTERCLOUD_ADMIN_TOKEN: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{32,256}$/, 'must be 32-256 characters of A-Z a-z 0-9 _ -')
+    .optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  GRAPHQL_INTROSPECTION: bool.default(true),
+  GRAPHQL_MAX_DEPTH: int(2, 50).default(10),
+  GRAPHQL_MAX_COST: int(10, 1_000_000).default(5000),
+  REQUEST_BODY_LIMIT: z
+    .string()
+    .regex(/^\d+(b|kb|mb)$/i, 'must be a size like 100kb or 1mb')
+    .default('1mb'),
+  RATE_LIMIT_PER_MINUTE: int(1, 1_000_000).default(600),
+  SHUTDOWN_GRACE_MS: int(0, 600_000).default(10_000),
+});
+
+export interface Config {
+  port: number;
+  host: string;
+  databaseUrl: string | undefined;
+  dataDir: string;
+  secretKey: string | undefined;
+  adminToken: string | undefined;
+  logLevel: string;
+  graphql: { introspection: boolean; maxDepth: number; maxCost: number };
+  requestBodyLimit: string;
+  rateLimitPerMinute: number;
+  shutdownGraceMs: number;
+}
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const c = parsed.data;
+  return {
+    port: c.PORT,
+    host: c.HOST,
+    databaseUrl: c.DATABASE_URL,
+    dataDir: path.resolve(c.INTERCLOUD_DATA_DIR),
+    secretKey: c.INTERCLOUD_SECRET_KEY,
+    adminToken: c.INTERCLOUD_ADMIN_TOKEN,
+    logLevel: c.LOG_LEVEL,
+    graphql: { introspection: c.GRAPHQL_INTROSPECTION, maxDepth: c.GRAPHQL_MAX_DEPTH, maxCost: c.GRAPHQL_MAX_COST },
+    requestBodyLimit: c.REQUEST_BODY_LIMIT,
+    rateLimitPerMinute: c.RATE_LIMIT_PER_MINUTE,
+    shutdownGraceMs: c.SHUTDOWN_GRACE_MS,
+  };
+}

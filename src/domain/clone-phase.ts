@@ -1,0 +1,47 @@
+/** The clone job's phase machine: pure rules about the order of phases and terminal states. */
+export enum ClonePhase {
+  QUEUED = 'QUEUED',
+  SNAPSHOT = 'SNAPSHOT',
+  TRANSFER = 'TRANSFER',
+  IMPORT = 'IMPORT',
+  BOOT = 'BOOT',
+  NETWORK = 'NETWORK',
+  CONFIGURE = 'CONFIGURE',
+  MONITORING = 'MONITORING',
+  LOAD_BALANCER = 'LOAD_BALANCER',
+  DONE = 'DONE',
+  FAILED = 'FAILED',
+  CANCELLED = 'CANCELLED',
+}
+
+export enum CloneJobState {
+  QUEUED = 'QUEUED',
+  RUNNING = 'RUNNING',
+  CANCELLING = 'CANCELLING',
+  DONE = 'DONE',
+  FAILED = 'FAILED',
+  CANCELLED = 'CANCELLED',
+}
+
+export enum CloneEventKind {
+  PHASE_STARTED = 'PHASE_STARTED',
+  PHASE_COMPLETED = 'PHASE_COMPLETED',
+  PROGRESS = 'PROGRESS',
+  DONE = 'DONE',
+  FAILED = 'FAILED',
+  CANCELLED = 'CANCELLED',
+}
+
+export const terminalStates: readonly CloneJobState[] = [CloneJobState.DONE, CloneJobState.FAILED, CloneJobState.CANCELLED];
+
+export function isTerminal(state: CloneJobState): boolean {
+  return terminalStates.includes(state);
+}
+
+/** Timing of one phase of one job, as stored on the job. */
+export interface PhaseTiming {
+  phase: ClonePhase;
+  startedAt: string;
+  finishedAt: string | null;
+  durationMs: number | null;
+}

@@ -1,0 +1,80 @@
+import { Column, JoinColumn, ManyToOne, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
+import { ClonePhase, CloneJobState, PhaseTiming } from '../clone-phase';
+import { numberTransformer } from './transformers';
+import { CloudEntity } from './cloud.entity';
+import { VmEntity } from './vm.entity';
+
+/** One clone of one VM into one target cloud, checkpointed after every step. */
+@Entity('clone_jobs')
+@Index(['tenantId', 'idempotencyKey'], { unique: true })
+@Index('clone_jobs_tenant_created_idx', ['tenantId', 'createdAt', 'id'])
+export class CloneJobEntity {
+  @PrimaryGeneratedColumn('uuid')
+  id!: string;
+
+  @Column({ type: 'uuid' })
+  tenantId!: string;
+
+  @Column({ type: 'varchar', length: 128 })
+  idempotencyKey!: string;
+
+  @Column({ type: 'varchar', length: 255 })
+  name!: string;
+
+  @Column({ type: 'uuid' })
+  sourceVmId!: string;
+
+  @ManyToOne(() => VmEntity, { onDelete: 'RESTRICT' })
+  @JoinColumn({ name: 'source_vm_id' })
+  sourceVm?: VmEntity;
+
+  @Column({ type: 'uuid' })
+  sourceCloudId!: string;
+
+  @Column({ type: 'uuid' })
+  targetCloudId!: string;
+
+  @ManyToOne(() => CloudEntity, { onDelete: 'RESTRICT' })
+  @JoinColumn({ name: 'target_cloud_id' })
+  targetCloud?: CloudEntity;
+
+  @Column({ type: 'varchar', length: 16 })
+  phase!: ClonePhase;
+
+  @Column({ type: 'varchar', length: 16 })
+  state!: CloneJobState;
+
+  @Column({ type: 'bigint', nullable: true, transformer: numberTransformer })
+  bytesTotal!: number | null;
+
+  @Column({ type: 'bigint', default: 0, transformer: numberTransformer })
+  bytesTransferred!: number;
+
+  @Column({ type: 'jsonb', default: () => "'[]'" })
+  phases!: PhaseTiming[];
+
+  /** What each finished step made (snapshot id, target image id, server id, ...). */
+  @Column({ type: 'jsonb', default: () => "'{}'" })
+  artefacts!: Record<string, unknown>;
+
+  @Column({ type: 'varchar', length: 32, nullable: true })
+  errorCode!: string | null;
+
+  @Column({ type: 'text', nullable: true })
+  errorMessage!: string | null;
+
+  @Column({ type: 'uuid', nullable: true })
+  resultVmId!: string | null;
+
+  @Column({ type: 'uuid', nullable: true })
+  requestedByTokenId!: string | null;
+
+  @CreateDateColumn({ type: 'timestamptz' })
+  createdAt!: Date;
+
+  @UpdateDateColumn({ type: 'timestamptz' })
+  updatedAt!: Date;
+
+  @Column({ type: 'timestamptz', nullable: true })
+  finishedAt!: Date | null;
+}

@@ -1,0 +1,47 @@
+import { ApiTokenEntity } from './api-token.entity';
+import { AuditEntryEntity } from './audit-entry.entity';
+import { CloneJobEntity } from './clone-job.entity';
+import { CloudEntity } from './cloud.entity';
+import { MetricEntity } from './metric.entity';
+import { PolicyEntity } from './policy.entity';
+import { SampleEntity } from './sample.entity';
+import { ScalingDecisionEntity } from './scaling-decision.entity';
+import { EventStreamEntity, StoredEventEntity } from './stored-event.entity';
+import { TenantEntity } from './tenant.entity';
+import { ThresholdEntity } from './threshold.entity';
+import { VmTypeEntity } from './vm-type.entity';
+import { VmEntity } from './vm.entity';
+
+export const entities = [
+  TenantEntity,
+  ApiTokenEntity,
+  CloudEntity,
+  VmTypeEntity,
+  MetricEntity,
+  ThresholdEntity,
+  VmEntity,
+  SampleEntity,
+  PolicyEntity,
+  CloneJobEntity,
+  StoredEventEntity,
+  EventStreamEntity,
+  ScalingDecisionEntity,
+  AuditEntryEntity,
+];
+
+export {
+  ApiTokenEntity,
+  AuditEntryEntity,
+  CloneJobEntity,
+  CloudEntity,
+  EventStreamEntity,
+  MetricEntity,
+  PolicyEntity,
+  SampleEntity,
+  ScalingDecisionEntity,
+  StoredEventEntity,
+  TenantEntity,
+  ThresholdEntity,
+  VmEntity,
+  VmTypeEntity,
+};

@@ -1,0 +1,71 @@
+import { Column, JoinColumn, ManyToOne, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
+import { VmOrigin } from '../enums';
+import { CloudEntity } from './cloud.entity';
+import { VmTypeEntity } from './vm-type.entity';
+
+export interface VmAddress {
+  network: string;
+  address: string;
+  /** `fixed` or `floating`, as Nova reports it. */
+  kind: string;
+  version: number;
+}
+
+/** An instance the broker knows: imported from a cloud or created by a clone. */
+@Entity('vms')
+@Index(['cloudId', 'serverId'], { unique: true })
+export class VmEntity {
+  @PrimaryGeneratedColumn('uuid')
+  id!: string;
+
+  @Index()
+  @Column({ type: 'uuid' })
+  tenantId!: string;
+
+  @Index()
+  @Column({ type: 'uuid', nullable: true })
+  vmTypeId!: string | null;
+
+  @ManyToOne(() => VmTypeEntity, { onDelete: 'SET NULL', nullable: true })
+  @JoinColumn({ name: 'vm_type_id' })
+  vmType?: VmTypeEntity;
+
+  @Column({ type: 'uuid' })
+  cloudId!: string;
+
+  @ManyToOne(() => CloudEntity, { onDelete: 'RESTRICT' })
+  @JoinColumn({ name: 'cloud_id' })
+  cloud?: CloudEntity;
+
+  /** The server's id in its cloud (Nova). */
+  @Column({ type: 'varchar', length: 64 })
+  serverId!: string;
+
+  @Column({ type: 'varchar', length: 255 })
+  name!: string;
+
+  @Column({ type: 'jsonb', default: () => "'[]'" })
+  addresses!: VmAddress[];
+
+  @Column({ type: 'varchar', length: 32 })
+  state!: string;
+
+  /** SHA256 fingerprint of the pinned SSH host key, as `ssh-keygen -lf` prints it. */
+  @Column({ type: 'varchar', length: 128, nullable: true })
+  sshHostKeyFingerprint!: string | null;
+
+  @Column({ type: 'varchar', length: 16 })
+  origin!: VmOrigin;
+
+  @Column({ type: 'uuid', nullable: true })
+  sourceVmId!: string | null;
+
+  @Column({ type: 'uuid', nullable: true })
+  cloneJobId!: string | null;
+
+  @CreateDateColumn({ type: 'timestamptz' })
+  createdAt!: Date;
+
+  @UpdateDateColumn({ type: 'timestamptz' })
+  updatedAt!: Date;
+}

@@ -1,0 +1,73 @@
+/**
+ * Typed domain errors. Services throw these; the API maps each code to a GraphQL error in
+ * exactly one place (src/api/error-mapping.ts), and the compiler checks every code is mapped.
+ */
+export enum ErrorCode {
+  UNAUTHENTICATED = 'UNAUTHENTICATED',
+  FORBIDDEN = 'FORBIDDEN',
+  BAD_USER_INPUT = 'BAD_USER_INPUT',
+  NOT_FOUND = 'NOT_FOUND',
+  CONFLICT = 'CONFLICT',
+  RATE_LIMITED = 'RATE_LIMITED',
+  UPSTREAM_UNAVAILABLE = 'UPSTREAM_UNAVAILABLE',
+  INTERNAL = 'INTERNAL',
+}
+
+export class DomainError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = 'DomainError';
+  }
+}
+
+/** Input that breaks a rule; `field` is the dotted path of the offending argument field. */
+export class BadUserInputError extends DomainError {
+  constructor(
+    readonly field: string,
+    readonly rule: string,
+    message?: string,
+  ) {
+    super(ErrorCode.BAD_USER_INPUT, message ?? `${field}: ${rule}`, { field, rule });
+  }
+}
+
+export class NotFoundError extends DomainError {
+  constructor(kind: string, id: string) {
+    // Same message whether the object is missing or belongs to another tenant.
+    super(ErrorCode.NOT_FOUND, `${kind} ${id} not found`, { kind });
+  }
+}
+
+export class ForbiddenError extends DomainError {
+  constructor(message: string) {
+    super(ErrorCode.FORBIDDEN, message);
+  }
+}
+
+export class UnauthenticatedError extends DomainError {
+  constructor(message = 'a valid bearer token is required') {
+    super(ErrorCode.UNAUTHENTICATED, message);
+  }
+}
+
+export class ConflictError extends DomainError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super(ErrorCode.CONFLICT, message, details);
+  }
+}
+
+export class UpstreamUnavailableError extends DomainError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super(ErrorCode.UPSTREAM_UNAVAILABLE, message, details);
+  }
+}
+
+export class RateLimitedError extends DomainError {
+  constructor(readonly retryAfterSeconds: number) {
+    super(ErrorCode.RATE_LIMITED, `rate limit exceeded, retry after ${retryAfterSeconds}s`, { retryAfterSeconds });
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * What the services need to know about reaching an OpenStack cloud before they store it:
+ * that its Keystone accepts the credentials, and where its services are.
+ */
+import { CatalogEndpoint } from '../domain/entities/cloud.entity';
+
+export interface PasswordCredentials {
+  kind: 'PASSWORD';
+  username: string;
+  password: string;
+  projectName: string;
+  userDomainName: string;
+  projectDomainName: string;
+}
+
+export interface ApplicationCredentials {
+  kind: 'APPLICATION_CREDENTIAL';
+  applicationCredentialId: string;
+  applicationCredentialSecret: string;
+}
+
+export type CloudCredentials = PasswordCredentials | ApplicationCredentials;
+
+export interface CloudConnection {
+  /** Our id for the cloud, for log lines and error messages; null before it is stored. */
+  cloudId: string | null;
+  name: string;
+  authUrl: string;
+  region: string;
+  credentials: CloudCredentials;
+}
+
+export interface CloudVerification {
+  projectId: string;
+  /** Public endpoints of the cloud's region, by service type (compute, image, network, ...). */
+  catalog: CatalogEndpoint[];
+  latencyMs: number;
+}
+
+export interface CloudConnector {
+  /**
+   * Authenticates against Keystone and reads the catalog. Throws BadUserInputError for
+   * rejected credentials or an unusable catalog, UpstreamUnavailableError when unreachable.
+   */
+  verify(connection: CloudConnection): Promise<CloudVerification>;
+}

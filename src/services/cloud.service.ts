@@ -1,0 +1,280 @@
+/** Registering, changing, listing and deregistering clouds. Credentials go in sealed and never come out. */
+import { DataSource, EntityManager, IsNull } from 'typeorm';
+import { z } from 'zod';
+import { CloudEntity, VmEntity } from '../domain/entities';
+import { CloudHealth, CredentialKind } from '../domain/enums';
+import { BadUserInputError, ConflictError, ForbiddenError, NotFoundError } from '../domain/errors';
+import { Principal } from '../domain/principal';
+import { Permission } from '../domain/roles';
+import { CloudConnection, CloudConnector, CloudCredentials } from '../ports/cloud-connector.port';
+import { SecretBox } from '../ports/secret-box.port';
+import { requirePermission } from './access';
+import { AuditService } from './audit.service';
+import { labelsRule, nameRule, parseInput, uuidRule } from './validation';
+
+export const DISK_FORMATS = ['raw', 'qcow2', 'vmdk', 'vdi', 'vhd', 'vhdx', 'iso', 'ploop'] as const;
+
+const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
+
+const credentialsRule = z
+  .object({
+    applicationCredentialId: text(255).optional().nullable(),
+    applicationCredentialSecret: z.string().min(1, 'must not be empty').max(1024).optional().nullable(),
+    username: text(255).optional().nullable(),
+    password: z.string().min(1, 'must not be empty').max(1024).optional().nullable(),
+    projectName: text(255).optional().nullable(),
+    userDomainName: text(255).optional().nullable(),
+    projectDomainName: text(255).optional().nullable(),
+  })
+  .strict();
+
+const authUrlRule = z
+  .string()
+  .trim()
+  .max(512, 'must be at most 512 characters')
+  .url('must be an absolute http(s) URL of the Keystone v3 endpoint')
+  .refine((u) => /^https?:\/\//.test(u), 'must use http or https')
+  .transform((u) => u.replace(/\/+$/, ''));
+
+const defaultsRule = z
+  .object({
+    network: text(255).nullable().optional(),
+    floatingNetwork: text(255).nullable().optional(),
+    flavor: text(255).nullable().optional(),
+    availabilityZone: text(255).nullable().optional(),
+  })
+  .strict();
+
+const common = {
+  authUrl: authUrlRule,
+  region: z.string().trim().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be 1-64 letters, digits, . _ -'),
+  labels: labelsRule,
+  bandwidthMbps: z.number().int('must be a whole number').min(1, 'must be at least 1').max(10_000_000, 'must be at most 10000000'),
+  costPerHour: z.number().min(0, 'must not be negative').max(1_000_000, 'must be at most 1000000'),
+  diskFormats: z.array(z.enum(DISK_FORMATS)).min(1, 'must list at least one disk format'),
+  defaults: defaultsRule,
+  shared: z.boolean(),
+};
+
+const registerRule = z.object({
+  name: nameRule,
+  ...common,
+  credentials: credentialsRule,
+  labels: common.labels.default([]),
+  diskFormats: common.diskFormats.default(['qcow2', 'raw']),
+  defaults: defaultsRule.default({}),
+  shared: z.boolean().default(false),
+});
+
+const updateRule = z.object({
+  name: nameRule.optional(),
+  authUrl: common.authUrl.optional(),
+  region: common.region.optional(),
+  credentials: credentialsRule.optional(),
+  labels: common.labels.optional(),
+  bandwidthMbps: common.bandwidthMbps.optional(),
+  costPerHour: common.costPerHour.optional(),
+  diskFormats: common.diskFormats.optional(),
+  defaults: defaultsRule.optional(),
+  shared: z.boolean().optional(),
+});
+
+type CredentialsInput = z.output<typeof credentialsRule>;
+
+/** Exactly one credential form must be complete; the error names the first missing field. */
+export function toCredentials(input: CredentialsInput, field: string): CloudCredentials {
+  const app = ['applicationCredentialId', 'applicationCredentialSecret'] as const;
+  const pwd = ['username', 'password', 'projectName', 'userDomainName', 'projectDomainName'] as const;
+  const hasApp = app.some((k) => input[k] != null);
+  const hasPwd = pwd.some((k) => input[k] != null);
+  if (hasApp && hasPwd) {
+    throw new BadUserInputError(field, 'give either an application credential or a password credential, not both');
+  }
+  if (!hasApp && !hasPwd) {
+    throw new BadUserInputError(field, 'give an application credential (id and secret) or a password credential (username, password, projectName, userDomainName, projectDomainName)');
+  }
+  const keys = hasApp ? app : pwd;
+  for (const k of keys) {
+    if (input[k] == null) throw new BadUserInputError(`${field}.${k}`, `is required for ${hasApp ? 'an application' : 'a password'} credential`);
+  }
+  if (hasApp) {
+    return { kind: 'APPLICATION_CREDENTIAL', applicationCredentialId: input.applicationCredentialId!, applicationCredentialSecret: input.applicationCredentialSecret! };
+  }
+  return {
+    kind: 'PASSWORD',
+    username: input.username!,
+    password: input.password!,
+    projectName: input.projectName!,
+    userDomainName: input.userDomainName!,
+    projectDomainName: input.projectDomainName!,
+  };
+}
+
+export class CloudService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly secrets: SecretBox,
+    private readonly connector: CloudConnector,
+    private readonly audit: AuditService,
+  ) {}
+
+  /** The tenant's own clouds and the clouds other tenants share with the federation. */
+  async list(principal: Principal): Promise<CloudEntity[]> {
+    requirePermission(principal, Permission.READ);
+    return this.dataSource
+      .getRepository(CloudEntity)
+      .createQueryBuilder('c')
+      .where('c.deregistered_at IS NULL')
+      .andWhere('(c.tenant_id = :tenantId OR c.shared)', { tenantId: principal.tenantId })
+      .orderBy('c.created_at', 'ASC')
+      .getMany();
+  }
+
+  /** A cloud the caller may see (own or shared), or NOT_FOUND. */
+  async get(principal: Principal, id: string): Promise<CloudEntity> {
+    requirePermission(principal, Permission.READ);
+    parseInput(uuidRule, id, 'id');
+    const cloud = await this.dataSource.getRepository(CloudEntity).findOne({ where: { id, deregisteredAt: IsNull() } });
+    if (!cloud || (cloud.tenantId !== principal.tenantId && !cloud.shared)) throw new NotFoundError('Cloud', id);
+    return cloud;
+  }
+
+  async register(principal: Principal, rawInput: unknown): Promise<CloudEntity> {
+    requirePermission(principal, Permission.MANAGE_CLOUDS);
+    const input = parseInput(registerRule, rawInput, 'input');
+    const credentials = toCredentials(input.credentials, 'input.credentials');
+    await this.assertNameFree(this.dataSource.manager, principal.tenantId, input.name, null);
+    // Keystone first: a cloud that does not accept its credentials is never stored.
+    const verified = await this.connector.verify({ cloudId: null, name: input.name, authUrl: input.authUrl, region: input.region, credentials });
+    return this.dataSource.transaction(async (tx) => {
+      await this.assertNameFree(tx, principal.tenantId, input.name, null);
+      const cloud = await tx.save(
+        tx.create(CloudEntity, {
+          tenantId: principal.tenantId,
+          name: input.name,
+          authUrl: input.authUrl,
+          region: input.region,
+          credentialKind: credentials.kind === 'PASSWORD' ? CredentialKind.PASSWORD : CredentialKind.APPLICATION_CREDENTIAL,
+          credentialsCiphertext: this.secrets.seal(JSON.stringify(credentials)),
+          labels: input.labels,
+          bandwidthMbps: input.bandwidthMbps,
+          costPerHour: input.costPerHour,
+          diskFormats: input.diskFormats,
+          defaults: normaliseDefaults(input.defaults),
+          shared: input.shared,
+          catalog: verified.catalog,
+          health: CloudHealth.HEALTHY,
+          healthLatencyMs: verified.latencyMs,
+          healthCheckedAt: new Date(),
+          healthMessage: null,
+        }),
+      );
+      await this.audit.record(tx, principal, principal.tenantId, 'cloud.register', 'Cloud', cloud.id, { name: cloud.name, authUrl: cloud.authUrl });
+      return cloud;
+    });
+  }
+
+  async update(principal: Principal, id: string, rawInput: unknown): Promise<CloudEntity> {
+    requirePermission(principal, Permission.MANAGE_CLOUDS);
+    const cloud = await this.getOwned(principal, id);
+    const input = parseInput(updateRule, rawInput, 'input');
+    if (input.name !== undefined) await this.assertNameFree(this.dataSource.manager, principal.tenantId, input.name, cloud.id);
+    const connectionChanged = input.credentials !== undefined || input.authUrl !== undefined || input.region !== undefined;
+    let credentials: CloudCredentials | null = null;
+    if (connectionChanged) {
+      credentials = input.credentials ? toCredentials(input.credentials, 'input.credentials') : this.credentialsOf(cloud);
+      const verified = await this.connector.verify({
+        cloudId: cloud.id,
+        name: input.name ?? cloud.name,
+        authUrl: input.authUrl ?? cloud.authUrl,
+        region: input.region ?? cloud.region,
+        credentials,
+      });
+      cloud.catalog = verified.catalog;
+      cloud.health = CloudHealth.HEALTHY;
+      cloud.healthLatencyMs = verified.latencyMs;
+      cloud.healthCheckedAt = new Date();
+      cloud.healthMessage = null;
+    }
+    return this.dataSource.transaction(async (tx) => {
+      if (input.name !== undefined) cloud.name = input.name;
+      if (input.authUrl !== undefined) cloud.authUrl = input.authUrl;
+      if (input.region !== undefined) cloud.region = input.region;
+      if (credentials) {
+        cloud.credentialKind = credentials.kind === 'PASSWORD' ? CredentialKind.PASSWORD : CredentialKind.APPLICATION_CREDENTIAL;
+        cloud.credentialsCiphertext = this.secrets.seal(JSON.stringify(credentials));
+      }
+      if (input.labels !== undefined) cloud.labels = input.labels;
+      if (input.bandwidthMbps !== undefined) cloud.bandwidthMbps = input.bandwidthMbps;
+      if (input.costPerHour !== undefined) cloud.costPerHour = input.costPerHour;
+      if (input.diskFormats !== undefined) cloud.diskFormats = input.diskFormats;
+      if (input.defaults !== undefined) cloud.defaults = normaliseDefaults(input.defaults);
+      if (input.shared !== undefined) cloud.shared = input.shared;
+      const saved = await tx.save(cloud);
+      const changed = Object.keys(input).filter((k) => k !== 'credentials');
+      await this.audit.record(tx, principal, principal.tenantId, 'cloud.update', 'Cloud', cloud.id, {
+        changed,
+        credentialsChanged: input.credentials !== undefined,
+      });
+      return saved;
+    });
+  }
+
+  /** Refused while the broker still manages VMs in the cloud; the credentials are wiped. */
+  async deregister(principal: Principal, id: string): Promise<boolean> {
+    requirePermission(principal, Permission.MANAGE_CLOUDS);
+    const cloud = await this.getOwned(principal, id);
+    return this.dataSource.transaction(async (tx) => {
+      const vms = await tx.count(VmEntity, { where: { cloudId: cloud.id } });
+      if (vms > 0) throw new ConflictError(`cloud ${cloud.name} still has ${vms} VM(s) known to the broker; remove them first`, { vms });
+      const active = await tx.query(
+        `SELECT count(*)::int AS n FROM clone_jobs WHERE (target_cloud_id = $1 OR source_cloud_id = $1) AND state NOT IN ('DONE','FAILED','CANCELLED')`,
+        [cloud.id],
+      );
+      if (active[0].n > 0) throw new ConflictError(`cloud ${cloud.name} is used by ${active[0].n} clone job(s) in progress`, { jobs: active[0].n });
+      cloud.deregisteredAt = new Date();
+      cloud.credentialsCiphertext = Buffer.alloc(0);
+      cloud.shared = false;
+      await tx.save(cloud);
+      await this.audit.record(tx, principal, principal.tenantId, 'cloud.deregister', 'Cloud', cloud.id, { name: cloud.name });
+      return true;
+    });
+  }
+
+  /** Decrypted connection settings, for adapters only: never return these through the API. */
+  connectionOf(cloud: CloudEntity): CloudConnection {
+    return { cloudId: cloud.id, name: cloud.name, authUrl: cloud.authUrl, region: cloud.region, credentials: this.credentialsOf(cloud) };
+  }
+
+  private credentialsOf(cloud: CloudEntity): CloudCredentials {
+    return JSON.parse(this.secrets.open(cloud.credentialsCiphertext).toString('utf8')) as CloudCredentials;
+  }
+
+  private async getOwned(principal: Principal, id: string): Promise<CloudEntity> {
+    parseInput(uuidRule, id, 'id');
+    const cloud = await this.dataSource.getRepository(CloudEntity).findOne({ where: { id, tenantId: principal.tenantId, deregisteredAt: IsNull() } });
+    if (!cloud) {
+      const shared = await this.dataSource.getRepository(CloudEntity).findOne({ where: { id, shared: true, deregisteredAt: IsNull() } });
+      // A shared cloud is visible to the caller, so saying "not found" would be a lie.
+      if (shared) throw new ForbiddenError(`cloud ${shared.name} is shared with you by another tenant; only its owner may change it`);
+      throw new NotFoundError('Cloud', id);
+    }
+    return cloud;
+  }
+
+  private async assertNameFree(tx: EntityManager, tenantId: string, name: string, exceptId: string | null): Promise<void> {
+    const existing = await tx.findOne(CloudEntity, { where: { tenantId, name, deregisteredAt: IsNull() } });
+    if (existing && existing.id !== exceptId) {
+      throw new ConflictError(`a cloud named "${name}" is already registered`, { field: 'input.name' });
+    }
+  }
+}
+
+function normaliseDefaults(d: z.output<typeof defaultsRule>): CloudEntity['defaults'] {
+  return {
+    network: d.network ?? null,
+    floatingNetwork: d.floatingNetwork ?? null,
+    flavor: d.flavor ?? null,
+    availabilityZone: d.availabilityZone ?? null,
+  };
+}

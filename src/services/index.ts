@@ -1,0 +1,39 @@
+/** The use cases, built once from the ports they need. This is the only place they are wired. */
+import { DataSource } from 'typeorm';
+import { CloudConnector } from '../ports/cloud-connector.port';
+import { EventBus } from '../ports/event-bus.port';
+import { SecretBox } from '../ports/secret-box.port';
+import { AuditService } from './audit.service';
+import { AuthService } from './auth.service';
+import { CloneJobQueryService } from './clone-job-query.service';
+import { CloudService } from './cloud.service';
+import { PolicyService } from './policy.service';
+import { SampleService } from './sample.service';
+import { ScalingDecisionService } from './scaling-decision.service';
+import { VmTypeService } from './vm-type.service';
+import { VmService } from './vm.service';
+
+export interface Ports {
+  dataSource: DataSource;
+  bus: EventBus;
+  secrets: SecretBox;
+  cloudConnector: CloudConnector;
+}
+
+export function createServices(ports: Ports) {
+  const { dataSource, bus, secrets, cloudConnector } = ports;
+  const audit = new AuditService(dataSource, bus);
+  return {
+    audit,
+    auth: new AuthService(dataSource, audit),
+    clouds: new CloudService(dataSource, secrets, cloudConnector, audit),
+    vmTypes: new VmTypeService(dataSource, audit),
+    policies: new PolicyService(dataSource, audit),
+    samples: new SampleService(dataSource),
+    vms: new VmService(dataSource),
+    cloneJobs: new CloneJobQueryService(dataSource),
+    scalingDecisions: new ScalingDecisionService(dataSource, bus),
+  };
+}
+
+export type Services = ReturnType<typeof createServices>;
