@@ -49,7 +49,7 @@ export class CloneJobQueryService {
 
   async page(principal: Principal, rawArgs: unknown): Promise<CloneJobPage> {
     requirePermission(principal, Permission.READ);
-    const args = parseInput(pageRule, rawArgs, 'args');
+    const args = parseInput(pageRule, rawArgs, '');
     const base = this.dataSource
       .getRepository(CloneJobEntity)
       .createQueryBuilder('j')

@@ -72,7 +72,7 @@ export class SampleService {
   /** Newest first: the latest `first` samples, or those observed at or after `since`. */
   async list(principal: Principal, rawArgs: unknown): Promise<SampleEntity[]> {
     requirePermission(principal, Permission.READ);
-    const args = parseInput(readRule, rawArgs, 'args');
+    const args = parseInput(readRule, rawArgs, '');
     const vm = await this.dataSource.getRepository(VmEntity).findOne({ where: { id: args.vmId, tenantId: principal.tenantId } });
     if (!vm) throw new NotFoundError('Vm', args.vmId);
     return this.dataSource.getRepository(SampleEntity).find({

@@ -1,4 +1,5 @@
-/** Input validation with zod: the first broken rule becomes a BadUserInputError naming its field. */
+/** Input validation with zod: the first broken rule becomes a BadUserInputError naming its field
+ * (`root` is the argument name, or empty when the schema covers several arguments). */
 import { z } from 'zod';
 import { BadUserInputError } from '../domain/errors';
 
@@ -6,7 +7,7 @@ export function parseInput<S extends z.ZodType>(schema: S, value: unknown, root:
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
-  const field = [root, ...issue.path.map(String)].join('.');
+  const field = [root, ...issue.path.map(String)].filter((p) => p !== '').join('.');
   throw new BadUserInputError(field, issue.message);
 }
 
