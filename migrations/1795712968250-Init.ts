@@ -1,7 +1,7 @@
 import { MigrationInterface, QueryRunner } from "typeorm";
 
-export class Init1795712461032 implements MigrationInterface {
-    name = 'Init1795712461032'
+export class Init1795712968250 implements MigrationInterface {
+    name = 'Init1795712968250'
 
     public async up(queryRunner: QueryRunner): Promise<void> {
         await queryRunner.query(`
@@ -69,13 +69,15 @@ export class Init1795712461032 implements MigrationInterface {
                 "health_message" character varying(512),
                 "health_latency_ms" integer,
                 "health_checked_at" TIMESTAMP WITH TIME ZONE,
+                "deregistered_at" TIMESTAMP WITH TIME ZONE,
                 "created_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(),
                 "updated_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(),
                 CONSTRAINT "PK_48c5a59de00c45507a6f64b1f91" PRIMARY KEY ("id")
             )
         `);
         await queryRunner.query(`
-            CREATE UNIQUE INDEX "IDX_6fa3c33e896d06a734c6d38494" ON "clouds" ("tenant_id", "name")
+            CREATE UNIQUE INDEX "clouds_tenant_name_active_uq" ON "clouds" ("tenant_id", "name")
+            WHERE deregistered_at IS NULL
         `);
         await queryRunner.query(`
             CREATE TABLE "vm_types" (
@@ -420,7 +422,7 @@ export class Init1795712461032 implements MigrationInterface {
             DROP TABLE "vm_types"
         `);
         await queryRunner.query(`
-            DROP INDEX "public"."IDX_6fa3c33e896d06a734c6d38494"
+            DROP INDEX "public"."clouds_tenant_name_active_uq"
         `);
         await queryRunner.query(`
             DROP TABLE "clouds"
