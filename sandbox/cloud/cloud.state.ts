@@ -60,6 +60,8 @@ export interface ServerRecord {
   consoleLog: string[];
   /** Set once the delete was accepted; the record disappears after the delete latency. */
   deleting: boolean;
+  /** Why the build will fail at the spawning step (e.g. no address left), as a compute host would report it. */
+  buildError?: string;
 }
 
 export interface NetworkRecord {

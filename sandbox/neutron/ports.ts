@@ -5,15 +5,17 @@ import type { NetworkRecord, PortRecord } from '../cloud/cloud.state';
 import { macFor } from '../config/address';
 import { OpenStackError } from '../http/openstack-error';
 
+/** No free address left: Nova only finds out on the compute host, so the server goes to ERROR. */
+export class AddressPoolExhausted extends Error {}
+
 export function createServerPort(cloud: CloudContext, network: NetworkRecord, serverId: string, projectId: string, fixedIp?: string): PortRecord {
   const subnetId = network.subnetIds[0];
   if (!subnetId) throw new OpenStackError(400, `Network ${network.id} has no subnet.`);
   const pool = network.external ? cloud.pools.floating : cloud.pools.fixed;
   const ip = pool.allocate(fixedIp);
   if (!ip) {
-    throw fixedIp
-      ? new OpenStackError(409, `Fixed IP address ${fixedIp} is already in use on instance or is not in the subnet's allocation pool.`)
-      : new OpenStackError(409, `No more IP addresses available on network ${network.id}.`);
+    if (fixedIp) throw new OpenStackError(400, `Fixed IP address ${fixedIp} is already in use on instance or is not in the subnet's allocation pool.`);
+    throw new AddressPoolExhausted(`No more IP addresses available on network ${network.id}.`);
   }
   const now = new Date();
   const port: PortRecord = {

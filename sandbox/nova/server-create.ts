@@ -9,7 +9,7 @@ import type { NetworkRecord, PortRecord, ServerRecord } from '../cloud/cloud.sta
 import { OpenStackError } from '../http/openstack-error';
 import { atLeast, getAuth } from '../http/request-context';
 import { PRIVATE_NETWORK } from '../neutron/network.setup';
-import { createServerPort, releaseServerPorts } from '../neutron/ports';
+import { AddressPoolExhausted, createServerPort, releaseServerPorts } from '../neutron/ports';
 import { findFlavor } from './flavors.routes';
 import { assertQuota } from './quota';
 import { startBuild } from './server.lifecycle';
@@ -97,7 +97,9 @@ export function createServer(cloud: CloudContext, req: Request): { server: Serve
     server.portIds = networks.map((n) => bindPort(cloud, n, server)).map((p) => p.id);
   } catch (err) {
     releaseServerPorts(cloud, server.id);
-    throw err;
+    if (!(err instanceof AddressPoolExhausted)) throw err;
+    server.portIds = [];
+    server.buildError = `Build of instance ${server.id} aborted: Failed to allocate the network(s), not rescheduling.`;
   }
   cloud.state.servers.set(server.id, server);
   startBuild(cloud, server);

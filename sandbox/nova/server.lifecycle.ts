@@ -28,6 +28,10 @@ export function startBuild(cloud: CloudContext, server: ServerRecord): void {
     await cloud.tasks.delay(step);
     if (!alive(cloud, server)) return;
     touch(server, { taskState: 'spawning' });
+    if (server.buildError) {
+      failBuild(cloud, server, server.buildError);
+      return;
+    }
     if (cloud.faults.take('nova.server.build')) {
       failBuild(cloud, server, 'No valid host was found. There are not enough hosts available.');
       return;

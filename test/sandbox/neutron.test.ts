@@ -118,18 +118,24 @@ test('fields projection and the legacy .json suffix', async () => {
   expect(Object.keys(res.json().networks[0]).sort()).toEqual(['id', 'name']);
 });
 
-test('the fixed pool is bounded: when it is exhausted a boot fails with a conflict', async () => {
+test('the fixed pool is bounded: a boot with no address left goes to ERROR, as on a real compute host', async () => {
+  await cloud.control.setQuotas({ instances: 50, cores: 50 });
   // The pool holds 11 addresses (.20-.30); earlier tests used some.
   const image = (await http('GET', `${cloud.urls.image}/v2/images?name=cirros-sandbox`, { token })).json().images[0].id;
-  const statuses: number[] = [];
+  const ids: string[] = [];
   for (let i = 0; i < 12; i++) {
     const res = await http('POST', `${cloud.urls.compute}/servers`, {
       token,
       headers: { 'openstack-api-version': 'compute 2.79' },
       json: { server: { name: `fill-${i}`, imageRef: image, flavorRef: '1', networks: 'auto' } },
     });
-    statuses.push(res.status);
-    if (res.status !== 202) break;
+    expect(res.status).toBe(202);
+    ids.push(res.json().server.id);
   }
-  expect(statuses[statuses.length - 1]).toBe(409);
+  const last = await waitFor('last server ERROR', async () => {
+    const server = (await http('GET', `${cloud.urls.compute}/servers/${ids[11]}`, { token })).json().server;
+    return server.status === 'ERROR' ? server : undefined;
+  });
+  expect(last.fault).toMatchObject({ code: 500, message: expect.stringContaining('Failed to allocate the network(s)') });
+  expect(last.addresses).toEqual({});
 });
