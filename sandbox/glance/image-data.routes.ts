@@ -26,6 +26,8 @@ export function mountImageData(router: Router, cloud: CloudContext): void {
     }
     image.status = 'saving';
     image.updatedAt = new Date();
+    // Captured now: once the pipeline destroys the request stream, req.socket is null.
+    const socket = req.socket;
     const signal = requestSignal(req, res, cloud.tasks.signal);
     const fault = getStreamFault(req);
     try {
@@ -46,7 +48,7 @@ export function mountImageData(router: Router, cloud: CloudContext): void {
       // Like Glance after a broken upload: the image is usable again for a fresh PUT.
       if (image.status === 'saving') image.status = 'queued';
       if (err instanceof InjectedAbort || signal.aborted) {
-        req.socket.destroy();
+        socket.destroy();
         return;
       }
       throw err;
