@@ -417,6 +417,14 @@ sync_nova(){
   $NM cell_v2 list_cells | grep -q ' cell1 ' || $NM cell_v2 create_cell --name=cell1
   $NM db sync
 }
+# A fresh Nova database restarts instance numbering: libvirt domains of an earlier incarnation of this
+# cloud (same name prefix) would clash with the new ones ("domain already exists"), so remove them.
+if [ "$WITH_QEMU" = 1 ] && [ ! -f "$S/dbsync-nova" ] && virsh -c qemu:///system version >/dev/null 2>&1; then
+  for d in $(virsh -c qemu:///system list --all --name | grep "^$NAME-" || true); do
+    virsh -c qemu:///system destroy "$d" >/dev/null 2>&1 || true
+    virsh -c qemu:///system undefine "$d" >/dev/null 2>&1 && clog "removed stale libvirt domain $d" || true
+  done
+fi
 SYNC_PIDS=()
 for s in keystone glance placement neutron nova; do
   [ -f "$S/dbsync-$s" ] && continue

@@ -56,7 +56,8 @@ alive(){
 spawn(){
   local pf=$1 lf=$2; shift 2
   [ -n "${OSP_OWNER:-}" ] || die "spawn: OSP_OWNER not set"
-  OSP_OWNER=$OSP_OWNER setsid nohup "$@" >>"$lf" 2>&1 </dev/null &
+  # 9>&-: do not hand up.sh's lock (fd 9) to the daemon, or the lock would outlive up.sh
+  OSP_OWNER=$OSP_OWNER setsid nohup "$@" >>"$lf" 2>&1 </dev/null 9>&- &
   echo $! >"$pf"
 }
 # stop_pid PIDFILE NAME [TIMEOUT]: SIGTERM the process group, wait, then SIGKILL.
@@ -124,9 +125,15 @@ placement-api placement/register-endpoint boolean false
 neutron-common neutron/configure_db boolean false
 neutron-api neutron/register-endpoint boolean false
 DEB
-  apt-get update -q -o DPkg::Lock::Timeout=900 || die "apt-get update failed"
-  apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=900 \
-    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${OSP_PACKAGES[@]}" \
-    || die "apt-get install failed (see output above)"
+  local i
+  for i in 1 2 3; do   # a mirror hiccup should not fail a CI run
+    apt-get update -q -o DPkg::Lock::Timeout=900 && break
+    [ $i = 3 ] && die "apt-get update failed 3 times"; sleep 10
+  done
+  for i in 1 2 3; do
+    apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=900 \
+      -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${OSP_PACKAGES[@]}" && break
+    [ $i = 3 ] && die "apt-get install failed 3 times (see output above)"; sleep 10
+  done
   log "packages: apt done in $(( $(date +%s) - a0 ))s"
 }
