@@ -198,6 +198,7 @@ export class SandboxCloud {
     await this.context.tasks.stop();
     this.server.closeAllConnections();
     await closed;
+    await this.context.imageFiles.close();
     if (!this.options.keepData) await fs.rm(this.config.dataDir, { recursive: true, force: true });
     this.context.log.info('sandbox cloud stopped');
   }

@@ -8,8 +8,9 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { HashWorker } from './hash-worker';
 import { writePseudoRandom } from './image-generator';
-import { ImageHasher, hashingTap, type ImageDigest } from './image-hashing';
+import { hashingTap, type ImageDigest } from './image-hashing';
 
 export interface ReceiveOptions {
   signal?: AbortSignal;
@@ -21,6 +22,7 @@ export interface ReceiveOptions {
 
 export class ImageFileStore {
   readonly dir: string;
+  private readonly hashing = new HashWorker();
 
   constructor(cloudDataDir: string) {
     this.dir = path.join(cloudDataDir, 'images');
@@ -35,16 +37,18 @@ export class ImageFileStore {
   }
 
   async receive(id: string, source: Readable, options: ReceiveOptions = {}): Promise<ImageDigest> {
-    const hasher = new ImageHasher();
+    const hasher = this.hashing.session();
     const partial = `${this.pathOf(id)}.partial`;
     try {
       await pipeline(
-        [source, ...(options.through ?? []), hashingTap(hasher, options.onProgress), createWriteStream(partial)],
+        [source, ...(options.through ?? []), hashingTap(hasher, options.onProgress), createWriteStream(partial, { highWaterMark: 1024 * 1024 })],
         options.signal ? { signal: options.signal } : {},
       );
+      const digest = await hasher.digest();
       await fs.rename(partial, this.pathOf(id));
-      return hasher.digest();
+      return digest;
     } catch (err) {
+      hasher.abort();
       await fs.rm(partial, { force: true });
       throw err;
     }
@@ -53,12 +57,14 @@ export class ImageFileStore {
   async generate(id: string, seed: string, size: number, signal?: AbortSignal): Promise<ImageDigest> {
     const partial = `${this.pathOf(id)}.partial`;
     const file = await fs.open(partial, 'w');
+    const hasher = this.hashing.session();
     try {
-      const digest = await writePseudoRandom(file, seed, size, signal);
+      const digest = await writePseudoRandom(file, hasher, seed, size, signal);
       await file.close();
       await fs.rename(partial, this.pathOf(id));
       return digest;
     } catch (err) {
+      hasher.abort();
       await file.close().catch(() => undefined);
       await fs.rm(partial, { force: true });
       throw err;
@@ -72,6 +78,11 @@ export class ImageFileStore {
 
   read(id: string, range?: { start: number; end: number }): Readable {
     return createReadStream(this.pathOf(id), { ...range, highWaterMark: 256 * 1024 });
+  }
+
+  /** Stops the hashing worker (cloud stop). */
+  close(): Promise<void> {
+    return this.hashing.close();
   }
 
   async remove(id: string): Promise<void> {

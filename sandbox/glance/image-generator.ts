@@ -5,7 +5,8 @@
  */
 import { createCipheriv, createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
-import { ImageHasher, type ImageDigest } from './image-hashing';
+import type { HashSession } from './hash-worker';
+import type { ImageDigest } from './image-hashing';
 
 const BLOCK = 4 * 1024 * 1024;
 
@@ -21,12 +22,11 @@ export function* pseudoRandomBlocks(seed: string, size: number): Generator<Buffe
 }
 
 /** Writes `size` bytes of the seed's content to an open file, hashing as it goes. */
-export async function writePseudoRandom(file: FileHandle, seed: string, size: number, signal?: AbortSignal): Promise<ImageDigest> {
-  const hasher = new ImageHasher();
+export async function writePseudoRandom(file: FileHandle, hasher: HashSession, seed: string, size: number, signal?: AbortSignal): Promise<ImageDigest> {
   for (const block of pseudoRandomBlocks(seed, size)) {
     signal?.throwIfAborted();
-    hasher.update(block);
-    await file.write(block);
+    // Hashing (worker) and writing (libuv pool) overlap with generating the next block.
+    await Promise.all([hasher.update(block), file.write(block)]);
   }
   return hasher.digest();
 }
