@@ -2,6 +2,7 @@
  * The cloud's asynchronous work (builds, deletes, snapshots, floating IP wiring): every task is
  * tracked, so stop() can abort them and wait for them instead of leaving promises behind.
  */
+import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 
@@ -9,7 +10,10 @@ export class BackgroundTasks {
   private readonly controller = new AbortController();
   private readonly running = new Set<Promise<void>>();
 
-  constructor(private readonly log: Logger) {}
+  constructor(private readonly log: Logger) {
+    // Every in-flight request and timer listens to this signal; dozens at once are normal, not a leak.
+    setMaxListeners(0, this.controller.signal);
+  }
 
   get signal(): AbortSignal {
     return this.controller.signal;

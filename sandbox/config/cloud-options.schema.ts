@@ -146,7 +146,11 @@ export const cloudOptionsSchema = z
     name: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'cloud names are used as folder names: letters, digits, _ . -'),
     /** 0 (default) picks an ephemeral port. */
     port: z.number().int().min(0).max(65535).optional(),
-    host: z.string().optional(),
+    /** Loopback only: the sandbox is unauthenticated on its control API and must not leave this machine. */
+    host: z
+      .string()
+      .refine((h) => h === 'localhost' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h), { message: 'must be a loopback address (127.x.y.z or localhost)' })
+      .optional(),
     region: z.string().optional(),
     maxComputeMicroversion: z.string().regex(/^2\.\d+$/).optional(),
     users: z.array(userSchema).optional(),

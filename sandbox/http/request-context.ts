@@ -2,6 +2,7 @@
  * Per-request values set by middleware and read by handlers, kept off Express's untyped
  * `res.locals` so handlers get types.
  */
+import { setMaxListeners } from 'node:events';
 import type { Request, Response } from 'express';
 import type { Fault } from '../behaviour/fault-injector';
 
@@ -54,6 +55,7 @@ export function atLeast(req: Request, minor: number): boolean {
 /** Aborts when the client goes away before the response is finished, or when `outer` aborts. */
 export function requestSignal(req: Request, res: Response, outer: AbortSignal): AbortSignal {
   const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
   const abort = (): void => controller.abort();
   res.on('close', () => {
     if (!res.writableFinished) abort();
