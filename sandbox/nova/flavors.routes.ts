@@ -14,7 +14,8 @@ export function flavorDetailView(cloud: CloudContext, req: Request, f: FlavorOpt
     ram: f.ramMb,
     disk: f.diskGb,
     vcpus: f.vcpus,
-    swap: '',
+    // Nova printed an empty string for "no swap" until 2.75 made it an integer.
+    swap: atLeast(req, 75) ? 0 : '',
     'OS-FLV-EXT-DATA:ephemeral': 0,
     'OS-FLV-DISABLED:disabled': false,
     'os-flavor-access:is_public': true,
