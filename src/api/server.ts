@@ -21,6 +21,8 @@ import { checkLimits, Limits } from './limits';
 import { Metrics } from './metrics';
 import { RateLimiter } from './rate-limiter';
 
+const KNOWN_ROUTES = new Set(['/graphql', '/healthz', '/readyz', '/metrics']);
+
 export interface ApiServerOptions {
   schema: GraphQLSchema;
   services: Services;
@@ -142,6 +144,9 @@ export async function createApiServer(o: ApiServerOptions): Promise<ApiServer> {
     schema: o.schema,
     introspection: o.introspection,
     csrfPrevention: true,
+    // The broker stops Apollo itself (after draining); Apollo's own signal handlers would stop it
+    // twice, and a second stop() never returns.
+    stopOnTerminationSignals: false,
     includeStacktraceInErrorResponses: false,
     formatError: formatError(o.logger),
     plugins: [
@@ -153,7 +158,10 @@ export async function createApiServer(o: ApiServerOptions): Promise<ApiServer> {
   await apollo.start();
 
   app.use((req, res, next) => {
-    res.on('finish', () => o.metrics.httpRequests.inc({ route: req.path === '/graphql' ? '/graphql' : req.path.slice(0, 32), status: String(res.statusCode) }));
+    // originalUrl: under app.use('/graphql') Express strips the mount path from req.path.
+    // Unknown paths share one label, so random URLs cannot grow the metric's series.
+    const route = new URL(req.originalUrl, 'http://x').pathname;
+    res.on('finish', () => o.metrics.httpRequests.inc({ route: KNOWN_ROUTES.has(route) ? route : 'other', status: String(res.statusCode) }));
     next();
   });
   app.get('/healthz', (_req, res) => {

@@ -7,7 +7,6 @@ import { BusEvent, EventBus } from '../ports/event-bus.port';
 import { requirePermission } from './access';
 
 export interface AuditPayload {
-  auditId: string;
   actorTokenId: string | null;
   action: string;
   objectType: string;
@@ -34,19 +33,10 @@ export class AuditService {
     objectId: string,
     details: Record<string, unknown> = {},
   ): Promise<void> {
-    const entry = await tx.save(
-      tx.create(AuditEntryEntity, { tenantId, actorTokenId: actor?.tokenId ?? null, action, objectType, objectId, details }),
-    );
-    const payload: AuditPayload = {
-      auditId: entry.id,
-      actorTokenId: entry.actorTokenId,
-      action,
-      objectType,
-      objectId,
-      details,
-      at: entry.at.toISOString(),
-    };
-    await this.bus.publish(tx, { stream: auditStream(tenantId), tenantId, type: 'audit', payload });
+    const at = new Date();
+    const payload: AuditPayload = { actorTokenId: actor?.tokenId ?? null, action, objectType, objectId, details, at: at.toISOString() };
+    const event = await this.bus.publish(tx, { stream: auditStream(tenantId), tenantId, type: 'audit', payload });
+    await tx.save(tx.create(AuditEntryEntity, { tenantId, seq: event.seq, actorTokenId: payload.actorTokenId, action, objectType, objectId, details, at }));
   }
 
   /** The tenant's audit events after `afterSeq`, then live ones. */

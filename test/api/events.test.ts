@@ -207,13 +207,6 @@ describe('events across two broker processes', () => {
     expect(events.map(({ action, objectType, objectId }) => ({ action, objectType, objectId }))).toEqual([...missed, ...live]);
   });
 
-  // KNOWN FAILING (bug in src/api/resolvers/tenancy.resolver.ts, `auditLog`): the query returns
-  // `seq: Number(r.id)`, the global audit_log row id, while the subscription's `seq` is the
-  // per-tenant stream seq (events.seq). They differ as soon as another tenant has audit
-  // entries, so a client that reads auditLog and resumes with `afterSeq` = its newest seq skips
-  // or repeats events, although the schema says "Sequence number in the tenant's audit stream;
-  // resume with afterSeq". Fix: store the stream seq on the audit entry (or join events on
-  // payload.auditId) and return that.
   it('auditLog reports the same seq as the audit stream, so a client can resume from it', async () => {
     // An audit entry in another tenant's stream moves the global audit_log id on.
     const other = await gqlOk(a.url, adminToken, 'mutation($n: String!) { createTenant(input: { name: $n }) { id } }', { n: `ev-other-${++unique}` });
@@ -276,13 +269,6 @@ describe('events across two broker processes', () => {
       expect(closeCode).toBe(1001); // Going away
     });
 
-    // KNOWN FAILING (bug in src/api/server.ts, `new ApolloServer({...})`): Apollo Server installs
-    // its own SIGINT/SIGTERM handlers (stopOnTerminationSignals defaults to on outside
-    // NODE_ENV=test) and calls apollo.stop() itself; main.ts's handler then calls api.close() ->
-    // apollo.stop() a second time, which waits on a barrier Apollo 5.5.1 never resolves after a
-    // successful stop. So every stop waits the whole SHUTDOWN_GRACE_MS and logs "error while
-    // stopping: timed out after ... ms draining HTTP and WebSocket connections" (exit code is
-    // still 0). Fix: pass `stopOnTerminationSignals: false` to ApolloServer; main.ts owns signals.
     it('log no error while stopping', () => {
       for (const p of [a, b]) {
         const errors = p

@@ -282,10 +282,6 @@ describe('API hardening', () => {
       expect(res.text).toMatch(/^intercloud_http_requests_total\{route="\/healthz",status="200"\} [1-9]\d*$/m);
     });
 
-    // KNOWN FAILING (bug in src/api/server.ts, metrics middleware): GraphQL requests are counted
-    // with route="/" instead of "/graphql", because `req.path` is read in res.on('finish') while
-    // Express still has the '/graphql' mount path stripped from the URL. Fix: label with
-    // `req.baseUrl + req.path` (or the pathname of `req.originalUrl`).
     it('/metrics counts successful GraphQL requests under route="/graphql"', async () => {
       await gqlOk(broker.url, adminToken, '{ me { role } }');
       const res = await getText(`${origin(broker.url)}/metrics`);

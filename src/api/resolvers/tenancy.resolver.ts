@@ -25,7 +25,7 @@ export class TenancyResolver {
   @Query(() => [AuditEvent], { description: 'The tenant\'s audit log, newest first.' })
   async auditLog(@Ctx() ctx: ApiContext, @Arg('first', () => Int, { nullable: true, defaultValue: 50 }) first: number): Promise<AuditEvent[]> {
     const rows = await ctx.services.audit.list(callerOf(ctx), Math.min(Math.max(first, 1), 500));
-    return rows.map((r) => ({ ...r, seq: Number(r.id), actorTokenId: r.actorTokenId }));
+    return rows;
   }
 
   @Mutation(() => Tenant, { description: 'Create a tenant (admins only).' })

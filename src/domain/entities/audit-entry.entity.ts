@@ -10,6 +10,10 @@ export class AuditEntryEntity {
   @Column({ type: 'uuid' })
   tenantId!: string;
 
+  /** Sequence number of this entry in the tenant's audit event stream (what afterSeq resumes from). */
+  @Column({ type: 'integer' })
+  seq!: number;
+
   @Column({ type: 'uuid', nullable: true })
   actorTokenId!: string | null;
 

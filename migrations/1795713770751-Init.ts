@@ -1,7 +1,7 @@
 import { MigrationInterface, QueryRunner } from "typeorm";
 
-export class Init1795712968250 implements MigrationInterface {
-    name = 'Init1795712968250'
+export class Init1795713770751 implements MigrationInterface {
+    name = 'Init1795713770751'
 
     public async up(queryRunner: QueryRunner): Promise<void> {
         await queryRunner.query(`
@@ -37,6 +37,7 @@ export class Init1795712968250 implements MigrationInterface {
             CREATE TABLE "audit_log" (
                 "id" BIGSERIAL NOT NULL,
                 "tenant_id" uuid NOT NULL,
+                "seq" integer NOT NULL,
                 "actor_token_id" uuid,
                 "action" character varying(64) NOT NULL,
                 "object_type" character varying(32) NOT NULL,
