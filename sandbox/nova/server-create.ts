@@ -5,6 +5,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Request } from 'express';
 import type { CloudContext } from '../cloud/cloud.context';
+import type { FlavorOptions } from '../config/cloud-options.schema';
 import type { NetworkRecord, PortRecord, ServerRecord } from '../cloud/cloud.state';
 import { OpenStackError } from '../http/openstack-error';
 import { atLeast, getAuth } from '../http/request-context';
@@ -32,7 +33,21 @@ function stringMap(value: unknown, field: string): Record<string, string> {
   return Object.fromEntries(entries) as Record<string, string>;
 }
 
-export function createServer(cloud: CloudContext, req: Request): { server: ServerRecord; adminPass: string } {
+interface ServerRequest {
+  name: string;
+  imageId: string;
+  flavor: FlavorOptions;
+  availabilityZone: string;
+  metadata: Record<string, string>;
+  tags: string[];
+  keyName: string | null;
+  description: string | null;
+  userData: string | null;
+  networks: ResolvedNetwork[];
+}
+
+/** Every check Nova's API makes before it accepts a boot (400s, and the 403 for quota). */
+function parseServerRequest(cloud: CloudContext, req: Request): ServerRequest {
   const auth = getAuth(req);
   const body = (req.body as { server?: Record<string, unknown> } | undefined)?.server;
   if (!body || typeof body !== 'object') throw new OpenStackError(400, "Invalid input for field/attribute server. Value: None. None is not of type 'object'");
@@ -58,30 +73,38 @@ export function createServer(cloud: CloudContext, req: Request): { server: Serve
   if (az !== undefined && (typeof az !== 'string' || !cloud.config.availabilityZones.includes(az.split(':')[0]!))) {
     throw new OpenStackError(400, 'The requested availability zone is not available');
   }
-  const metadata = stringMap(body.metadata, 'metadata');
   if (body.description !== undefined && !atLeast(req, 19)) throw invalid("Additional properties are not allowed ('description' was unexpected)");
   if (body.tags !== undefined && !atLeast(req, 52)) throw invalid("Additional properties are not allowed ('tags' was unexpected)");
-  const networks = resolveNetworks(cloud, req, body.networks);
+  const parsed: ServerRequest = {
+    name,
+    imageId,
+    flavor,
+    availabilityZone: typeof az === 'string' ? az.split(':')[0]! : cloud.config.availabilityZones[0]!,
+    metadata: stringMap(body.metadata, 'metadata'),
+    tags: Array.isArray(body.tags) ? body.tags.map(String) : [],
+    keyName: typeof body.key_name === 'string' ? body.key_name : null,
+    description: typeof body.description === 'string' ? body.description : null,
+    userData: typeof body.user_data === 'string' ? body.user_data : null,
+    networks: resolveNetworks(cloud, req, body.networks),
+  };
   assertQuota(cloud, auth.projectId, flavor);
+  return parsed;
+}
 
+export function createServer(cloud: CloudContext, req: Request): { server: ServerRecord; adminPass: string } {
+  const auth = getAuth(req);
+  const { flavor, networks, ...fields } = parseServerRequest(cloud, req);
   const now = new Date();
   const server: ServerRecord = {
+    ...fields,
     id: randomUUID(),
-    name,
     projectId: auth.projectId,
     userId: auth.userId,
-    imageId,
     flavorId: flavor.id,
     status: 'BUILD',
     vmState: 'building',
     taskState: 'scheduling',
     powerState: 0,
-    metadata,
-    tags: Array.isArray(body.tags) ? body.tags.map(String) : [],
-    availabilityZone: typeof az === 'string' ? az.split(':')[0]! : cloud.config.availabilityZones[0]!,
-    keyName: typeof body.key_name === 'string' ? body.key_name : null,
-    description: typeof body.description === 'string' ? body.description : null,
-    userData: typeof body.user_data === 'string' ? body.user_data : null,
     createdAt: now,
     updatedAt: now,
     launchedAt: null,
