@@ -1,15 +1,18 @@
 /**
  * Keystone v3: password and application-credential authentication, and the service catalog.
- * Transient failures (connection errors, 5xx, timeouts) are retried with capped backoff; the
- * final error names the cloud, the service and the operation.
+ * Transient failures (connection errors, 5xx, timeouts) are retried with capped backoff by the
+ * shared HTTP client; the final error names the cloud, the service and the operation.
  */
-import { request } from 'undici';
+import { type Dispatcher, getGlobalDispatcher } from 'undici';
 import { CatalogEndpoint } from '../../domain/entities/cloud.entity';
-import { BadUserInputError, UpstreamUnavailableError } from '../../domain/errors';
+import { BadUserInputError } from '../../domain/errors';
 import { CloudConnection, CloudConnector, CloudCredentials, CloudVerification } from '../../ports/cloud-connector.port';
+import { DEFAULT_HTTP_POLICY, OpenStackHttpClient } from './http.client';
 
 export interface KeystoneToken {
   token: string;
+  /** Keystone's clock, like expiresAt: their difference is the lifetime even when clocks disagree. */
+  issuedAt: Date | null;
   expiresAt: Date;
   projectId: string;
   catalog: CatalogEndpoint[];
@@ -18,9 +21,13 @@ export interface KeystoneToken {
 export interface KeystoneOptions {
   timeoutMs: number;
   attempts: number;
+  backoffBaseMs: number;
+  backoffCapMs: number;
+  /** Connection pool to use (default: undici's global one). */
+  dispatcher?: Dispatcher;
 }
 
-const defaults: KeystoneOptions = { timeoutMs: 10_000, attempts: 3 };
+const defaults: KeystoneOptions = { timeoutMs: 10_000, attempts: 3, backoffBaseMs: 200, backoffCapMs: 2_000 };
 
 interface CatalogJson {
   type: string;
@@ -55,62 +62,32 @@ function authBody(credentials: CloudCredentials): unknown {
   };
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 export async function issueToken(connection: CloudConnection, options: Partial<KeystoneOptions> = {}): Promise<KeystoneToken> {
-  const { timeoutMs, attempts } = { ...defaults, ...options };
+  const { dispatcher, ...policy } = { ...defaults, ...options };
+  const http = new OpenStackHttpClient(connection, { ...DEFAULT_HTTP_POLICY, ...policy }, dispatcher ?? getGlobalDispatcher());
   const url = `${identityRoot(connection.authUrl)}/auth/tokens`;
-  const where = `cloud ${connection.name}${connection.cloudId ? ` (${connection.cloudId})` : ''}: keystone POST /auth/tokens`;
-  let lastProblem = '';
-  for (let attempt = 1; attempt <= attempts; attempt++) {
-    let res;
-    try {
-      res = await request(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json' },
-        body: JSON.stringify(authBody(connection.credentials)),
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs,
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-    } catch (err) {
-      lastProblem = err instanceof Error ? err.message : String(err);
-      if (attempt < attempts) await sleep(Math.min(200 * 2 ** attempt, 2000));
-      continue;
-    }
-    const text = await res.body.text();
-    if (res.statusCode === 401 || res.statusCode === 403) {
-      throw new BadUserInputError('input.credentials', 'were rejected by Keystone', `${where}: credentials rejected (HTTP ${res.statusCode})`);
-    }
-    if (res.statusCode === 404) {
-      throw new BadUserInputError('input.authUrl', 'is not a Keystone v3 endpoint', `${where}: HTTP 404 at ${url}`);
-    }
-    if (res.statusCode >= 500) {
-      lastProblem = `HTTP ${res.statusCode}`;
-      if (attempt < attempts) await sleep(Math.min(200 * 2 ** attempt, 2000));
-      continue;
-    }
-    if (res.statusCode !== 201 && res.statusCode !== 200) {
-      throw new UpstreamUnavailableError(`${where}: unexpected HTTP ${res.statusCode}`, { cloudId: connection.cloudId });
-    }
-    const token = res.headers['x-subject-token'];
-    let body: { token?: { expires_at?: string; project?: { id?: string }; catalog?: CatalogJson[] } };
-    try {
-      body = JSON.parse(text);
-    } catch {
-      throw new UpstreamUnavailableError(`${where}: response is not JSON`, { cloudId: connection.cloudId });
-    }
-    if (typeof token !== 'string' || !body.token?.expires_at || !body.token.project?.id) {
-      throw new BadUserInputError('input.credentials', 'must grant a project-scoped token', `${where}: the token is not project-scoped`);
-    }
-    return {
-      token,
-      expiresAt: new Date(body.token.expires_at),
-      projectId: body.token.project.id,
-      catalog: publicEndpoints(body.token.catalog ?? [], connection.region),
-    };
+  const spec = { service: 'keystone', method: 'POST', operation: 'POST /auth/tokens' } as const;
+  const where = http.where(spec);
+  // Retrying is safe although it is a POST: a token is not a resource anyone else sees.
+  const res = await http.request({ ...spec, url, json: authBody(connection.credentials), retry: 'idempotent', accept: [401, 403, 404] });
+  if (res.status === 401 || res.status === 403) {
+    throw new BadUserInputError('input.credentials', 'were rejected by Keystone', `${where}: credentials rejected (HTTP ${res.status})`);
   }
-  throw new UpstreamUnavailableError(`${where}: unreachable after ${attempts} attempts (${lastProblem})`, { cloudId: connection.cloudId });
+  if (res.status === 404) {
+    throw new BadUserInputError('input.authUrl', 'is not a Keystone v3 endpoint', `${where}: HTTP 404 at ${url}`);
+  }
+  const token = res.header('x-subject-token');
+  const body = res.json<{ token?: { issued_at?: string; expires_at?: string; project?: { id?: string }; catalog?: CatalogJson[] } }>();
+  if (typeof token !== 'string' || !body.token?.expires_at || !body.token.project?.id) {
+    throw new BadUserInputError('input.credentials', 'must grant a project-scoped token', `${where}: the token is not project-scoped`);
+  }
+  return {
+    token,
+    issuedAt: body.token.issued_at ? new Date(body.token.issued_at) : null,
+    expiresAt: new Date(body.token.expires_at),
+    projectId: body.token.project.id,
+    catalog: publicEndpoints(body.token.catalog ?? [], connection.region),
+  };
 }
 
 function publicEndpoints(catalog: CatalogJson[], region: string): CatalogEndpoint[] {
