@@ -8,6 +8,7 @@ import { Logger } from 'pino';
 import { DataSource } from 'typeorm';
 import { AesGcmSecretBox, loadOrCreateSecretKey } from './adapters/crypto/aes-gcm.secret-box';
 import { KeystoneCloudConnector } from './adapters/openstack/keystone.client';
+import { OpenStackCloudApiFactory } from './adapters/openstack/openstack-cloud-api.factory';
 import { createDataSource } from './adapters/postgres/data-source';
 import { EmbeddedDatabase, startEmbeddedPostgres } from './adapters/postgres/embedded-postgres';
 import { migrate } from './adapters/postgres/migrate';
@@ -52,7 +53,9 @@ export async function startBroker(config: Config, logger: Logger): Promise<Broke
     await bus.start();
     cleanups.push(() => bus.close());
 
-    const services = createServices({ dataSource, bus, secrets, cloudConnector: new KeystoneCloudConnector() });
+    const cloudApis = new OpenStackCloudApiFactory();
+    cleanups.push(() => cloudApis.close());
+    const services = createServices({ dataSource, bus, secrets, cloudConnector: new KeystoneCloudConnector(), cloudApis });
     const { generatedSecret } = await services.auth.bootstrapAdmin(config.adminToken);
 
     const api: ApiServer = await createApiServer({

@@ -1,5 +1,6 @@
 /** The use cases, built once from the ports they need. This is the only place they are wired. */
 import { DataSource } from 'typeorm';
+import { CloudApiFactory } from '../ports/cloud-api.port';
 import { CloudConnector } from '../ports/cloud-connector.port';
 import { EventBus } from '../ports/event-bus.port';
 import { SecretBox } from '../ports/secret-box.port';
@@ -11,6 +12,7 @@ import { PolicyService } from './policy.service';
 import { SampleService } from './sample.service';
 import { ScalingDecisionService } from './scaling-decision.service';
 import { VmTypeService } from './vm-type.service';
+import { VmImportService } from './vm-import.service';
 import { VmService } from './vm.service';
 
 export interface Ports {
@@ -18,15 +20,18 @@ export interface Ports {
   bus: EventBus;
   secrets: SecretBox;
   cloudConnector: CloudConnector;
+  cloudApis: CloudApiFactory;
 }
 
 export function createServices(ports: Ports) {
-  const { dataSource, bus, secrets, cloudConnector } = ports;
+  const { dataSource, bus, secrets, cloudConnector, cloudApis } = ports;
   const audit = new AuditService(dataSource, bus);
+  const clouds = new CloudService(dataSource, secrets, cloudConnector, audit);
   return {
     audit,
     auth: new AuthService(dataSource, audit),
-    clouds: new CloudService(dataSource, secrets, cloudConnector, audit),
+    clouds,
+    vmImport: new VmImportService(dataSource, clouds, cloudApis, audit),
     vmTypes: new VmTypeService(dataSource, audit),
     policies: new PolicyService(dataSource, audit),
     samples: new SampleService(dataSource),

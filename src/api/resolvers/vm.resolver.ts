@@ -2,7 +2,7 @@ import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } fro
 import { VmEntity } from '../../domain/entities';
 import { ApiContext, callerOf } from '../context';
 import { Cloud } from '../types/cloud.types';
-import { Sample, SampleInput, Vm } from '../types/vm.types';
+import { CloudServer, ImportVmInput, Sample, SampleInput, Vm } from '../types/vm.types';
 import { nullIfNotFound } from './cloud.resolver';
 
 @Resolver(() => Vm)
@@ -14,6 +14,16 @@ export class VmResolver {
     @Arg('cloudId', () => ID, { nullable: true }) cloudId?: string,
   ) {
     return ctx.services.vms.list(callerOf(ctx), { vmTypeId, cloudId });
+  }
+
+  @Mutation(() => Vm, { description: 'Adopt a running server of one of your clouds into a VM type.' })
+  importVm(@Ctx() ctx: ApiContext, @Arg('input', () => ImportVmInput) input: ImportVmInput) {
+    return ctx.services.vmImport.importVm(callerOf(ctx), input);
+  }
+
+  @Query(() => [CloudServer], { description: 'Servers of one of your own clouds, as its Nova lists them (to pick one for importVm).' })
+  cloudServers(@Ctx() ctx: ApiContext, @Arg('cloudId', () => ID) cloudId: string) {
+    return ctx.services.vmImport.listServers(callerOf(ctx), cloudId);
   }
 
   @FieldResolver(() => Cloud, { nullable: true, description: 'The cloud the VM runs in (null if you can no longer see it).' })

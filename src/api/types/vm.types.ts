@@ -148,3 +148,36 @@ export class PolicyInput {
   @Field(() => Int, { nullable: true, description: 'Minimum bandwidth, Mbit/s.' })
   minBandwidthMbps?: number | null;
 }
+
+@InputType({ description: 'A running server of one of your clouds to adopt as a VM of a VM type.' })
+export class ImportVmInput {
+  @Field(() => ID, { description: 'One of your own clouds.' })
+  cloudId!: string;
+
+  @Field({ description: 'The server id in that cloud (Nova).' })
+  serverId!: string;
+
+  @Field(() => ID, { description: 'The VM type it joins.' })
+  vmTypeId!: string;
+}
+
+@ObjectType({ description: 'A server as the cloud\'s Nova lists it.' })
+export class CloudServer {
+  @Field({ description: 'Server id in the cloud.' })
+  id!: string;
+
+  @Field({ description: 'Server name.' })
+  name!: string;
+
+  @Field({ description: 'Nova status (BUILD, ACTIVE, ERROR, ...).' })
+  status!: string;
+
+  @Field(() => [VmAddress], { description: 'Fixed and floating addresses.' })
+  addresses!: VmAddress[];
+
+  @Field(() => String, { nullable: true, description: 'Image it booted from.' })
+  imageId!: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Flavor id.' })
+  flavorId!: string | null;
+}
