@@ -144,9 +144,10 @@ export function upstreamMessage(text: string): string {
       }
     }
   } catch {
-    message = text.replace(/<[^>]*>/g, ' '); // webob's HTML error page
+    message = text;
   }
-  const flat = (message ?? '').replace(/\s+/g, ' ').trim();
+  // webob's HTML error page, and the <br /> Glance leaves in its JSON messages
+  const flat = (message ?? '').replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim();
   return flat.length > 300 ? `${flat.slice(0, 300)}...` : flat;
 }
 
@@ -250,12 +251,13 @@ export class OpenStackHttpClient {
         failure = this.networkFailure(err, spec);
       }
       if (!failure.transient) throw this.refused(spec, failure);
-      if (attempt >= maxAttempts) throw this.exhausted(spec, attempt, failure);
       if (spec.retry === 'create' && failure.maybeApplied) {
+        // Also after the last attempt: it may have worked although its answer was lost.
         if (!reconcile) throw this.exhausted(spec, attempt, failure, 'not retried, it may have been carried out');
         const existing = await reconcile();
         if (existing !== undefined) return { reconciled: existing };
       }
+      if (attempt >= maxAttempts) throw this.exhausted(spec, attempt, failure);
       const exponential = Math.min(this.policy.backoffCapMs, this.policy.backoffBaseMs * 2 ** (attempt - 1));
       const jittered = exponential / 2 + (Math.random() * exponential) / 2;
       const delay = failure.retryAfterMs !== undefined ? Math.min(Math.max(jittered, failure.retryAfterMs), this.policy.backoffCapMs) : jittered;
