@@ -4,6 +4,7 @@ import type { CloudContext } from '../cloud/cloud.context';
 import { OpenStackError, UnauthorizedError, serviceErrorHandler } from '../http/openstack-error';
 import { operation } from '../http/operation.middleware';
 import { authenticate } from './auth-request';
+import { mountIdentityRead } from './identity-read.routes';
 import { catalogView } from './catalog.view';
 import type { TokenRecord } from './token.store';
 import { tokenView } from './token.view';
@@ -89,6 +90,8 @@ export function keystoneRouter(cloud: CloudContext): Router {
       links: { self: `${cloud.urls.identity}/auth/projects`, previous: null, next: null },
     });
   });
+
+  mountIdentityRead(router, cloud);
 
   router.use((_req, _res, next) => next(new OpenStackError(404, 'The resource could not be found.')));
   router.use(serviceErrorHandler('keystone', cloud.log));

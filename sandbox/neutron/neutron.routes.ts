@@ -7,6 +7,7 @@ import { operation } from '../http/operation.middleware';
 import { getAuth } from '../http/request-context';
 import { mountFloatingIps } from './floating-ips.routes';
 import { neutronCollection, project } from './neutron-list';
+import { mountQuotas } from './quotas.routes';
 import { networkView, portView, routerView, securityGroupView, subnetView } from './neutron.views';
 
 const EXTENSIONS = [
@@ -85,6 +86,7 @@ export function neutronRouter(cloud: CloudContext): Router {
     res.json(neutronCollection(req, 'security_groups', cloud.urls.network, [securityGroupView(auth.projectId, cloud.state.networks.values().next().value?.createdAt ?? new Date())]));
   });
   mountFloatingIps(router, cloud);
+  mountQuotas(router, cloud);
 
   router.use((req, _res, next) => next(new OpenStackError(404, `The resource could not be found.`, 'HTTPNotFound')));
   router.use(serviceErrorHandler('neutron', cloud.log));

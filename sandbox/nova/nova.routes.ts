@@ -8,6 +8,7 @@ import { atLeast, getAuth } from '../http/request-context';
 import { mountFlavors } from './flavors.routes';
 import { microversion } from './microversion.middleware';
 import { computeUsage } from './quota';
+import { mountQuotaSets } from './quota-sets.routes';
 import { mountServerActions } from './server-actions.routes';
 import { mountServerMetadata } from './server-metadata.routes';
 import { mountServers } from './servers.routes';
@@ -75,6 +76,7 @@ export function novaRouter(cloud: CloudContext): Router {
   v21.get(['/os-availability-zone', '/os-availability-zone/detail'], operation(cloud, 'nova.availabilityZone.list'), (_req, res) => {
     res.json({ availabilityZoneInfo: cloud.config.availabilityZones.map((zoneName) => ({ zoneName, zoneState: { available: true }, hosts: null })) });
   });
+  mountQuotaSets(v21, cloud);
   mountFlavors(v21, cloud);
   mountServers(v21, cloud);
   mountServerActions(v21, cloud);

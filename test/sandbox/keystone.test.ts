@@ -156,3 +156,34 @@ test('configured users, projects and scoping: a token only sees its project', as
     await multi.stop();
   }
 });
+
+test('read-only identity API: projects, users, endpoints for admins; 403 for a member listing projects', async () => {
+  const token = await login(cloud);
+  const projects = (await http('GET', `${cloud.authUrl}/projects`, { token })).json().projects;
+  expect(projects.map((p: { name: string }) => p.name)).toEqual(['admin']);
+  const project = (await http('GET', `${cloud.authUrl}/projects/${projects[0].id}`, { token })).json().project;
+  expect(project).toMatchObject({ name: 'admin', domain_id: 'default', enabled: true });
+  const users = (await http('GET', `${cloud.authUrl}/users?name=admin`, { token })).json().users;
+  expect(users).toHaveLength(1);
+  const endpoints = (await http('GET', `${cloud.authUrl}/endpoints?interface=public`, { token })).json().endpoints;
+  expect(endpoints).toHaveLength(4);
+  expect(endpoints.every((e: { region_id: string }) => e.region_id === 'RegionTest')).toBe(true);
+
+  const multi = await startTestSandbox([
+    { name: 'members', users: [{ name: 'admin', password: 'admin', projects: [{ name: 'admin', roles: ['admin'] }] }, { name: 'bob', password: 'pw', projects: [{ name: 'team' }] }] },
+  ]);
+  try {
+    const c = multi.cloud('members');
+    const res = await http('POST', `${c.authUrl}/auth/tokens`, {
+      json: { auth: { identity: { methods: ['password'], password: { user: { name: 'bob', domain: { id: 'default' }, password: 'pw' } } }, scope: { project: { name: 'team', domain: { id: 'default' } } } } },
+    });
+    const bob = res.header('x-subject-token')!;
+    const denied = await http('GET', `${c.authUrl}/projects`, { token: bob });
+    expect(denied.status).toBe(403);
+    expect(denied.json().error.message).toContain('identity:list_projects');
+    const own = await http('GET', `${c.authUrl}/users/${res.json().token.user.id}/projects`, { token: bob });
+    expect(own.json().projects.map((p: { name: string }) => p.name)).toEqual(['team']);
+  } finally {
+    await multi.stop();
+  }
+});

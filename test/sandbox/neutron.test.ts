@@ -112,6 +112,14 @@ test('Neutron errors: NetworkNotFound, not an external network', async () => {
   expect(internal.json().NeutronError.type).toBe('BadRequest');
 });
 
+test('quotas/{project} with limits, and usage with /details', async () => {
+  const project = (await http('GET', `${cloud.authUrl}/auth/tokens`, { token, headers: { 'x-subject-token': token } })).json().token.project.id;
+  const quota = (await http('GET', `${net}/quotas/${project}`, { token })).json().quota;
+  expect(quota).toMatchObject({ floatingip: 50, network: 100, port: 500, router: 10 });
+  const details = (await http('GET', `${net}/quotas/${project}/details`, { token })).json().quota;
+  expect(details.floatingip).toEqual({ limit: 50, used: (await http('GET', `${net}/floatingips`, { token })).json().floatingips.length, reserved: 0 });
+});
+
 test('fields projection and the legacy .json suffix', async () => {
   const res = await http('GET', `${net}/networks.json?fields=id&fields=name`, { token });
   expect(res.status).toBe(200);

@@ -231,6 +231,15 @@ test('limits reflect usage; exceeding the instance quota is a 403 forbidden', as
   }
 });
 
+test('os-quota-sets shows limits, and usage with /detail', async () => {
+  const project = (await http('GET', `${cloud.authUrl}/auth/tokens`, { token, headers: { 'x-subject-token': token } })).json().token.project.id;
+  const plain = (await http('GET', `${cloud.urls.compute}/os-quota-sets/${project}`, { token })).json().quota_set;
+  expect(plain).toMatchObject({ id: project, instances: 100, cores: 200, ram: 512000 });
+  const detail = (await http('GET', `${cloud.urls.compute}/os-quota-sets/${project}/detail`, { token })).json().quota_set;
+  expect(detail.instances).toEqual({ limit: 100, in_use: expect.any(Number), reserved: 0 });
+  expect(detail.instances.in_use).toBe((await cloud.control.listServers()).length);
+});
+
 test('delete: 204, then the server is gone (404) and its port is released', async () => {
   const id = await bootServer(cloud, token, 'doomed');
   const ports = `${cloud.urls.network}/v2.0/ports?device_id=${id}`;

@@ -55,6 +55,17 @@ suite('openstack CLI against the sandbox', () => {
     expect(viaAppCred.project_id).toBe(token.project_id);
   }, 120_000);
 
+  test('identity, quota and limit reads: project list, endpoint list, quota show, limits show', async () => {
+    const projects = (await openstack(['project', 'list'])) as Array<Record<string, string>>;
+    expect(projects.map((p) => p.Name)).toEqual(['admin']);
+    const endpoints = (await openstack(['endpoint', 'list', '--interface', 'public'])) as Array<Record<string, string>>;
+    expect(endpoints.map((e) => e['Service Type']).sort()).toEqual(['compute', 'identity', 'image', 'network']);
+    const quota = (await openstack(['quota', 'show'])) as Record<string, unknown>;
+    expect(quota).toMatchObject({ instances: 10, cores: 20, 'floating-ips': 50 });
+    const limits = (await openstack(['limits', 'show', '--absolute'])) as Array<Record<string, unknown>>;
+    expect(limits).toEqual(expect.arrayContaining([{ Name: 'maxTotalInstances', Value: 10 }]));
+  }, 120_000);
+
   test('image create --file, image show, image save round-trip with matching checksums', async () => {
     const file = path.join(work, 'upload.img');
     const content = Buffer.alloc(3 * 1024 * 1024 + 5, 7);
