@@ -80,6 +80,21 @@ test('seed an image from a local file', async () => {
   }
 });
 
+test('the address pools can move at runtime: new servers and the subnet follow, old addresses stay', async () => {
+  const before = await bootServer(cloud, token, 'before-move');
+  await cloud.control.setAddressPools({ fixed: { cidr: '127.0.99.0/24', start: '127.0.99.50', end: '127.0.99.60' } });
+  try {
+    const after = await bootServer(cloud, token, 'after-move');
+    const servers = await cloud.control.listServers();
+    expect(servers.find((s) => s.id === after)?.fixedAddresses).toEqual(['127.0.99.50']);
+    expect(servers.find((s) => s.id === before)?.fixedAddresses[0]).not.toMatch(/^127\.0\.99\./);
+    const subnets = (await http('GET', `${cloud.urls.network}/v2.0/subnets?name=private-subnet`, { token })).json().subnets;
+    expect(subnets[0]).toMatchObject({ cidr: '127.0.99.0/24', allocation_pools: [{ start: '127.0.99.50', end: '127.0.99.60' }] });
+  } finally {
+    await cloud.control.setAddressPools({ fixed: { cidr: '127.0.10.0/24' } });
+  }
+});
+
 test('in-process events announce servers and floating IPs', async () => {
   const active = new Promise<{ addresses: string[] }>((resolve) => cloud.events.once('server.active', resolve));
   const id = await bootServer(cloud, token, 'evented');

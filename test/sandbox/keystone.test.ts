@@ -92,6 +92,14 @@ test('GET /v3/auth/tokens validates a subject token; 404 for an unknown one', as
   expect(noAuth.status).toBe(401);
 });
 
+test('DELETE /v3/auth/tokens revokes a token', async () => {
+  const admin = await login(cloud);
+  const victim = await login(cloud);
+  expect((await http('DELETE', `${cloud.authUrl}/auth/tokens`, { token: admin, headers: { 'x-subject-token': victim } })).status).toBe(204);
+  expect((await http('GET', `${cloud.urls.compute}/flavors`, { token: victim })).status).toBe(401);
+  expect((await http('GET', `${cloud.urls.compute}/flavors`, { token: admin })).status).toBe(200);
+});
+
 test('services reject requests without a valid token (401, keystonemiddleware body)', async () => {
   for (const url of [`${cloud.urls.compute}/servers`, `${cloud.urls.image}/v2/images`, `${cloud.urls.network}/v2.0/networks`]) {
     const res = await http('GET', url, { token: 'gAAAAABforged' });
