@@ -157,7 +157,8 @@ function expectedSnapshotHash(serverId: string): string {
 }
 
 test('createImage at >= 2.45: {"image_id"}, task_state sequence, snapshot image with the disk bytes', async () => {
-  await cloud.control.setLatency({ snapshotMs: 1500 });
+  // Long enough that the checks right after the 202 see the first states even on a loaded machine.
+  await cloud.control.setLatency({ snapshotMs: 3000 });
   try {
     const id = await bootServer(cloud, token, 'snap-new');
     const res = await http('POST', `${servers}/${id}/action`, { token, headers: v('2.45'), json: { createImage: { name: 'snap-new-img', metadata: { clone_job: 'j1' } } } });

@@ -1,6 +1,7 @@
 /**
  * Helpers for the sandbox's own tests: start clouds in a temp folder, talk to them over real
  * HTTP (undici) as a client would, and wait for asynchronous state without timing asserts.
+ * Other suites (the CloudApi contract) use startTestSandbox too: keep its signature stable.
  */
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
