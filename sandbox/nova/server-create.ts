@@ -73,6 +73,12 @@ function parseServerRequest(cloud: CloudContext, req: Request): ServerRequest {
   if (az !== undefined && (typeof az !== 'string' || !cloud.config.availabilityZones.includes(az.split(':')[0]!))) {
     throw new OpenStackError(400, 'The requested availability zone is not available');
   }
+  for (const key of ['host', 'hypervisor_hostname'] as const) {
+    if (body[key] === undefined) continue;
+    if (!atLeast(req, 74)) throw invalid(`Additional properties are not allowed ('${key}' was unexpected)`);
+    if (!auth.isAdmin) throw new OpenStackError(403, `Policy doesn't allow compute:servers:create:requested_destination to be performed.`);
+    if (body[key] !== SANDBOX_HOST) throw new OpenStackError(400, `Compute host ${String(body[key])} could not be found.`);
+  }
   if (body.description !== undefined && !atLeast(req, 19)) throw invalid("Additional properties are not allowed ('description' was unexpected)");
   if (body.tags !== undefined && !atLeast(req, 52)) throw invalid("Additional properties are not allowed ('tags' was unexpected)");
   const parsed: ServerRequest = {

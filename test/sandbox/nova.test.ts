@@ -115,6 +115,9 @@ test('create validation: unknown image, unknown flavor, unknown AZ are 400 badRe
   expect((await post({ imageRef: '00000000-0000-0000-0000-000000000000', flavorRef: '1' })).json().badRequest.code).toBe(400);
   expect((await post({ imageRef: image, flavorRef: '999' })).status).toBe(400);
   expect((await post({ imageRef: image, flavorRef: '1', availability_zone: 'mars' })).status).toBe(400);
+  // Pinning to a host (2.74, admin): the one compute host exists, others do not.
+  expect((await post({ imageRef: image, flavorRef: '1', host: 'elsewhere' })).status).toBe(400);
+  expect((await post({ imageRef: image, flavorRef: '1', host: 'sandbox-compute' })).status).toBe(202);
 });
 
 test('list and detail with name and status filters; itemNotFound for unknown ids', async () => {
