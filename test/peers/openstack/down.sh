@@ -20,10 +20,13 @@ flock -w 900 9 || die "up.sh is still running (lock $STATE_DIR/.up.lock)"
 
 virsh_ok(){ command -v virsh >/dev/null && virsh -c qemu:///system version >/dev/null 2>&1; }
 stop_group(){ # BASE TIMEOUT NAME... : stop these daemons of one cloud in parallel
-  local base=$1 t=$2 pids=(); shift 2
+  local base=$1 t=$2 pids=() sig n p; shift 2
   for n in "$@"; do
     [ -s "$base/run/$n.pid" ] || continue
-    if alive "$base/run/$n.pid" "$base/"; then stop_pid "$base/run/$n.pid" "$(basename "$base")/$n" "$t" & pids+=($!)
+    # uwsgi (keystone, placement, nova-api) answers SIGTERM with a graceful reload of its workers that can
+    # hang; SIGINT is its "shut down now"
+    sig=TERM; case $n in keystone|placement|nova-api) sig=INT ;; esac
+    if alive "$base/run/$n.pid" "$base/"; then stop_pid "$base/run/$n.pid" "$(basename "$base")/$n" "$t" "$sig" & pids+=($!)
     else rm -f "$base/run/$n.pid"; fi
   done
   for p in "${pids[@]}"; do wait "$p" || true; done

@@ -28,12 +28,12 @@ print("" if v is None else v)' "$CJ" "$1" "$2"; }
 # jq-lite: J EXPR < json   (d = the parsed document)
 J(){ python3 -c 'import json,sys; d=json.load(sys.stdin); r=eval(sys.argv[1]); print("" if r is None else r)' "$1"; }
 
-for c in os-a os-b; do
-  v=${c//-/_}
-  eval "${v}_KS=\$(cj $c authUrl) ${v}_GL=\$(cj $c endpoints.image) ${v}_NV=\$(cj $c endpoints.compute) ${v}_NT=\$(cj $c endpoints.network)"
-  eval "${v}_ACID=\$(cj $c applicationCredentialId) ${v}_ACSECRET=\$(cj $c applicationCredentialSecret)"
-  eval "${v}_LOG=\$(cj $c logDir)"
-done
+os_a_KS=$(cj os-a authUrl) os_a_GL=$(cj os-a endpoints.image) os_a_LOG=$(cj os-a logDir)
+os_b_KS=$(cj os-b authUrl) os_b_GL=$(cj os-b endpoints.image) os_b_LOG=$(cj os-b logDir)
+# shellcheck disable=SC2034  # read indirectly by oscli
+os_a_ACID=$(cj os-a applicationCredentialId) os_a_ACSECRET=$(cj os-a applicationCredentialSecret)
+# shellcheck disable=SC2034
+os_b_ACID=$(cj os-b applicationCredentialId) os_b_ACSECRET=$(cj os-b applicationCredentialSecret)
 # the real CLI, authenticated with the cloud's application credential
 oscli(){ # CLOUD args...
   local v=${1//-/_}; shift
@@ -107,11 +107,12 @@ done
 stage "2. os-a: boot in AZ qemu (libvirt/QEMU), networks none"
 IMG_A=$(cj os-a imageId); FLAVOR=$(cj os-a flavorId)
 QAZ=$(cj os-a qemuAvailabilityZone); [ -n "$QAZ" ] || die "os-a has no qemuAvailabilityZone in $CJ"
+S0=$SECONDS
 SRC=$(oscli os-a server create --image "$IMG_A" --flavor "$FLAVOR" --availability-zone "$QAZ" --nic none "$TAG-src" -f value -c id)
 SERVERS+=("os-a:$SRC")
 wait_server os-a "$SRC" 300 "$os_a_LOG/nova-compute-qemu.log"
 HOST=$(oscli os-a server show "$SRC" -f value -c OS-EXT-SRV-ATTR:host)
-echo "  server $SRC ACTIVE on host $HOST after ${SECONDS}s"
+echo "  server $SRC ACTIVE on host $HOST after $((SECONDS - S0))s"
 [ "$HOST" = os-a-qemu ] || die "os-a: server landed on $HOST, not on the QEMU host"
 for i in $(seq 1 60); do
   oscli os-a console log show "$SRC" 2>/dev/null | grep -q 'intercloud test image: booted' && { echo "  guest console: 'intercloud test image: booted'"; break; }
@@ -155,11 +156,12 @@ read -r DST_SIZE DST_MD5 DST_SHA < <(curl -s -m 10 -H "X-Auth-Token: $TB" "$os_b
 echo "  $DST_SIZE bytes streamed in $((SECONDS - S0))s; md5 $DST_MD5 and sha512 ${DST_SHA:0:16}... equal on both sides"
 
 stage "5. os-b: boot the copy on the private network"
+S0=$SECONDS
 NET_B=$(cj os-b networkId)
 DSTSRV=$(oscli os-b server create --image "$DST" --flavor "$(cj os-b flavorId)" --nic "net-id=$NET_B" "$TAG-dst" -f value -c id)
 SERVERS+=("os-b:$DSTSRV")
 wait_server os-b "$DSTSRV" 180 "$os_b_LOG/nova-compute.log"
-echo "  server $DSTSRV ACTIVE: $(oscli os-b server show "$DSTSRV" -f value -c addresses)"
+echo "  server $DSTSRV ACTIVE after $((SECONDS - S0))s: $(oscli os-b server show "$DSTSRV" -f value -c addresses)"
 
 stage "6. os-b: floating IP"
 FIP=$(oscli os-b floating ip create "$(cj os-b externalNetworkId)" -f value -c id)

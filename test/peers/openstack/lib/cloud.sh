@@ -26,7 +26,7 @@ KS="http://127.0.0.1:$KS_PORT"
 QEMU_HOST=$NAME-qemu          # nova host name of the libvirt/QEMU compute (AZ "qemu")
 FAKE_HOST=host-ovs-filter-active   # the ML2 "test" mechanism driver binds ports only for this host name
 
-mkdir -p "$BASE"/{etc/{keystone,glance,nova,neutron,placement},log,run,stamps,bin,rabbitmq,mysql} \
+mkdir -p "$BASE"/{etc/{keystone,glance,nova,neutron,placement},log,run,stamps,bin,rabbitmq,mysql,tmp} \
          "$BASE"/lock/{glance,nova,neutron} "$BASE"/glance/{images,staging,tasks} \
          "$BASE"/nova/{state,instances,state-qemu,instances-qemu} "$BASE"/neutron
 L=$BASE/log R=$BASE/run E=$BASE/etc S=$BASE/stamps
@@ -37,6 +37,9 @@ cat > "$BASE/my.cnf" <<EOF
 [mysqld]
 user=root
 datadir=$BASE/mysql
+# private tmpdir: at start-up mariadbd deletes "#sql*" files in its tmpdir, i.e. in a shared /tmp it would
+# delete the temporary tables of the other cloud's (or the machine's own) MariaDB
+tmpdir=$BASE/tmp
 socket=$R/mysql.sock
 pid-file=$R/mysqld.self.pid
 port=$DB_PORT
@@ -354,10 +357,13 @@ if alive "$R/mysqld.pid" "$BASE/" && SQL -e 'select 1' >/dev/null 2>&1; then
   DB_NEW=0
 else
   require_free_port "$DB_PORT" "$NAME/mariadb"
-  if [ ! -d "$BASE/mysql/mysql" ]; then
+  if [ ! -f "$S/mysql-installed" ]; then
     clog "mariadb: initialising data directory"
+    rm -rf "$BASE/mysql"; mkdir -p "$BASE/mysql"
     mariadb-install-db --defaults-file="$BASE/my.cnf" --user=root --auth-root-authentication-method=normal \
-      --skip-test-db > "$L/mysql-install.log" 2>&1 || { tail -20 "$L/mysql-install.log" >&2; die "$NAME: mariadb-install-db failed (log $L/mysql-install.log)"; }
+      --skip-test-db > "$L/mysql-install.log" 2>&1 \
+      || { tail -5 "$L/mysql.err" >&2 || true; die "$NAME: mariadb-install-db failed (logs $L/mysql-install.log, $L/mysql.err)"; }
+    date -u +%FT%TZ > "$S/mysql-installed"
   fi
   spawn "$R/mysqld.pid" "$L/mysqld.out" mariadbd --defaults-file="$BASE/my.cnf"
   clog "mariadb: started pid $(cat "$R/mysqld.pid") on :$DB_PORT"

@@ -60,13 +60,13 @@ spawn(){
   OSP_OWNER=$OSP_OWNER setsid nohup "$@" >>"$lf" 2>&1 </dev/null 9>&- &
   echo $! >"$pf"
 }
-# stop_pid PIDFILE NAME [TIMEOUT]: SIGTERM the process group, wait, then SIGKILL.
+# stop_pid PIDFILE NAME [TIMEOUT] [SIGNAL]: signal the process group (default TERM), wait, then SIGKILL.
 stop_pid(){
-  local pf=$1 name=$2 t=${3:-60} pid
+  local pf=$1 name=$2 t=${3:-60} sig=${4:-TERM} pid
   [ -s "$pf" ] || return 0
   pid=$(tr -dc 0-9 < "$pf")
   if [ -n "$pid" ] && alive "$pf"; then
-    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    kill "-$sig" -- "-$pid" 2>/dev/null || kill "-$sig" "$pid" 2>/dev/null || true
     for _ in $(seq 1 "$t"); do alive "$pf" || break; sleep 1; done
     if alive "$pf"; then kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true; sleep 1; echo "  killed $name (pid $pid) after ${t}s"
     else echo "  stopped $name (pid $pid)"; fi
