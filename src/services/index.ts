@@ -8,6 +8,7 @@ import { AuditService } from './audit.service';
 import { AuthService } from './auth.service';
 import { CloneJobQueryService } from './clone-job-query.service';
 import { CloudService } from './cloud.service';
+import { MatchmakingService } from './matchmaking.service';
 import { PolicyService } from './policy.service';
 import { SampleService } from './sample.service';
 import { ScalingDecisionService } from './scaling-decision.service';
@@ -38,6 +39,7 @@ export function createServices(ports: Ports) {
     vms: new VmService(dataSource),
     cloneJobs: new CloneJobQueryService(dataSource),
     scalingDecisions: new ScalingDecisionService(dataSource, bus),
+    matchmaking: new MatchmakingService(new VmService(dataSource), clouds, new PolicyService(dataSource, audit), cloudApis),
   };
 }
 
