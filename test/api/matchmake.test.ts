@@ -1,0 +1,270 @@
+/**
+ * The matchmake dry run over HTTP: sandbox clouds registered through the API with different
+ * labels, links and costs, a partner's shared cloud, policies made with createPolicy, quotas
+ * read from each cloud's real Nova /limits, and clouds whose limits call fails or hangs.
+ * Policies cannot be deleted, so the tests run in order and each adds its policies to the ones before.
+ */
+import { Sandbox, SandboxCloud } from '../../sandbox';
+import { OpenStackCloudApiFactory } from '../../src/adapters/openstack/openstack-cloud-api.factory';
+import { CloudEntity } from '../../src/domain/entities';
+import { CloudHealth } from '../../src/domain/enums';
+import { ASSUMED_IMAGE_BYTES, BOOT_SECONDS, formatSeconds, SNAPSHOT_SECONDS } from '../../src/domain/matchmaking';
+import { Principal } from '../../src/domain/principal';
+import { Role } from '../../src/domain/roles';
+import { Server } from '../../src/ports/cloud-api.port';
+import { DEFAULT_MATCHMAKING_OPTIONS } from '../../src/services/matchmaking.service';
+import { startTestBroker, TestBroker } from '../support/broker';
+import { createTestDatabase, TestDatabase } from '../support/database';
+import { gqlError, gqlOk } from '../support/graphql';
+import { startSandboxClouds } from '../support/sandbox';
+import { addToken, createTenantWithToken, TenantToken } from '../support/tenants';
+
+const REGISTER = `mutation($input: RegisterCloudInput!) { registerCloud(input: $input) { id } }`;
+const IMPORT = `mutation($input: ImportVmInput!) { importVm(input: $input) { id } }`;
+const CREATE_POLICY = `mutation($input: PolicyInput!) { createPolicy(input: $input) { id } }`;
+const MATCHMAKE = `query($vmId: ID!) {
+  matchmake(vmId: $vmId) { cloud { id name owned } eligible rank estimatedSecondsToCapacity freeInstances costPerHour reasons }
+}`;
+
+interface Candidate {
+  cloud: { id: string; name: string; owned: boolean };
+  eligible: boolean;
+  rank: number | null;
+  estimatedSecondsToCapacity: number;
+  freeInstances: number | null;
+  costPerHour: number;
+  reasons: string[];
+}
+
+/** How each sandbox cloud is registered: the inputs the expectations below are computed from. */
+const CLOUDS = {
+  home: { sandbox: 'mm-home', bandwidthMbps: 10_000, costPerHour: 0.1, labels: [{ key: 'jurisdiction', value: 'DE' }] },
+  de: { sandbox: 'mm-de', bandwidthMbps: 1000, costPerHour: 0.2, labels: [{ key: 'jurisdiction', value: 'DE' }] },
+  slow: { sandbox: 'mm-slow', bandwidthMbps: 100, costPerHour: 0.05, labels: [] },
+  partner: { sandbox: 'mm-partner', bandwidthMbps: 10_000, costPerHour: 0.5, labels: [{ key: 'jurisdiction', value: 'DE' }] },
+} as const;
+type CloudKey = keyof typeof CLOUDS;
+
+function registerInput(cloud: SandboxCloud, name: string, spec: (typeof CLOUDS)[CloudKey], shared = false) {
+  const p = cloud.credentials.password;
+  return {
+    name,
+    authUrl: cloud.authUrl,
+    region: cloud.region,
+    credentials: { username: p.username, password: p.password, projectName: p.projectName, userDomainName: p.userDomainName, projectDomainName: p.projectDomainName },
+    bandwidthMbps: spec.bandwidthMbps,
+    costPerHour: spec.costPerHour,
+    labels: spec.labels,
+    shared,
+  };
+}
+
+async function bootServer(cloud: SandboxCloud, name: string): Promise<Server> {
+  const factory = new OpenStackCloudApiFactory();
+  const p = cloud.credentials.password;
+  const api = factory.forConnection({ cloudId: null, name: cloud.name, authUrl: cloud.authUrl, region: cloud.region, credentials: { kind: 'PASSWORD', ...p } });
+  try {
+    const [image] = await api.listImages({ status: 'active' });
+    const [flavor] = await api.listFlavors();
+    const info = await cloud.control.info();
+    let server = await api.createServer({ name, imageId: image.id, flavorId: flavor.id, networks: [info.networks.private.id], metadata: {} });
+    while (server.status !== 'ACTIVE') {
+      await new Promise((r) => setTimeout(r, 100));
+      server = (await api.getServer(server.id))!;
+    }
+    return server;
+  } finally {
+    await factory.close();
+  }
+}
+
+/** The documented estimate for a VM in the home cloud: no transfer at home, else the slower of the two links. */
+function expectedSeconds(target: CloudKey): number {
+  if (target === 'home') return SNAPSHOT_SECONDS + BOOT_SECONDS;
+  const link = Math.min(CLOUDS[target].bandwidthMbps, CLOUDS.home.bandwidthMbps);
+  return SNAPSHOT_SECONDS + (ASSUMED_IMAGE_BYTES * 8) / (link * 1e6) + BOOT_SECONDS;
+}
+
+describe('matchmake', () => {
+  let db: TestDatabase;
+  let broker: TestBroker;
+  let sandbox: Sandbox;
+  let url: string;
+  let op: TenantToken;
+  let partner: TenantToken;
+  const ids = {} as Record<CloudKey, string>;
+  const vms = {} as Record<'plain' | 'strict' | 'pinned', string>;
+  const vmTypes = {} as Record<keyof typeof vms, string>;
+  let partnerVmId: string;
+
+  const sandboxOf = (key: CloudKey) => sandbox.cloud(CLOUDS[key].sandbox);
+  const nameOf = (id: string) => (Object.keys(ids) as CloudKey[]).find((k) => ids[k] === id)!;
+
+  /** Free instances of the tenant's project in a sandbox cloud, from the cloud's own settings and servers. */
+  async function freeIn(key: CloudKey): Promise<number> {
+    const c = sandboxOf(key).control;
+    return (await c.settings()).quotas.instances - (await c.listServers()).filter((s) => !s.deleting).length;
+  }
+
+  async function matchmake(vmId: string, token = op.token): Promise<Record<CloudKey, Candidate> & { list: Candidate[] }> {
+    const { matchmake: list } = await gqlOk<{ matchmake: Candidate[] }>(url, token, MATCHMAKE, { vmId });
+    return Object.assign(Object.fromEntries(list.map((c) => [nameOf(c.cloud.id), c])) as Record<CloudKey, Candidate>, { list });
+  }
+
+  const ranked = (list: Candidate[]) => list.filter((c) => c.eligible).map((c) => nameOf(c.cloud.id));
+
+  const principal = (): Principal => ({ tokenId: 'test', tokenName: 'test', tenantId: op.tenantId, tenantName: 'matchmaker', role: Role.OPERATOR });
+
+  beforeAll(async () => {
+    sandbox = await startSandboxClouds(...Object.values(CLOUDS).map((c) => c.sandbox));
+    db = await createTestDatabase();
+    broker = await startTestBroker(db.url);
+    url = broker.url;
+    op = await createTenantWithToken(url, broker.adminToken, 'matchmaker');
+    partner = await createTenantWithToken(url, broker.adminToken, 'partner-operator');
+    for (const key of ['home', 'de', 'slow'] as const) {
+      ids[key] = (await gqlOk(url, op.token, REGISTER, { input: registerInput(sandboxOf(key), key, CLOUDS[key]) })).registerCloud.id;
+    }
+    ids.partner = (await gqlOk(url, partner.token, REGISTER, { input: registerInput(sandboxOf('partner'), 'partner', CLOUDS.partner, true) })).registerCloud.id;
+    for (const kind of ['plain', 'strict', 'pinned'] as const) {
+      vmTypes[kind] = (await gqlOk(url, op.token, `mutation($n: String!) { createVmType(input: { name: $n, minInstances: 1, maxInstances: 3 }) { id } }`, { n: kind })).createVmType.id;
+      const server = await bootServer(sandboxOf('home'), `sip-${kind}`);
+      vms[kind] = (await gqlOk(url, op.token, IMPORT, { input: { cloudId: ids.home, serverId: server.id, vmTypeId: vmTypes[kind] } })).importVm.id;
+    }
+    // The partner has a VM of its own in its cloud, to check that tenants cannot matchmake each other's VMs.
+    const partnerType = (await gqlOk(url, partner.token, `mutation { createVmType(input: { name: "theirs", minInstances: 1, maxInstances: 1 }) { id } }`)).createVmType.id;
+    const partnerServer = await bootServer(sandboxOf('partner'), 'partner-sip');
+    partnerVmId = (await gqlOk(url, partner.token, IMPORT, { input: { cloudId: ids.partner, serverId: partnerServer.id, vmTypeId: partnerType } })).importVm.id;
+  });
+
+  afterAll(async () => {
+    await broker?.stop();
+    await db?.drop();
+    await sandbox?.stop();
+  });
+
+  it('ranks every cloud the tenant can see by estimated time to capacity, with quotas from Nova and the reasons', async () => {
+    const result = await matchmake(vms.plain);
+    const keys = Object.keys(CLOUDS) as CloudKey[];
+    expect(result.list).toHaveLength(keys.length);
+    const byTime = [...keys].sort((a, b) => expectedSeconds(a) - expectedSeconds(b));
+    expect(ranked(result.list)).toEqual(byTime);
+    expect(result.list.map((c) => c.rank)).toEqual(byTime.map((_, i) => i + 1));
+    for (const key of keys) {
+      expect(result[key]).toMatchObject({ eligible: true, costPerHour: CLOUDS[key].costPerHour, freeInstances: await freeIn(key) });
+      expect(result[key].estimatedSecondsToCapacity).toBeCloseTo(expectedSeconds(key), 6);
+    }
+    expect(result.partner.cloud).toMatchObject({ name: 'partner', owned: false });
+    expect(result.home.reasons).toContain('home cloud: no transfer');
+    expect(result.de.reasons).toEqual([
+      `estimated ${formatSeconds(expectedSeconds('de') - SNAPSHOT_SECONDS - BOOT_SECONDS)} s transfer of 2 GiB at ${CLOUDS.de.bandwidthMbps} Mbit/s`,
+      'image size unknown: assumed 2 GiB',
+      `estimated ${formatSeconds(expectedSeconds('de'))} s to capacity (${SNAPSHOT_SECONDS} s snapshot + ${formatSeconds(expectedSeconds('de') - SNAPSHOT_SECONDS - BOOT_SECONDS)} s transfer + ${BOOT_SECONDS} s boot)`,
+      `${await freeIn('de')} of ${(await sandboxOf('de').control.settings()).quotas.instances} instances free`,
+      'cost 0.20/h',
+    ]);
+  });
+
+  it('applies a VM type\'s policies to its VMs only, and says which policy excluded which cloud', async () => {
+    const vmTypeId = vmTypes.strict;
+    await gqlOk(url, op.token, CREATE_POLICY, { input: { name: 'eu-only', vmTypeId, requiredLabels: [{ key: 'jurisdiction', value: 'DE' }] } });
+    await gqlOk(url, op.token, CREATE_POLICY, { input: { name: 'cheap', vmTypeId, maxCostPerHour: 0.3 } });
+    await gqlOk(url, op.token, CREATE_POLICY, { input: { name: 'fast', vmTypeId, minBandwidthMbps: 500 } });
+
+    const strict = await matchmake(vms.strict);
+    expect(strict.slow).toMatchObject({ eligible: false, rank: null });
+    expect(strict.slow.reasons).toEqual(['lacks label jurisdiction=DE required by policy "eu-only"', 'bandwidth 100 Mbit/s below 500 Mbit/s required by policy "fast"']);
+    expect(strict.partner).toMatchObject({ eligible: false, rank: null, reasons: ['cost 0.50/h above 0.30/h allowed by policy "cheap"'] });
+    expect(ranked(strict.list)).toEqual(['home', 'de']);
+
+    const plain = await matchmake(vms.plain);
+    expect(plain.list.every((c) => c.eligible)).toBe(true);
+  });
+
+  it('keeps a VM in its home cloud under a homeCloudOnly policy', async () => {
+    await gqlOk(url, op.token, CREATE_POLICY, { input: { name: 'stay-home', vmTypeId: vmTypes.pinned, homeCloudOnly: true } });
+    const pinned = await matchmake(vms.pinned);
+    expect(ranked(pinned.list)).toEqual(['home']);
+    for (const key of ['de', 'slow', 'partner'] as const) expect(pinned[key].reasons).toEqual(['policy "stay-home" keeps VMs in their home cloud']);
+  });
+
+  it('excludes a cloud whose instance quota is used up, and pickTarget says when nothing is left', async () => {
+    const home = sandboxOf('home').control;
+    const before = (await home.settings()).quotas.instances;
+    const used = (await home.listServers()).length;
+    await home.setQuotas({ instances: used });
+    try {
+      const plain = await matchmake(vms.plain);
+      expect(plain.home).toMatchObject({ eligible: false, rank: null, freeInstances: 0, reasons: [`no free instance quota (0 of ${used} free)`] });
+      expect(plain.list.find((c) => c.rank === 1)!.cloud.id).toBe(ids.partner);
+      await expect(broker.services.matchmaking.pickTarget(principal(), vms.plain)).resolves.toBe(ids.partner);
+
+      const err = await broker.services.matchmaking.pickTarget(principal(), vms.pinned).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.targetCloudId' });
+      expect((err as Error).message).toBe(
+        'input.targetCloudId: no eligible target cloud: ' +
+          `de: policy "stay-home" keeps VMs in their home cloud; home: no free instance quota (0 of ${used} free); ` +
+          'partner: policy "stay-home" keeps VMs in their home cloud; slow: policy "stay-home" keeps VMs in their home cloud',
+      );
+    } finally {
+      await home.setQuotas({ instances: before });
+    }
+    await expect(broker.services.matchmaking.pickTarget(principal(), vms.pinned)).resolves.toBe(ids.home);
+  });
+
+  it('adds tenant-wide policies to every VM type\'s own (AND)', async () => {
+    await gqlOk(url, op.token, CREATE_POLICY, { input: { name: 'never-slow', denyCloudIds: [ids.slow] } });
+    const plain = await matchmake(vms.plain);
+    expect(plain.slow.reasons).toEqual(['denied by policy "never-slow"']);
+    const strict = await matchmake(vms.strict);
+    expect(strict.slow.reasons).toEqual([
+      'denied by policy "never-slow"',
+      'lacks label jurisdiction=DE required by policy "eu-only"',
+      'bandwidth 100 Mbit/s below 500 Mbit/s required by policy "fast"',
+    ]);
+  });
+
+  it('excludes an UNREACHABLE cloud without asking it for its limits', async () => {
+    // No health prober exists yet that the test could drive, so the probe's verdict is written directly.
+    const clouds = broker.dataSource.getRepository(CloudEntity);
+    await clouds.update(ids.de, { health: CloudHealth.UNREACHABLE });
+    const de = sandboxOf('de').control;
+    await de.resetCalls();
+    try {
+      const plain = await matchmake(vms.plain);
+      expect(plain.de).toMatchObject({ eligible: false, rank: null, reasons: ['health UNREACHABLE'] });
+      expect((await de.calls())['nova.limits'] ?? 0).toBe(0);
+    } finally {
+      await clouds.update(ids.de, { health: CloudHealth.HEALTHY });
+    }
+  });
+
+  it('answers when clouds fail or hang on their limits call, with their quota unknown and why', async () => {
+    const de = sandboxOf('de').control;
+    const partnerCloud = sandboxOf('partner').control;
+    await de.injectFault({ operation: 'nova.limits', mode: 'fail', status: 403, count: 'always' });
+    await partnerCloud.injectFault({ operation: 'nova.limits', mode: 'hang', hangMs: 120_000, count: 'always' });
+    try {
+      const plain = await matchmake(vms.plain);
+      expect(plain.de).toMatchObject({ eligible: true, freeInstances: null });
+      expect(plain.de.reasons).toEqual(expect.arrayContaining([expect.stringMatching(/^instance quota unknown: limits request failed: .*HTTP 403/)]));
+      expect(plain.partner).toMatchObject({ eligible: true, freeInstances: null });
+      expect(plain.partner.reasons).toContain(`instance quota unknown: limits not received within ${DEFAULT_MATCHMAKING_OPTIONS.limitsTimeoutMs} ms`);
+      // The clouds that answered keep their quota, and the order still follows the estimate.
+      expect(plain.home).toMatchObject({ rank: 1, freeInstances: await freeIn('home') });
+      expect(ranked(plain.list).slice(0, 3)).toEqual(['home', 'partner', 'de']);
+    } finally {
+      await de.clearFaults();
+      await partnerCloud.clearFaults();
+    }
+  });
+
+  it('is a read: viewers may run it, other tenants\' VMs are not found, and a malformed id names the argument', async () => {
+    const viewer = await addToken(url, broker.adminToken, op.tenantId, 'VIEWER');
+    expect((await matchmake(vms.plain, viewer)).list.length).toBe(Object.keys(CLOUDS).length);
+    expect((await gqlError(url, op.token, MATCHMAKE, { vmId: partnerVmId })).extensions).toMatchObject({ code: 'NOT_FOUND' });
+    expect((await gqlError(url, partner.token, MATCHMAKE, { vmId: vms.plain })).extensions).toMatchObject({ code: 'NOT_FOUND' });
+    expect((await gqlError(url, op.token, MATCHMAKE, { vmId: 'not-an-id' })).extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'vmId' });
+    expect((await gqlError(url, null, MATCHMAKE, { vmId: vms.plain })).extensions).toMatchObject({ code: 'UNAUTHENTICATED' });
+  });
+});
