@@ -3,12 +3,15 @@
  * bootstrap admin token, event bus, services and the API server. Adapters are bound to
  * ports here and nowhere else.
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import { Logger } from 'pino';
 import { DataSource } from 'typeorm';
 import { AesGcmSecretBox, loadOrCreateSecretKey } from './adapters/crypto/aes-gcm.secret-box';
 import { KeystoneCloudConnector } from './adapters/openstack/keystone.client';
 import { OpenStackCloudApiFactory } from './adapters/openstack/openstack-cloud-api.factory';
+import { PgBossJobQueue } from './adapters/pg-boss/pg-boss.job-queue';
 import { createDataSource } from './adapters/postgres/data-source';
 import { EmbeddedDatabase, startEmbeddedPostgres } from './adapters/postgres/embedded-postgres';
 import { migrate } from './adapters/postgres/migrate';
@@ -17,6 +20,7 @@ import { createMetrics } from './api/metrics';
 import { buildApiSchema } from './api/schema';
 import { ApiServer, createApiServer } from './api/server';
 import { Config } from './config';
+import { CloneRunner } from './pipeline/clone-runner';
 import { createServices, Services } from './services';
 
 export interface Broker {
@@ -55,7 +59,9 @@ export async function startBroker(config: Config, logger: Logger): Promise<Broke
 
     const cloudApis = new OpenStackCloudApiFactory();
     cleanups.push(() => cloudApis.close());
-    const services = createServices({ dataSource, bus, secrets, cloudConnector: new KeystoneCloudConnector(), cloudApis });
+    const queue = new PgBossJobQueue(databaseUrl, logger, { concurrency: config.clone.concurrency });
+    await queue.start();
+    const services = createServices({ dataSource, bus, secrets, cloudConnector: new KeystoneCloudConnector(), cloudApis, queue });
     const { generatedSecret } = await services.auth.bootstrapAdmin(config.adminToken);
 
     const api: ApiServer = await createApiServer({
@@ -74,6 +80,17 @@ export async function startBroker(config: Config, logger: Logger): Promise<Broke
     });
     const port = await api.listen(config.port, config.host);
     cleanups.push(() => withTimeout(api.close(), config.shutdownGraceMs, 'draining HTTP and WebSocket connections'));
+
+    // Runs after the API is up; stopped first (cleanups run in reverse), so running clones
+    // pause at a safe point and another replica resumes them.
+    const runner = new CloneRunner(dataSource, bus, queue, cloudApis, services.clouds, logger, {
+      owner: `${os.hostname()}:${process.pid}:${crypto.randomBytes(3).toString('hex')}`,
+      leaseMs: config.clone.leaseMs,
+      stepAttempts: config.clone.stepAttempts,
+      sweepIntervalMs: Math.max(1000, config.clone.leaseMs / 2),
+    });
+    if (config.clone.concurrency > 0) await runner.start();
+    cleanups.push(() => runner.stop());
     const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
     return {
       url: `http://${host}:${port}/graphql`,

@@ -34,6 +34,9 @@ const schema = z.object({
     .default('1mb'),
   RATE_LIMIT_PER_MINUTE: int(1, 1_000_000).default(600),
   SHUTDOWN_GRACE_MS: int(0, 600_000).default(10_000),
+  CLONE_CONCURRENCY: int(0, 64).default(2),
+  CLONE_LEASE_SECONDS: int(1, 3600).default(30),
+  CLONE_STEP_ATTEMPTS: int(1, 20).default(4),
 });
 
 export interface Config {
@@ -48,6 +51,8 @@ export interface Config {
   requestBodyLimit: string;
   rateLimitPerMinute: number;
   shutdownGraceMs: number;
+  /** Clone jobs this broker runs at once (0: this replica only serves the API). */
+  clone: { concurrency: number; leaseMs: number; stepAttempts: number };
 }
 
 export class ConfigError extends Error {}
@@ -71,5 +76,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     requestBodyLimit: c.REQUEST_BODY_LIMIT,
     rateLimitPerMinute: c.RATE_LIMIT_PER_MINUTE,
     shutdownGraceMs: c.SHUTDOWN_GRACE_MS,
+    clone: { concurrency: c.CLONE_CONCURRENCY, leaseMs: c.CLONE_LEASE_SECONDS * 1000, stepAttempts: c.CLONE_STEP_ATTEMPTS },
   };
 }

@@ -3,10 +3,12 @@ import { DataSource } from 'typeorm';
 import { CloudApiFactory } from '../ports/cloud-api.port';
 import { CloudConnector } from '../ports/cloud-connector.port';
 import { EventBus } from '../ports/event-bus.port';
+import { JobQueue } from '../ports/job-queue.port';
 import { SecretBox } from '../ports/secret-box.port';
 import { AuditService } from './audit.service';
 import { AuthService } from './auth.service';
 import { CloneJobQueryService } from './clone-job-query.service';
+import { CloneJobService } from './clone-job.service';
 import { CloudService } from './cloud.service';
 import { MatchmakingService } from './matchmaking.service';
 import { PolicyService } from './policy.service';
@@ -22,24 +24,29 @@ export interface Ports {
   secrets: SecretBox;
   cloudConnector: CloudConnector;
   cloudApis: CloudApiFactory;
+  queue: JobQueue;
 }
 
 export function createServices(ports: Ports) {
-  const { dataSource, bus, secrets, cloudConnector, cloudApis } = ports;
+  const { dataSource, bus, secrets, cloudConnector, cloudApis, queue } = ports;
   const audit = new AuditService(dataSource, bus);
   const clouds = new CloudService(dataSource, secrets, cloudConnector, audit);
+  const vms = new VmService(dataSource);
+  const policies = new PolicyService(dataSource, audit);
+  const matchmaking = new MatchmakingService(vms, clouds, policies, cloudApis);
   return {
     audit,
     auth: new AuthService(dataSource, audit),
     clouds,
     vmImport: new VmImportService(dataSource, clouds, cloudApis, audit),
     vmTypes: new VmTypeService(dataSource, audit),
-    policies: new PolicyService(dataSource, audit),
+    policies,
     samples: new SampleService(dataSource),
-    vms: new VmService(dataSource),
+    vms,
     cloneJobs: new CloneJobQueryService(dataSource),
     scalingDecisions: new ScalingDecisionService(dataSource, bus),
-    matchmaking: new MatchmakingService(new VmService(dataSource), clouds, new PolicyService(dataSource, audit), cloudApis),
+    matchmaking,
+    clone: new CloneJobService(dataSource, bus, queue, audit, matchmaking),
   };
 }
 

@@ -78,8 +78,9 @@ export function collect<T = Record<string, any>>(
 ): { done: Promise<T[]>; received: T[]; stop: () => void } {
   const received: T[] = [];
   let stop: () => void = () => undefined;
+  let timer: NodeJS.Timeout | undefined;
   const done = new Promise<T[]>((resolve, reject) => {
-    const timer = setTimeout(() => {
+    timer = setTimeout(() => {
       stop();
       reject(new Error(`timed out with ${received.length}/${count} events: ${JSON.stringify(received)}`));
     }, timeoutMs);
@@ -108,5 +109,15 @@ export function collect<T = Record<string, any>>(
       },
     );
   });
-  return { done, received, stop: () => stop() };
+  // Stopping early (the caller has what it needs) also ends the timeout, which would otherwise
+  // fire into a later test.
+  done.catch(() => undefined);
+  return {
+    done,
+    received,
+    stop: () => {
+      clearTimeout(timer);
+      stop();
+    },
+  };
 }

@@ -1,9 +1,11 @@
-import { Arg, Ctx, FieldResolver, ID, Int, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import { CloneJobState } from '../../domain/clone-phase';
 import { CloneJobEntity } from '../../domain/entities';
 import { encodeCursor } from '../../services/clone-job-query.service';
 import { ApiContext, callerOf } from '../context';
-import { CloneJob, CloneJobConnection, CloneJobError } from '../types/clone-job.types';
+import { BusEvent } from '../../ports/event-bus.port';
+import { CloneEventPayload } from '../../pipeline/clone-events';
+import { CloneJob, CloneJobConnection, CloneJobError, CloneJobEvent, CloneVmInput } from '../types/clone-job.types';
 import { Cloud } from '../types/cloud.types';
 import { Vm } from '../types/vm.types';
 import { nullIfNotFound } from './cloud.resolver';
@@ -32,6 +34,36 @@ export class CloneJobResolver {
     };
   }
 
+  @Mutation(() => CloneJob, { description: 'Clone a VM into a cloud (or the best one the matchmaker finds). Returns at once; watch cloneJobEvents.' })
+  cloneVm(@Ctx() ctx: ApiContext, @Arg('input', () => CloneVmInput) input: CloneVmInput) {
+    return ctx.services.clone.cloneVm(callerOf(ctx), input);
+  }
+
+  @Mutation(() => CloneJob, { description: 'Cancel a clone job: it stops at its next safe point and undoes what it made.' })
+  cancelCloneJob(@Ctx() ctx: ApiContext, @Arg('id', () => ID) id: string) {
+    return ctx.services.clone.cancel(callerOf(ctx), id);
+  }
+
+  @Subscription(() => CloneJobEvent, {
+    description: 'Events of one job after afterSeq (stored ones first), then live ones: none missed, none twice.',
+    subscribe: ({ args, context }) => (context as ApiContext).services.clone.events(callerOf(context as ApiContext), args.jobId, args.afterSeq),
+  })
+  cloneJobEvents(
+    @Root() event: BusEvent,
+    @Arg('jobId', () => ID) _jobId: string,
+    @Arg('afterSeq', () => Int, { nullable: true }) _afterSeq?: number,
+  ): CloneJobEvent {
+    return toCloneJobEvent(event);
+  }
+
+  @Subscription(() => CloneJobEvent, {
+    description: 'Live events of every clone job of your tenant.',
+    subscribe: ({ context }) => (context as ApiContext).services.clone.updates(callerOf(context as ApiContext)),
+  })
+  cloneJobUpdates(@Root() event: BusEvent): CloneJobEvent {
+    return toCloneJobEvent(event);
+  }
+
   @FieldResolver(() => CloneJobError, { nullable: true, description: 'Cause of failure.' })
   error(@Root() job: CloneJobEntity): CloneJobError | null {
     return job.errorCode ? { code: job.errorCode, message: job.errorMessage ?? '' } : null;
@@ -56,4 +88,9 @@ export class CloneJobResolver {
   resultVm(@Root() job: CloneJobEntity, @Ctx() ctx: ApiContext) {
     return job.resultVmId ? ctx.services.vms.get(callerOf(ctx), job.resultVmId).catch(nullIfNotFound) : null;
   }
+}
+
+function toCloneJobEvent(event: BusEvent): CloneJobEvent {
+  const p = event.payload as unknown as CloneEventPayload;
+  return { ...p, seq: event.seq, at: new Date(p.at) };
 }

@@ -1,4 +1,4 @@
-import { Field, Float, ID, Int, ObjectType } from 'type-graphql';
+import { Field, Float, ID, InputType, Int, ObjectType } from 'type-graphql';
 import { CloneEventKind, ClonePhase, CloneJobState } from './enums';
 
 @ObjectType({ description: 'Timing of one phase of a clone job.' })
@@ -125,4 +125,19 @@ export class CloneJobEvent {
 
   @Field(() => String, { nullable: true, description: 'Human-readable detail.' })
   message!: string | null;
+}
+
+@InputType({ description: 'A clone of one VM into one cloud.' })
+export class CloneVmInput {
+  @Field(() => ID, { description: 'One of your VMs.' })
+  vmId!: string;
+
+  @Field(() => ID, { nullable: true, description: 'Target cloud (own or shared); omit to let the matchmaker pick the best eligible one.' })
+  targetCloudId?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Repeat a request safely: the same key returns the same job (letters, digits, . _ : -; at most 128).' })
+  idempotencyKey?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Server name of the clone (a host name); default derived from the source VM.' })
+  name?: string | null;
 }

@@ -8,6 +8,7 @@ import { VmEntity } from './vm.entity';
 @Entity('clone_jobs')
 @Index(['tenantId', 'idempotencyKey'], { unique: true })
 @Index('clone_jobs_tenant_created_idx', ['tenantId', 'createdAt', 'id'])
+@Index('clone_jobs_state_lease_idx', ['state', 'leaseExpiresAt'])
 export class CloneJobEntity {
   @PrimaryGeneratedColumn('uuid')
   id!: string;
@@ -68,6 +69,14 @@ export class CloneJobEntity {
 
   @Column({ type: 'uuid', nullable: true })
   requestedByTokenId!: string | null;
+
+  /** The broker process running the job; its lease is renewed while it works. */
+  @Column({ type: 'varchar', length: 64, nullable: true })
+  leaseOwner!: string | null;
+
+  /** Past this, a crashed runner's job is taken over and resumed from its checkpoint. */
+  @Column({ type: 'timestamptz', nullable: true })
+  leaseExpiresAt!: Date | null;
 
   @CreateDateColumn({ type: 'timestamptz' })
   createdAt!: Date;

@@ -1,7 +1,7 @@
 import { MigrationInterface, QueryRunner } from "typeorm";
 
-export class Init1795713770751 implements MigrationInterface {
-    name = 'Init1795713770751'
+export class Init1795714295344 implements MigrationInterface {
+    name = 'Init1795714295344'
 
     public async up(queryRunner: QueryRunner): Promise<void> {
         await queryRunner.query(`
@@ -151,11 +151,16 @@ export class Init1795713770751 implements MigrationInterface {
                 "error_message" text,
                 "result_vm_id" uuid,
                 "requested_by_token_id" uuid,
+                "lease_owner" character varying(64),
+                "lease_expires_at" TIMESTAMP WITH TIME ZONE,
                 "created_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(),
                 "updated_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(),
                 "finished_at" TIMESTAMP WITH TIME ZONE,
                 CONSTRAINT "PK_ad032cf1e5c6c4a4ec80276c094" PRIMARY KEY ("id")
             )
+        `);
+        await queryRunner.query(`
+            CREATE INDEX "clone_jobs_state_lease_idx" ON "clone_jobs" ("state", "lease_expires_at")
         `);
         await queryRunner.query(`
             CREATE INDEX "clone_jobs_tenant_created_idx" ON "clone_jobs" ("tenant_id", "created_at", "id")
@@ -400,6 +405,9 @@ export class Init1795713770751 implements MigrationInterface {
         `);
         await queryRunner.query(`
             DROP INDEX "public"."clone_jobs_tenant_created_idx"
+        `);
+        await queryRunner.query(`
+            DROP INDEX "public"."clone_jobs_state_lease_idx"
         `);
         await queryRunner.query(`
             DROP TABLE "clone_jobs"

@@ -1,0 +1,36 @@
+/** Turns byte counts into at most `perSecond` progress reports (plus the final one) with a rate and an ETA. */
+export interface ProgressReport {
+  bytesTransferred: number;
+  bytesTotal: number | null;
+  bytesPerSecond: number;
+  etaSeconds: number | null;
+}
+
+const RATE_WINDOW_MS = 3000;
+
+export class ProgressThrottle {
+  private lastAt = -Infinity;
+  private finished = false;
+  private readonly window: { at: number; bytes: number }[] = [];
+
+  constructor(
+    private readonly report: (r: ProgressReport) => void,
+    private readonly perSecond = 4,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  update(bytes: number, total: number | null): void {
+    const at = this.now();
+    this.window.push({ at, bytes });
+    while (this.window.length > 2 && at - this.window[0].at > RATE_WINDOW_MS) this.window.shift();
+    const done = total !== null && bytes >= total;
+    if (done ? this.finished : at - this.lastAt < 1000 / this.perSecond) return;
+    this.finished = done;
+    this.lastAt = at;
+    const first = this.window[0];
+    const seconds = (at - first.at) / 1000;
+    const bytesPerSecond = seconds > 0 ? (bytes - first.bytes) / seconds : 0;
+    const etaSeconds = total !== null && bytesPerSecond > 0 ? Math.max(0, (total - bytes) / bytesPerSecond) : null;
+    this.report({ bytesTransferred: bytes, bytesTotal: total, bytesPerSecond, etaSeconds });
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * What a clone step is: a small idempotent function over the job's context, plus its undo.
+ * Adding a phase to the pipeline is adding one step file and listing it in steps/index.ts.
+ */
+import { Logger } from 'pino';
+import { ClonePhase } from '../domain/clone-phase';
+import { CloneJobEntity, CloudEntity, VmEntity, VmTypeEntity } from '../domain/entities';
+import { VmAddress } from '../domain/entities/vm.entity';
+import { CloudApi } from '../ports/cloud-api.port';
+
+/** Ids of what the job made, checkpointed as soon as each exists so a retry finds it. */
+export interface CloneArtefacts {
+  snapshotImageId?: string;
+  snapshotSize?: number;
+  snapshotHash?: string;
+  targetImageId?: string;
+  serverId?: string;
+  floatingIpId?: string;
+  addresses?: VmAddress[];
+}
+
+export interface CloneContext {
+  readonly job: CloneJobEntity;
+  readonly artefacts: CloneArtefacts;
+  readonly source: { cloud: CloudEntity; api: CloudApi; vm: VmEntity };
+  readonly target: { cloud: CloudEntity; api: CloudApi };
+  readonly vmType: VmTypeEntity | null;
+  readonly intraCloud: boolean;
+  /** Aborted when the job is cancelled or this broker stops. */
+  readonly signal: AbortSignal;
+  readonly log: Logger;
+  /** Persists artefacts (merged) right away. */
+  checkpoint(patch: Partial<CloneArtefacts>): Promise<void>;
+  /** Transfer progress; events are throttled to at most 4 per second. */
+  progress(bytesTransferred: number, bytesTotal: number | null): void;
+  /** Tags every external object the job creates carries (name, metadata, image properties). */
+  readonly tags: Record<string, string>;
+}
+
+export interface CloneStep {
+  readonly phase: ClonePhase;
+  /** Whether the step runs for this job (intra-cloud clones skip TRANSFER and IMPORT). */
+  applies(ctx: CloneContext): boolean;
+  /** Idempotent: looks for what an earlier attempt made (by artefact id or tag) before creating. */
+  run(ctx: CloneContext): Promise<void>;
+  /** Idempotent undo of whatever the step (or a partial attempt of it) made. */
+  undo?(ctx: CloneContext): Promise<void>;
+}
+
+/** A failure that retrying will not fix: the job is undone and ends FAILED with this code. */
+export class PermanentStepError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'PermanentStepError';
+  }
+}
+
+export interface PollOptions {
+  what: string;
+  intervalMs?: number;
+  timeoutMs: number;
+  signal: AbortSignal;
+}
+
+/** Polls until `check` returns a value; a timeout is permanent (the cloud did not get there). */
+export async function pollUntil<T>(check: () => Promise<T | null | undefined>, o: PollOptions): Promise<T> {
+  const deadline = Date.now() + o.timeoutMs;
+  let interval = o.intervalMs ?? 250;
+  for (;;) {
+    o.signal.throwIfAborted();
+    const value = await check();
+    if (value !== null && value !== undefined) return value;
+    if (Date.now() > deadline) throw new PermanentStepError('TIMEOUT', `timed out after ${Math.round(o.timeoutMs / 1000)} s waiting for ${o.what}`);
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, interval);
+      o.signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+    });
+    interval = Math.min(interval * 1.5, 2000);
+  }
+}

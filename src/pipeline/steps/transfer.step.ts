@@ -1,0 +1,96 @@
+/**
+ * TRANSFER: stream the snapshot from the source Glance into a new target Glance image. No
+ * temporary file and memory independent of size: the download is piped through a hashing
+ * meter straight into the upload, with backpressure end to end. The sha512 computed on the
+ * way must equal the source's os_hash_value.
+ */
+import crypto from 'node:crypto';
+import { pipeline, Transform } from 'node:stream';
+import { ClonePhase } from '../../domain/clone-phase';
+import { Image } from '../../ports/cloud-api.port';
+import { CloneContext, CloneStep, PermanentStepError } from '../clone-step';
+
+/** Image properties worth carrying to the copy; everything else (ids, stores, owner...) stays. */
+const COPIED_PROPERTY = /^(hw_|os_(?!hash_)|architecture$|hypervisor_type$|vm_mode$|img_)/;
+
+export const transferStep: CloneStep = {
+  phase: ClonePhase.TRANSFER,
+  applies: (ctx) => !ctx.intraCloud,
+
+  async run(ctx) {
+    const src = ctx.source.api;
+    const dst = ctx.target.api;
+    const sourceImage = await src.getImage(ctx.artefacts.snapshotImageId!);
+    if (!sourceImage || sourceImage.status !== 'active') throw new PermanentStepError('SNAPSHOT_FAILED', `snapshot image ${ctx.artefacts.snapshotImageId} is no longer active`);
+
+    let target = await findTargetImage(ctx);
+    if (target?.status === 'active') {
+      if (target.hashValue === sourceImage.hashValue) return; // finished by an earlier attempt
+      await dst.deleteImage(target.id);
+      target = null;
+    } else if (target && target.status !== 'queued') {
+      // A half-written upload cannot be resumed: start this image again.
+      await dst.deleteImage(target.id);
+      target = null;
+    }
+    if (!target) {
+      const properties = Object.fromEntries(Object.entries(sourceImage.properties).filter(([k]) => COPIED_PROPERTY.test(k)));
+      target = await dst.createImage({
+        name: ctx.job.name,
+        diskFormat: sourceImage.diskFormat ?? 'qcow2',
+        containerFormat: sourceImage.containerFormat ?? 'bare',
+        properties: { ...properties, ...ctx.tags, intercloud_role: 'target', intercloud_source_hash: sourceImage.hashValue ?? '' },
+      });
+      await ctx.checkpoint({ targetImageId: target.id });
+    }
+    const digest = await relay(ctx, sourceImage, target.id);
+    if (digest !== sourceImage.hashValue) {
+      throw new PermanentStepError('CHECKSUM_MISMATCH', `sha512 of the bytes streamed from cloud ${ctx.source.cloud.name} (${digest.slice(0, 16)}...) differs from the source image's os_hash_value (${String(sourceImage.hashValue).slice(0, 16)}...)`);
+    }
+    ctx.log.info({ targetImageId: target.id, bytes: sourceImage.size }, 'image transferred and verified');
+  },
+
+  async undo(ctx) {
+    const target = await findTargetImage(ctx);
+    if (target) await ctx.target.api.deleteImage(target.id);
+  },
+};
+
+async function findTargetImage(ctx: CloneContext): Promise<Image | null> {
+  if (ctx.artefacts.targetImageId) return ctx.target.api.getImage(ctx.artefacts.targetImageId);
+  const [found] = await ctx.target.api.listImages({ properties: { intercloud_job: ctx.job.id, intercloud_role: 'target' } });
+  return found ?? null;
+}
+
+/** Download -> sha512 + byte meter -> upload; resolves with the hex digest of what went through. */
+async function relay(ctx: CloneContext, sourceImage: Image, targetImageId: string): Promise<string> {
+  const download = await ctx.source.api.downloadImage(sourceImage.id, ctx.signal);
+  const total = download.size ?? sourceImage.size;
+  const hash = crypto.createHash('sha512');
+  let bytes = 0;
+  const meter = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      ctx.progress(bytes, total);
+      done(null, chunk);
+    },
+  });
+  let pipeError: Error | null = null;
+  const body = pipeline(download.stream, meter, (err) => {
+    if (err) pipeError = err;
+  });
+  try {
+    await ctx.target.api.uploadImage(targetImageId, body, total, ctx.signal);
+  } catch (err) {
+    // The upload's own error says what happened; the pipe then only reports a premature close.
+    download.stream.destroy();
+    throw err;
+  }
+  if (pipeError) throw pipeError;
+  ctx.progress(bytes, total);
+  if (total !== null && bytes !== total) {
+    throw new PermanentStepError('CHECKSUM_MISMATCH', `streamed ${bytes} bytes but the source image has ${total}`);
+  }
+  return hash.digest('hex');
+}

@@ -1,0 +1,142 @@
+/** Starting and cancelling clones, and their event streams. The pipeline (src/pipeline) runs them. */
+import crypto from 'node:crypto';
+import { DataSource, IsNull } from 'typeorm';
+import { z } from 'zod';
+import { CloneEventKind, ClonePhase, CloneJobState, isTerminal } from '../domain/clone-phase';
+import { CloneJobEntity, CloudEntity, VmEntity } from '../domain/entities';
+import { CloudHealth } from '../domain/enums';
+import { BadUserInputError, ConflictError, NotFoundError } from '../domain/errors';
+import { Principal } from '../domain/principal';
+import { Permission } from '../domain/roles';
+import { BusEvent, EventBus } from '../ports/event-bus.port';
+import { JobQueue } from '../ports/job-queue.port';
+import { CLONE_EVENT_TYPE, cloneJobStream, publishCloneEvent } from '../pipeline/clone-events';
+import { requirePermission } from './access';
+import { AuditService } from './audit.service';
+import { parseInput, uuidRule } from './validation';
+
+/** Picks a target cloud when cloneVm names none (the matchmaker). */
+export interface TargetPicker {
+  pickTarget(principal: Principal, vmId: string): Promise<string>;
+}
+
+const cloneRule = z.object({
+  vmId: uuidRule,
+  targetCloudId: uuidRule.nullable().optional(),
+  idempotencyKey: z
+    .string()
+    .min(1, 'must not be empty')
+    .max(128, 'must be at most 128 characters')
+    .regex(/^[A-Za-z0-9._:-]+$/, 'must be letters, digits, . _ : -')
+    .nullable()
+    .optional(),
+  name: z
+    .string()
+    .min(1, 'must not be empty')
+    .max(63, 'must be at most 63 characters')
+    .regex(/^[A-Za-z0-9][A-Za-z0-9.-]*$/, 'must be a host name: letters, digits, . -')
+    .nullable()
+    .optional(),
+});
+
+export class CloneJobService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly bus: EventBus,
+    private readonly queue: JobQueue,
+    private readonly audit: AuditService,
+    private readonly targets: TargetPicker,
+  ) {}
+
+  /** Same idempotencyKey, same job: a retried request never starts a second clone. */
+  async cloneVm(principal: Principal, rawInput: unknown): Promise<CloneJobEntity> {
+    requirePermission(principal, Permission.MANAGE_SCALING);
+    const input = parseInput(cloneRule, rawInput, 'input');
+    const repo = this.dataSource.getRepository(CloneJobEntity);
+    if (input.idempotencyKey) {
+      const existing = await repo.findOne({ where: { tenantId: principal.tenantId, idempotencyKey: input.idempotencyKey } });
+      if (existing) return this.sameRequestOrConflict(existing, input);
+    }
+    const vm = await this.dataSource.getRepository(VmEntity).findOne({ where: { id: input.vmId, tenantId: principal.tenantId } });
+    if (!vm) throw new BadUserInputError('input.vmId', 'must be the id of one of your VMs');
+    const targetCloudId = input.targetCloudId ?? (await this.targets.pickTarget(principal, vm.id));
+    const target = await this.dataSource.getRepository(CloudEntity).findOne({ where: { id: targetCloudId, deregisteredAt: IsNull() } });
+    if (!target || (target.tenantId !== principal.tenantId && !target.shared)) {
+      throw new BadUserInputError('input.targetCloudId', 'must be the id of a cloud you can see');
+    }
+    if (target.health === CloudHealth.UNREACHABLE) {
+      throw new BadUserInputError('input.targetCloudId', `cloud ${target.name} is unreachable (${target.healthMessage ?? 'last probe failed'})`);
+    }
+    const idempotencyKey = input.idempotencyKey ?? crypto.randomUUID();
+    try {
+      return await this.dataSource.transaction(async (tx) => {
+        const job = await tx.save(
+          tx.create(CloneJobEntity, {
+            tenantId: principal.tenantId,
+            idempotencyKey,
+            name: input.name ?? `${vm.name.replace(/[^A-Za-z0-9.-]/g, '-').slice(0, 40)}-clone-${crypto.randomBytes(3).toString('hex')}`,
+            sourceVmId: vm.id,
+            sourceCloudId: vm.cloudId,
+            targetCloudId: target.id,
+            phase: ClonePhase.QUEUED,
+            state: CloneJobState.QUEUED,
+            phases: [],
+            artefacts: {},
+            requestedByTokenId: principal.tokenId,
+          }),
+        );
+        await publishCloneEvent(this.bus, tx, job.tenantId, { jobId: job.id, kind: CloneEventKind.PHASE_STARTED, phase: ClonePhase.QUEUED, message: `clone of ${vm.name} into ${target.name} queued` });
+        await this.audit.record(tx, principal, principal.tenantId, 'cloneJob.create', 'CloneJob', job.id, { vmId: vm.id, targetCloudId: target.id });
+        await this.queue.enqueueClone(tx, job.id);
+        return job;
+      });
+    } catch (err) {
+      // A concurrent request with the same key won the insert: answer with its job.
+      if ((err as { code?: string }).code === '23505' && input.idempotencyKey) {
+        const existing = await repo.findOne({ where: { tenantId: principal.tenantId, idempotencyKey } });
+        if (existing) return this.sameRequestOrConflict(existing, input);
+      }
+      throw err;
+    }
+  }
+
+  /** Cancellation takes effect at the runner's next safe point, which then undoes what the job made. */
+  async cancel(principal: Principal, id: string): Promise<CloneJobEntity> {
+    requirePermission(principal, Permission.MANAGE_SCALING);
+    parseInput(uuidRule, id, 'id');
+    return this.dataSource.transaction(async (tx) => {
+      const job = await tx.findOne(CloneJobEntity, { where: { id, tenantId: principal.tenantId }, lock: { mode: 'pessimistic_write' } });
+      if (!job) throw new NotFoundError('CloneJob', id);
+      if (isTerminal(job.state) || job.state === CloneJobState.CANCELLING) return job;
+      job.state = CloneJobState.CANCELLING;
+      await tx.save(job);
+      await publishCloneEvent(this.bus, tx, job.tenantId, { jobId: job.id, kind: CloneEventKind.PROGRESS, phase: job.phase, message: 'cancellation requested' });
+      await this.audit.record(tx, principal, principal.tenantId, 'cloneJob.cancel', 'CloneJob', job.id);
+      return job;
+    });
+  }
+
+  /** Stored events after `afterSeq`, then live ones, of one job of the caller's tenant. */
+  async events(principal: Principal, jobId: string, afterSeq: number | null | undefined): Promise<AsyncIterableIterator<BusEvent>> {
+    requirePermission(principal, Permission.READ);
+    parseInput(uuidRule, jobId, 'jobId');
+    const after = parseInput(z.number().int().min(0, 'must not be negative').default(0), afterSeq ?? undefined, 'afterSeq');
+    const job = await this.dataSource.getRepository(CloneJobEntity).findOne({ where: { id: jobId, tenantId: principal.tenantId } });
+    if (!job) throw new NotFoundError('CloneJob', jobId);
+    return this.bus.subscribeStream(cloneJobStream(job.id), after);
+  }
+
+  /** Live events of every job of the caller's tenant. */
+  updates(principal: Principal): AsyncIterableIterator<BusEvent> {
+    requirePermission(principal, Permission.READ);
+    return this.bus.subscribeTenant(principal.tenantId, (e) => e.type === CLONE_EVENT_TYPE);
+  }
+
+  private sameRequestOrConflict(job: CloneJobEntity, input: z.output<typeof cloneRule>): CloneJobEntity {
+    const sameTarget = !input.targetCloudId || input.targetCloudId === job.targetCloudId;
+    if (job.sourceVmId !== input.vmId || !sameTarget) {
+      throw new ConflictError(`idempotencyKey ${job.idempotencyKey} was already used for a different clone (job ${job.id})`, { field: 'input.idempotencyKey' });
+    }
+    return job;
+  }
+}
