@@ -4,34 +4,10 @@
  * snapshot in os-a, copy the image into os-b. Skipped with a note when the file is absent,
  * except under CI, where a missing peer is a failure.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { OpenStackCloudApiFactory } from '../../src/adapters/openstack/openstack-cloud-api.factory';
 import type { CloudConnection } from '../../src/ports/cloud-connector.port';
+import { peerCloudsFile as cloudsFile, PeerCloud, readPeerClouds } from '../support/openstack-peers';
 import { describeCloudApiContract } from './cloud-api.contract';
-
-/** One entry of clouds.json (written by test/peers/openstack/lib/seed.py). */
-interface PeerCloud {
-  name: string;
-  authUrl: string;
-  region: string;
-  username: string;
-  password: string;
-  projectName: string;
-  userDomainName: string;
-  projectDomainName: string;
-  applicationCredentialId: string;
-  applicationCredentialSecret: string;
-  imageId: string;
-  flavorId: string;
-  networkId: string;
-  externalNetworkId: string;
-  defaultAvailabilityZone: string;
-  qemuAvailabilityZone: string | null;
-}
-
-const stateDir = process.env.OPENSTACK_STATE_DIR ?? '/var/lib/intercloud-openstack';
-const cloudsFile = path.join(stateDir, 'clouds.json');
 
 function connections(cloud: PeerCloud): { password: CloudConnection; applicationCredential: CloudConnection } {
   const common = { cloudId: `peer-${cloud.name}`, name: cloud.name, authUrl: cloud.authUrl, region: cloud.region };
@@ -55,9 +31,17 @@ function connections(cloud: PeerCloud): { password: CloudConnection; application
   };
 }
 
-if (fs.existsSync(cloudsFile)) {
+let peers: PeerCloud[] | null = null;
+let missing: Error | null = null;
+try {
+  peers = readPeerClouds();
+} catch (err) {
+  missing = err as Error;
+}
+
+if (peers) {
+  const clouds = peers;
   describeCloudApiContract('real OpenStack (os-a, copy into os-b)', async () => {
-    const { clouds } = JSON.parse(fs.readFileSync(cloudsFile, 'utf8')) as { clouds: PeerCloud[] };
     const source = clouds.find((c) => c.qemuAvailabilityZone) ?? clouds[0];
     const target = clouds.find((c) => c !== source) ?? source;
     if (!source || !target) throw new Error(`${cloudsFile} lists no clouds`);
@@ -81,9 +65,9 @@ if (fs.existsSync(cloudsFile)) {
       teardown: () => factory.close(),
     };
   });
-} else if (process.env.CI === 'true') {
+} else if (missing) {
   test('real OpenStack peers are up', () => {
-    throw new Error(`${cloudsFile} is missing: bring the clouds up with test/peers/openstack/up.sh (or set OPENSTACK_STATE_DIR)`);
+    throw missing;
   });
 } else {
   console.log(`real OpenStack contract skipped: ${cloudsFile} is absent (test/peers/openstack/up.sh writes it)`);
