@@ -5,7 +5,7 @@ import { createTestDatabase, TestDatabase } from '../support/database';
 import { insertVm } from '../support/fixtures';
 import { gqlError, gqlOk } from '../support/graphql';
 import { addToken, createTenantWithToken, TenantToken } from '../support/tenants';
-import { startSandboxClouds } from '../support/sandbox';
+import { registerCloudInput, startSandboxClouds } from '../support/sandbox';
 
 const CLOUD_FIELDS = `id name authUrl region credentialKind labels { key value } bandwidthMbps costPerHour diskFormats shared owned health healthLatencyMs
   defaults { network floatingNetwork flavor availabilityZone } catalog { type url }`;
@@ -14,17 +14,7 @@ const UPDATE = `mutation($id: ID!, $input: UpdateCloudInput!) { updateCloud(id: 
 const DEREGISTER = `mutation($id: ID!) { deregisterCloud(id: $id) }`;
 
 function passwordInput(cloud: SandboxCloud, name: string, extra: Record<string, unknown> = {}) {
-  const p = cloud.credentials.password;
-  return {
-    name,
-    authUrl: cloud.authUrl,
-    region: cloud.region,
-    credentials: { username: p.username, password: p.password, projectName: p.projectName, userDomainName: p.userDomainName, projectDomainName: p.projectDomainName },
-    labels: [{ key: 'jurisdiction', value: 'DE' }],
-    bandwidthMbps: 1000,
-    costPerHour: 0.12,
-    ...extra,
-  };
+  return registerCloudInput(cloud, name, { labels: [{ key: 'jurisdiction', value: 'DE' }], bandwidthMbps: 1000, costPerHour: 0.12, ...extra });
 }
 
 describe('clouds', () => {

@@ -1,47 +1,14 @@
 /** importVm and cloudServers against a sandbox cloud's real Nova wire API. */
-import { Sandbox, SandboxCloud } from '../../sandbox';
-import { OpenStackCloudApiFactory } from '../../src/adapters/openstack/openstack-cloud-api.factory';
+import { Sandbox } from '../../sandbox';
 import { Server } from '../../src/ports/cloud-api.port';
 import { startTestBroker, TestBroker } from '../support/broker';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { gqlError, gqlOk } from '../support/graphql';
 import { createTenantWithToken, TenantToken } from '../support/tenants';
-import { startSandboxClouds } from '../support/sandbox';
+import { bootSandboxServer, registerCloudInput, startSandboxClouds } from '../support/sandbox';
 
 const REGISTER = `mutation($input: RegisterCloudInput!) { registerCloud(input: $input) { id } }`;
 const IMPORT = `mutation($input: ImportVmInput!) { importVm(input: $input) { id name serverId state vmTypeId origin addresses { address kind network } cloud { id } } }`;
-
-function registerInput(cloud: SandboxCloud, name: string, shared = false) {
-  const p = cloud.credentials.password;
-  return {
-    name,
-    authUrl: cloud.authUrl,
-    region: cloud.region,
-    credentials: { username: p.username, password: p.password, projectName: p.projectName, userDomainName: p.userDomainName, projectDomainName: p.projectDomainName },
-    bandwidthMbps: 1000,
-    costPerHour: 0.1,
-    shared,
-  };
-}
-
-async function bootServer(cloud: SandboxCloud, name: string): Promise<Server> {
-  const factory = new OpenStackCloudApiFactory();
-  const p = cloud.credentials.password;
-  const api = factory.forConnection({ cloudId: null, name: cloud.name, authUrl: cloud.authUrl, region: cloud.region, credentials: { kind: 'PASSWORD', ...p } });
-  try {
-    const [image] = await api.listImages({ status: 'active' });
-    const [flavor] = await api.listFlavors();
-    const info = await cloud.control.info();
-    let server = await api.createServer({ name, imageId: image.id, flavorId: flavor.id, networks: [info.networks.private.id], metadata: {} });
-    while (server.status !== 'ACTIVE') {
-      await new Promise((r) => setTimeout(r, 100));
-      server = (await api.getServer(server.id))!;
-    }
-    return server;
-  } finally {
-    await factory.close();
-  }
-}
 
 describe('importVm', () => {
   let db: TestDatabase;
@@ -62,10 +29,10 @@ describe('importVm', () => {
     url = broker.url;
     op = await createTenantWithToken(url, broker.adminToken, 'importer');
     other = await createTenantWithToken(url, broker.adminToken, 'other-operator');
-    cloudId = (await gqlOk(url, op.token, REGISTER, { input: registerInput(sandbox.cloud('imp-a'), 'home') })).registerCloud.id;
-    sharedCloudId = (await gqlOk(url, other.token, REGISTER, { input: registerInput(sandbox.cloud('imp-b'), 'offered', true) })).registerCloud.id;
+    cloudId = (await gqlOk(url, op.token, REGISTER, { input: registerCloudInput(sandbox.cloud('imp-a'), 'home') })).registerCloud.id;
+    sharedCloudId = (await gqlOk(url, other.token, REGISTER, { input: registerCloudInput(sandbox.cloud('imp-b'), 'offered', { shared: true }) })).registerCloud.id;
     vmTypeId = (await gqlOk(url, op.token, `mutation { createVmType(input: { name: "opensips", minInstances: 1, maxInstances: 3 }) { id } }`)).createVmType.id;
-    server = await bootServer(sandbox.cloud('imp-a'), 'sip-1');
+    server = await bootSandboxServer(sandbox.cloud('imp-a'), 'sip-1');
   });
 
   afterAll(async () => {

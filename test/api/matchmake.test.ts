@@ -5,18 +5,16 @@
  * Policies cannot be deleted, so the tests run in order and each adds its policies to the ones before.
  */
 import { Sandbox, SandboxCloud } from '../../sandbox';
-import { OpenStackCloudApiFactory } from '../../src/adapters/openstack/openstack-cloud-api.factory';
 import { CloudEntity } from '../../src/domain/entities';
 import { CloudHealth } from '../../src/domain/enums';
 import { ASSUMED_IMAGE_BYTES, BOOT_SECONDS, formatSeconds, SNAPSHOT_SECONDS } from '../../src/domain/matchmaking';
 import { Principal } from '../../src/domain/principal';
 import { Role } from '../../src/domain/roles';
-import { Server } from '../../src/ports/cloud-api.port';
 import { DEFAULT_MATCHMAKING_OPTIONS } from '../../src/services/matchmaking.service';
 import { startTestBroker, TestBroker } from '../support/broker';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { gqlError, gqlOk } from '../support/graphql';
-import { startSandboxClouds } from '../support/sandbox';
+import { bootSandboxServer, registerCloudInput, startSandboxClouds } from '../support/sandbox';
 import { addToken, createTenantWithToken, TenantToken } from '../support/tenants';
 
 const REGISTER = `mutation($input: RegisterCloudInput!) { registerCloud(input: $input) { id } }`;
@@ -46,36 +44,7 @@ const CLOUDS = {
 type CloudKey = keyof typeof CLOUDS;
 
 function registerInput(cloud: SandboxCloud, name: string, spec: (typeof CLOUDS)[CloudKey], shared = false) {
-  const p = cloud.credentials.password;
-  return {
-    name,
-    authUrl: cloud.authUrl,
-    region: cloud.region,
-    credentials: { username: p.username, password: p.password, projectName: p.projectName, userDomainName: p.userDomainName, projectDomainName: p.projectDomainName },
-    bandwidthMbps: spec.bandwidthMbps,
-    costPerHour: spec.costPerHour,
-    labels: spec.labels,
-    shared,
-  };
-}
-
-async function bootServer(cloud: SandboxCloud, name: string): Promise<Server> {
-  const factory = new OpenStackCloudApiFactory();
-  const p = cloud.credentials.password;
-  const api = factory.forConnection({ cloudId: null, name: cloud.name, authUrl: cloud.authUrl, region: cloud.region, credentials: { kind: 'PASSWORD', ...p } });
-  try {
-    const [image] = await api.listImages({ status: 'active' });
-    const [flavor] = await api.listFlavors();
-    const info = await cloud.control.info();
-    let server = await api.createServer({ name, imageId: image.id, flavorId: flavor.id, networks: [info.networks.private.id], metadata: {} });
-    while (server.status !== 'ACTIVE') {
-      await new Promise((r) => setTimeout(r, 100));
-      server = (await api.getServer(server.id))!;
-    }
-    return server;
-  } finally {
-    await factory.close();
-  }
+  return registerCloudInput(cloud, name, { bandwidthMbps: spec.bandwidthMbps, costPerHour: spec.costPerHour, labels: spec.labels, shared });
 }
 
 /** The documented estimate for a VM in the home cloud: no transfer at home, else the slower of the two links. */
@@ -128,12 +97,12 @@ describe('matchmake', () => {
     ids.partner = (await gqlOk(url, partner.token, REGISTER, { input: registerInput(sandboxOf('partner'), 'partner', CLOUDS.partner, true) })).registerCloud.id;
     for (const kind of ['plain', 'strict', 'pinned'] as const) {
       vmTypes[kind] = (await gqlOk(url, op.token, `mutation($n: String!) { createVmType(input: { name: $n, minInstances: 1, maxInstances: 3 }) { id } }`, { n: kind })).createVmType.id;
-      const server = await bootServer(sandboxOf('home'), `sip-${kind}`);
+      const server = await bootSandboxServer(sandboxOf('home'), `sip-${kind}`);
       vms[kind] = (await gqlOk(url, op.token, IMPORT, { input: { cloudId: ids.home, serverId: server.id, vmTypeId: vmTypes[kind] } })).importVm.id;
     }
     // The partner has a VM of its own in its cloud, to check that tenants cannot matchmake each other's VMs.
     const partnerType = (await gqlOk(url, partner.token, `mutation { createVmType(input: { name: "theirs", minInstances: 1, maxInstances: 1 }) { id } }`)).createVmType.id;
-    const partnerServer = await bootServer(sandboxOf('partner'), 'partner-sip');
+    const partnerServer = await bootSandboxServer(sandboxOf('partner'), 'partner-sip');
     partnerVmId = (await gqlOk(url, partner.token, IMPORT, { input: { cloudId: ids.partner, serverId: partnerServer.id, vmTypeId: partnerType } })).importVm.id;
   });
 

@@ -6,10 +6,10 @@ import { Sandbox } from '../../sandbox';
 import { OpenStackCloudApiFactory } from '../../src/adapters/openstack/openstack-cloud-api.factory';
 import { CloudApi } from '../../src/ports/cloud-api.port';
 import { startTestBroker, TestBroker } from '../support/broker';
-import { CLONE_JOB_FIELDS, CloneFixture, sandboxApi, setUpClone, waitForJobPhase, waitForJobState } from '../support/clone-fixture';
+import { CLONE_JOB_FIELDS, CloneFixture, setUpClone, waitForJobPhase, waitForJobState } from '../support/clone-fixture';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { collect, gqlError, gqlOk, wsClient } from '../support/graphql';
-import { startSandboxClouds } from '../support/sandbox';
+import { sandboxApi, startSandboxClouds } from '../support/sandbox';
 
 const CLONE = `mutation($input: CloneVmInput!) { cloneVm(input: $input) { ${CLONE_JOB_FIELDS} } }`;
 const EVENTS = `subscription($id: ID!, $after: Int) { cloneJobEvents(jobId: $id, afterSeq: $after) { seq jobId kind phase bytesTransferred bytesTotal bytesPerSecond etaSeconds message } }`;

@@ -5,41 +5,16 @@
 import crypto from 'node:crypto';
 import { Sandbox, SandboxCloud } from '../../sandbox';
 import { OpenStackCloudApiFactory } from '../../src/adapters/openstack/openstack-cloud-api.factory';
-import { CloudApi, Server } from '../../src/ports/cloud-api.port';
+import { Server } from '../../src/ports/cloud-api.port';
 import { gqlOk } from './graphql';
+import { bootSandboxServer, registerCloudInput } from './sandbox';
 import { createTenantWithToken, TenantToken } from './tenants';
 
-export function sandboxApi(factory: OpenStackCloudApiFactory, cloud: SandboxCloud): CloudApi {
-  const p = cloud.credentials.password;
-  return factory.forConnection({ cloudId: null, name: cloud.name, authUrl: cloud.authUrl, region: cloud.region, credentials: { kind: 'PASSWORD', ...p } });
-}
-
 export async function registerSandboxCloud(url: string, token: string, cloud: SandboxCloud, defaults: Record<string, string | null> = {}): Promise<string> {
-  const p = cloud.credentials.password;
   const { registerCloud } = await gqlOk(url, token, `mutation($input: RegisterCloudInput!) { registerCloud(input: $input) { id } }`, {
-    input: {
-      name: cloud.name,
-      authUrl: cloud.authUrl,
-      region: cloud.region,
-      credentials: { username: p.username, password: p.password, projectName: p.projectName, userDomainName: p.userDomainName, projectDomainName: p.projectDomainName },
-      bandwidthMbps: 1000,
-      costPerHour: 0.1,
-      defaults: { flavor: 'm1.tiny', ...defaults },
-    },
+    input: registerCloudInput(cloud, cloud.name, { defaults: { flavor: 'm1.tiny', ...defaults } }),
   });
   return registerCloud.id;
-}
-
-export async function bootAndWait(api: CloudApi, cloud: SandboxCloud, name: string, imageId?: string): Promise<Server> {
-  const image = imageId ?? (await api.listImages({ status: 'active' }))[0].id;
-  const [flavor] = await api.listFlavors();
-  const info = await cloud.control.info();
-  let server = await api.createServer({ name, imageId: image, flavorId: flavor.id, networks: [info.networks.private.id], metadata: {} });
-  while (server.status !== 'ACTIVE') {
-    await new Promise((r) => setTimeout(r, 50));
-    server = (await api.getServer(server.id))!;
-  }
-  return server;
 }
 
 export interface CloneFixture {
@@ -59,14 +34,13 @@ export async function setUpClone(url: string, adminToken: string, sandbox: Sandb
   const sourceCloudId = await registerSandboxCloud(url, tenant.token, src);
   const targetCloudId = await registerSandboxCloud(url, tenant.token, dst, { network: dstInfo.networks.private.name, floatingNetwork: dstInfo.networks.public.name });
   const { createVmType } = await gqlOk(url, tenant.token, `mutation { createVmType(input: { name: "opensips", minInstances: 1, maxInstances: 5 }) { id } }`);
-  const srcApi = sandboxApi(factory, src);
   return {
     tenant,
     sourceCloudId,
     targetCloudId,
     vmTypeId: createVmType.id,
     async importNewVm(name = `sip-${crypto.randomBytes(3).toString('hex')}`, imageId?: string) {
-      const server = await bootAndWait(srcApi, src, name, imageId);
+      const server = await bootSandboxServer(src, name, imageId, factory);
       const { importVm } = await gqlOk(url, tenant.token, `mutation($input: ImportVmInput!) { importVm(input: $input) { id } }`, {
         input: { cloudId: sourceCloudId, serverId: server.id, vmTypeId: createVmType.id },
       });
