@@ -233,9 +233,16 @@ export class CloneRunner {
     await this.savePhases(ctx, { kind: CloneEventKind.PHASE_COMPLETED, phase, bytesTransferred: ctx.job.bytesTransferred, bytesTotal: ctx.job.bytesTotal });
   }
 
-  /** The clone becomes a VM the broker knows; cross-cloud, the source snapshot is no longer needed. */
+  /**
+   * The clone becomes a VM the broker knows. Cross-cloud, the source snapshot is no longer
+   * needed; it is deleted before DONE is committed because nothing comes back to a DONE job:
+   * a broker dying in between leaves a RUNNING job whose resume deletes it again (404 is fine).
+   */
   private async finish(ctx: CloneContext): Promise<void> {
     const { job, artefacts } = ctx;
+    if (!ctx.intraCloud && artefacts.snapshotImageId) {
+      await ctx.source.api.deleteImage(artefacts.snapshotImageId).catch((err) => ctx.log.warn({ err }, 'could not delete the source snapshot'));
+    }
     const server = await ctx.target.api.getServer(artefacts.serverId!);
     await this.dataSource.transaction(async (tx) => {
       let vm = await tx.findOne(VmEntity, { where: { cloudId: ctx.target.cloud.id, serverId: artefacts.serverId! } });
@@ -264,9 +271,6 @@ export class CloneRunner {
       await publishCloneEvent(this.bus, tx, job.tenantId, { jobId: job.id, kind: CloneEventKind.DONE, phase: ClonePhase.DONE, bytesTransferred: job.bytesTransferred, bytesTotal: job.bytesTotal, message: `clone ${vm.id} ready in ${(total / 1000).toFixed(1)} s` });
     });
     ctx.log.info({ serverId: artefacts.serverId }, 'clone job done');
-    if (!ctx.intraCloud && artefacts.snapshotImageId) {
-      await ctx.source.api.deleteImage(artefacts.snapshotImageId).catch((err) => ctx.log.warn({ err }, 'could not delete the source snapshot'));
-    }
   }
 
   /** Undoes, in reverse order, every step that started, then ends the job FAILED or CANCELLED. */
