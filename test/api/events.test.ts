@@ -4,59 +4,16 @@
  * a subscriber that reconnects with afterSeq gets exactly what it missed, then live events;
  * graphql-ws authentication; graceful shutdown on SIGTERM. Needs dist/ (npx tsc).
  */
-import { ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client as WsClient } from 'graphql-ws';
 import { Client } from 'pg';
+import { BrokerProcess, spawnBroker } from '../support/broker-process';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { collect, gqlError, gqlOk, wsClient } from '../support/graphql';
 
-const MAIN = path.join(__dirname, '../../dist/src/main.js');
-
-interface BrokerProcess {
-  child: ChildProcessWithoutNullStreams;
-  url: string;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-/** Spawns `node dist/src/main.js` with exactly `env` (plus PATH/HOME) and waits for its "listening on" line. */
-function spawnBroker(env: Record<string, string>, timeoutMs = 30_000): Promise<BrokerProcess> {
-  // No NODE_ENV from jest: the broker must behave as it does in production.
-  const child = spawn(process.execPath, [MAIN], {
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? os.homedir(), ...env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`broker did not start within ${timeoutMs} ms\nstdout: ${out}\nstderr: ${err}`));
-    }, timeoutMs);
-    const onData = () => {
-      const m = /^Intercloud broker listening on (\S+)$/m.exec(out);
-      if (!m) return;
-      clearTimeout(timer);
-      child.stdout.off('data', onData);
-      resolve({ child, url: m[1], stdout: () => out, stderr: () => err, exited });
-    };
-    child.stdout.on('data', onData);
-    void exited.then(({ code, signal }) => {
-      clearTimeout(timer);
-      reject(new Error(`broker exited (code ${code}, signal ${signal}) before listening\nstdout: ${out}\nstderr: ${err}`));
-    });
-  });
-}
 
 async function waitFor(cond: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
