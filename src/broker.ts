@@ -21,6 +21,8 @@ import { buildApiSchema } from './api/schema';
 import { ApiServer, createApiServer } from './api/server';
 import { Config } from './config';
 import { CloneRunner } from './pipeline/clone-runner';
+import { CLOUD_HEALTH_LOCK_ID, CloudHealthProber, DEFAULT_PROBE_OPTIONS } from './scheduler/cloud-health.prober';
+import { LeaderLock } from './scheduler/leader-lock';
 import { createServices, Services } from './services';
 
 export interface Broker {
@@ -64,11 +66,12 @@ export async function startBroker(config: Config, logger: Logger): Promise<Broke
     const services = createServices({ dataSource, bus, secrets, cloudConnector: new KeystoneCloudConnector(), cloudApis, queue });
     const { generatedSecret } = await services.auth.bootstrapAdmin(config.adminToken);
 
+    const metrics = createMetrics();
     const api: ApiServer = await createApiServer({
       schema: await buildApiSchema(),
       services,
       logger,
-      metrics: createMetrics(),
+      metrics,
       limits: { maxDepth: config.graphql.maxDepth, maxCost: config.graphql.maxCost },
       introspection: config.graphql.introspection,
       bodyLimit: config.requestBodyLimit,
@@ -91,6 +94,12 @@ export async function startBroker(config: Config, logger: Logger): Promise<Broke
     });
     if (config.clone.concurrency > 0) await runner.start();
     cleanups.push(() => runner.stop());
+
+    // Also after the API and stopped before the database; only the replica holding the lock probes.
+    const cloudHealthLock = new LeaderLock(databaseUrl, { lockId: CLOUD_HEALTH_LOCK_ID, name: 'cloud-health' }, logger);
+    const prober = new CloudHealthProber(services.cloudHealth, cloudHealthLock, logger, metrics, { ...DEFAULT_PROBE_OPTIONS, intervalMs: config.cloudHealth.intervalMs });
+    prober.start();
+    cleanups.push(() => prober.stop());
     const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
     return {
       url: `http://${host}:${port}/graphql`,

@@ -37,6 +37,7 @@ const schema = z.object({
   CLONE_CONCURRENCY: int(0, 64).default(2),
   CLONE_LEASE_SECONDS: int(1, 3600).default(30),
   CLONE_STEP_ATTEMPTS: int(1, 20).default(4),
+  CLOUD_HEALTH_INTERVAL_SECONDS: int(1, 86_400).default(60),
 });
 
 export interface Config {
@@ -53,6 +54,8 @@ export interface Config {
   shutdownGraceMs: number;
   /** Clone jobs this broker runs at once (0: this replica only serves the API). */
   clone: { concurrency: number; leaseMs: number; stepAttempts: number };
+  /** How often the leader replica probes every registered cloud's Keystone. */
+  cloudHealth: { intervalMs: number };
 }
 
 export class ConfigError extends Error {}
@@ -77,5 +80,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rateLimitPerMinute: c.RATE_LIMIT_PER_MINUTE,
     shutdownGraceMs: c.SHUTDOWN_GRACE_MS,
     clone: { concurrency: c.CLONE_CONCURRENCY, leaseMs: c.CLONE_LEASE_SECONDS * 1000, stepAttempts: c.CLONE_STEP_ATTEMPTS },
+    cloudHealth: { intervalMs: c.CLOUD_HEALTH_INTERVAL_SECONDS * 1000 },
   };
 }

@@ -27,6 +27,17 @@ export function createMetrics() {
     }),
     wsConnections: new Gauge({ name: 'intercloud_ws_connections', help: 'Open GraphQL WebSocket connections', registers: [registry] }),
     rateLimited: new Counter({ name: 'intercloud_rate_limited_total', help: 'Requests refused by the per-token rate limit', registers: [registry] }),
+    cloudHealthLeader: new Gauge({
+      name: 'intercloud_cloud_health_leader',
+      help: '1 while this replica holds the cloud-health leader lock (only the leader probes clouds)',
+      registers: [registry],
+    }),
+    cloudHealthProbes: new Counter({
+      name: 'intercloud_cloud_health_probes_total',
+      help: 'Cloud health probes made by this replica, by resulting health (ERROR: the probe could not be made)',
+      labelNames: ['health'] as const,
+      registers: [registry],
+    }),
   };
 }
 

@@ -37,10 +37,24 @@ export interface CloudVerification {
   latencyMs: number;
 }
 
+/** What a health probe learns from Keystone; judging it is the domain's (src/domain/cloud-health.ts). */
+export interface CloudProbe {
+  latencyMs: number;
+  /** Services a clone needs (compute, image, network) that the region's catalog lacks. */
+  missingServices: string[];
+}
+
 export interface CloudConnector {
   /**
    * Authenticates against Keystone and reads the catalog. Throws BadUserInputError for
    * rejected credentials or an unusable catalog, UpstreamUnavailableError when unreachable.
    */
   verify(connection: CloudConnection): Promise<CloudVerification>;
+
+  /**
+   * Authenticates once (no retry) within `timeoutMs` and reports what the catalog lacks
+   * rather than refusing it. Throws like `verify` when Keystone is unreachable, slower than
+   * the timeout, failing (5xx) or rejecting the credentials.
+   */
+  probe(connection: CloudConnection, timeoutMs: number): Promise<CloudProbe>;
 }

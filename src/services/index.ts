@@ -9,6 +9,7 @@ import { AuditService } from './audit.service';
 import { AuthService } from './auth.service';
 import { CloneJobQueryService } from './clone-job-query.service';
 import { CloneJobService } from './clone-job.service';
+import { CloudHealthService } from './cloud-health.service';
 import { CloudService } from './cloud.service';
 import { MatchmakingService } from './matchmaking.service';
 import { PolicyService } from './policy.service';
@@ -38,6 +39,7 @@ export function createServices(ports: Ports) {
     audit,
     auth: new AuthService(dataSource, audit),
     clouds,
+    cloudHealth: new CloudHealthService(dataSource, bus, clouds, cloudConnector),
     vmImport: new VmImportService(dataSource, clouds, cloudApis, audit),
     vmTypes: new VmTypeService(dataSource, audit),
     policies,

@@ -6,7 +6,7 @@
 import { type Dispatcher, getGlobalDispatcher } from 'undici';
 import { CatalogEndpoint } from '../../domain/entities/cloud.entity';
 import { BadUserInputError } from '../../domain/errors';
-import { CloudConnection, CloudConnector, CloudCredentials, CloudVerification } from '../../ports/cloud-connector.port';
+import { CloudConnection, CloudConnector, CloudCredentials, CloudProbe, CloudVerification } from '../../ports/cloud-connector.port';
 import { DEFAULT_HTTP_POLICY, OpenStackHttpClient } from './http.client';
 
 export interface KeystoneToken {
@@ -109,7 +109,7 @@ export class KeystoneCloudConnector implements CloudConnector {
     const started = Date.now();
     const token = await issueToken(connection, this.options);
     const latencyMs = Date.now() - started;
-    const missing = REQUIRED_SERVICES.filter((t) => !token.catalog.some((e) => e.type === t));
+    const missing = missingServices(token.catalog);
     if (missing.length > 0) {
       throw new BadUserInputError(
         'input.region',
@@ -119,4 +119,15 @@ export class KeystoneCloudConnector implements CloudConnector {
     }
     return { projectId: token.projectId, catalog: token.catalog, latencyMs };
   }
+
+  async probe(connection: CloudConnection, timeoutMs: number): Promise<CloudProbe> {
+    const started = Date.now();
+    // One attempt: the probe repeats every interval anyway, and health is what the last one saw.
+    const token = await issueToken(connection, { ...this.options, timeoutMs, attempts: 1 });
+    return { latencyMs: Date.now() - started, missingServices: missingServices(token.catalog) };
+  }
+}
+
+function missingServices(catalog: CatalogEndpoint[]): string[] {
+  return REQUIRED_SERVICES.filter((t) => !catalog.some((e) => e.type === t));
 }
