@@ -6,7 +6,7 @@
  * what every started step made.
  */
 import { Logger } from 'pino';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { CloneEventKind, ClonePhase, CloneJobState, PhaseTiming } from '../domain/clone-phase';
 import { CloneJobEntity, CloudEntity, VmEntity, VmTypeEntity } from '../domain/entities';
 import { VmOrigin } from '../domain/enums';
@@ -69,7 +69,9 @@ export class CloneRunner {
     if (this.stopping) return;
     const rows = await this.updateReturning<{ id: string }>(
       `UPDATE clone_jobs SET lease_owner = 'requeued', lease_expires_at = now() + make_interval(secs => $1)
-       WHERE state IN ('RUNNING', 'CANCELLING') AND (lease_owner IS NULL OR lease_expires_at < now())
+       WHERE (state IN ('RUNNING', 'CANCELLING') AND (lease_owner IS NULL OR lease_expires_at < now()))
+          -- A broker that died between taking a job from the queue and claiming it leaves it QUEUED.
+          OR (state = 'QUEUED' AND (lease_expires_at < now() OR (lease_owner IS NULL AND created_at < now() - make_interval(secs => $1 * 2))))
        RETURNING id`,
       [this.options.leaseMs / 1000],
     );
@@ -88,7 +90,8 @@ export class CloneRunner {
     try {
       await this.execute(jobId, ac.signal);
     } catch (err) {
-      this.logger.error({ err, jobId }, 'clone runner failed outside a step');
+      if (err instanceof StopRequested) this.logger.info({ jobId, reason: err.message }, 'clone job paused; another broker will resume it');
+      else this.logger.error({ err, jobId }, 'clone runner failed outside a step');
     } finally {
       clearInterval(heartbeat);
       this.active.delete(jobId);
@@ -124,6 +127,17 @@ export class CloneRunner {
     }
   }
 
+  /**
+   * Writes job columns only while this broker still holds the lease; a broker that stalled past
+   * its lease must not overwrite what the one that took over has written (the transaction,
+   * with its event, is rolled back).
+   */
+  private async guardedUpdate(tx: EntityManager, jobId: string, assignments: string, params: unknown[]): Promise<void> {
+    const owner = `$${params.length + 2}`;
+    const [, count] = (await tx.query(`UPDATE clone_jobs SET ${assignments}, updated_at = now() WHERE id = $1 AND lease_owner = ${owner}`, [jobId, ...params, this.options.owner])) as [unknown, number];
+    if (count === 0) throw new StopRequested(`lost the lease on clone job ${jobId}`);
+  }
+
   /** TypeORM answers an UPDATE with [rows, count]; this gives the RETURNING rows. */
   private async updateReturning<T>(sql: string, params: unknown[]): Promise<T[]> {
     const [rows] = (await this.dataSource.query(sql, params)) as [T[], number];
@@ -145,8 +159,9 @@ export class CloneRunner {
           await step.run(ctx);
           break;
         } catch (err) {
-          if (signal.aborted && signal.reason instanceof StopRequested) {
-            log.info({ reason: signal.reason.message, phase: step.phase }, 'clone job paused; another broker will resume it');
+          const stop = err instanceof StopRequested ? err : signal.aborted && signal.reason instanceof StopRequested ? signal.reason : null;
+          if (stop) {
+            log.info({ reason: stop.message, phase: step.phase }, 'clone job paused; another broker will resume it');
             return;
           }
           if (signal.aborted) return this.compensate(ctx, CloneJobState.CANCELLED, null);
@@ -189,7 +204,7 @@ export class CloneRunner {
       checkpoint: async (patch) => {
         Object.assign(artefacts, patch);
         if (patch.snapshotSize !== undefined) job.bytesTotal = patch.snapshotSize;
-        await this.dataSource.query(`UPDATE clone_jobs SET artefacts = $2, bytes_total = $3, updated_at = now() WHERE id = $1`, [job.id, JSON.stringify(artefacts), job.bytesTotal]);
+        await this.dataSource.transaction((tx) => this.guardedUpdate(tx, job.id, `artefacts = $2, bytes_total = $3`, [JSON.stringify(artefacts), job.bytesTotal]));
       },
       progress: (bytes, total) => throttle.update(bytes, total),
     };
@@ -197,7 +212,7 @@ export class CloneRunner {
 
   private async progressEvent(job: CloneJobEntity, r: { bytesTransferred: number; bytesTotal: number | null; bytesPerSecond: number; etaSeconds: number | null }): Promise<void> {
     await this.dataSource.transaction(async (tx) => {
-      await tx.query(`UPDATE clone_jobs SET bytes_transferred = $2, bytes_total = $3, updated_at = now() WHERE id = $1`, [job.id, r.bytesTransferred, r.bytesTotal]);
+      await this.guardedUpdate(tx, job.id, `bytes_transferred = $2, bytes_total = $3`, [r.bytesTransferred, r.bytesTotal]);
       await publishCloneEvent(this.bus, tx, job.tenantId, { jobId: job.id, kind: CloneEventKind.PROGRESS, phase: ClonePhase.TRANSFER, ...r });
     });
   }
@@ -207,10 +222,10 @@ export class CloneRunner {
   }
 
   /** Phase bookkeeping and its event commit together; `state` is never written here (a cancel may have set it). */
-  private async savePhases(ctx: CloneContext, event: Parameters<CloneRunner['event']>[1], extra = ''): Promise<void> {
+  private async savePhases(ctx: CloneContext, event: Parameters<CloneRunner['event']>[1]): Promise<void> {
     const { job } = ctx;
     await this.dataSource.transaction(async (tx) => {
-      await tx.query(`UPDATE clone_jobs SET phase = $2, phases = $3, updated_at = now() ${extra} WHERE id = $1`, [job.id, job.phase, JSON.stringify(job.phases)]);
+      await this.guardedUpdate(tx, job.id, `phase = $2, phases = $3`, [job.phase, JSON.stringify(job.phases)]);
       await publishCloneEvent(this.bus, tx, job.tenantId, { jobId: job.id, ...event });
     });
   }
@@ -263,10 +278,7 @@ export class CloneRunner {
         }),
       );
       const finishedAt = new Date();
-      await tx.query(
-        `UPDATE clone_jobs SET state = 'DONE', phase = 'DONE', result_vm_id = $2, finished_at = $3, updated_at = now() WHERE id = $1`,
-        [job.id, vm.id, finishedAt],
-      );
+      await this.guardedUpdate(tx, job.id, `state = 'DONE', phase = 'DONE', result_vm_id = $2, finished_at = $3`, [vm.id, finishedAt]);
       const total = finishedAt.getTime() - job.createdAt.getTime();
       await publishCloneEvent(this.bus, tx, job.tenantId, { jobId: job.id, kind: CloneEventKind.DONE, phase: ClonePhase.DONE, bytesTransferred: job.bytesTransferred, bytesTotal: job.bytesTotal, message: `clone ${vm.id} ready in ${(total / 1000).toFixed(1)} s` });
     });
@@ -299,10 +311,12 @@ export class CloneRunner {
     if (cause && !(cause instanceof DomainError) && !(cause instanceof PermanentStepError)) ctx.log.error({ err: cause }, 'clone step failed with an unexpected error');
     const phase = outcome === CloneJobState.CANCELLED ? ClonePhase.CANCELLED : ClonePhase.FAILED;
     await this.dataSource.transaction(async (tx) => {
-      await tx.query(
-        `UPDATE clone_jobs SET state = $2, phase = $3, error_code = $4, error_message = $5, finished_at = now(), updated_at = now() WHERE id = $1`,
-        [job.id, outcome, phase, code, outcome === CloneJobState.FAILED ? message : null],
-      );
+      await this.guardedUpdate(tx, job.id, `state = $2, phase = $3, error_code = $4, error_message = $5, finished_at = now()`, [
+        outcome,
+        phase,
+        code,
+        outcome === CloneJobState.FAILED ? message : null,
+      ]);
       await publishCloneEvent(this.bus, tx, job.tenantId, {
         jobId: job.id,
         kind: outcome === CloneJobState.CANCELLED ? CloneEventKind.CANCELLED : CloneEventKind.FAILED,
