@@ -5,8 +5,6 @@
  * Policies cannot be deleted, so the tests run in order and each adds its policies to the ones before.
  */
 import { Sandbox, SandboxCloud } from '../../sandbox';
-import { CloudEntity } from '../../src/domain/entities';
-import { CloudHealth } from '../../src/domain/enums';
 import { ASSUMED_IMAGE_BYTES, BOOT_SECONDS, formatSeconds, SNAPSHOT_SECONDS } from '../../src/domain/matchmaking';
 import { Principal } from '../../src/domain/principal';
 import { Role } from '../../src/domain/roles';
@@ -87,7 +85,7 @@ describe('matchmake', () => {
   beforeAll(async () => {
     sandbox = await startSandboxClouds(...Object.values(CLOUDS).map((c) => c.sandbox));
     db = await createTestDatabase();
-    broker = await startTestBroker(db.url);
+    broker = await startTestBroker(db.url, { CLOUD_HEALTH_INTERVAL_SECONDS: '1' });
     url = broker.url;
     op = await createTenantWithToken(url, broker.adminToken, 'matchmaker');
     partner = await createTenantWithToken(url, broker.adminToken, 'partner-operator');
@@ -193,18 +191,30 @@ describe('matchmake', () => {
     ]);
   });
 
+  async function waitForHealth(cloudId: string, health: string): Promise<void> {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const { cloud } = await gqlOk(url, op.token, `query($id: ID!) { cloud(id: $id) { health } }`, { id: cloudId });
+      if (cloud.health === health) return;
+      if (Date.now() > deadline) throw new Error(`cloud ${cloudId} stayed ${cloud.health}, expected ${health}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
   it('excludes an UNREACHABLE cloud without asking it for its limits', async () => {
-    // No health prober exists yet that the test could drive, so the probe's verdict is written directly.
-    const clouds = broker.dataSource.getRepository(CloudEntity);
-    await clouds.update(ids.de, { health: CloudHealth.UNREACHABLE });
+    // The health prober (every second here) finds de's Keystone failing and marks it UNREACHABLE.
     const de = sandboxOf('de').control;
-    await de.resetCalls();
+    await de.injectFault({ operation: 'keystone.token', mode: 'fail', status: 503, count: 'always' });
     try {
+      await waitForHealth(ids.de, 'UNREACHABLE');
+      await de.resetCalls();
       const plain = await matchmake(vms.plain);
-      expect(plain.de).toMatchObject({ eligible: false, rank: null, reasons: ['health UNREACHABLE'] });
+      expect(plain.de).toMatchObject({ eligible: false, rank: null });
+      expect(plain.de.reasons).toContain('health UNREACHABLE');
       expect((await de.calls())['nova.limits'] ?? 0).toBe(0);
     } finally {
-      await clouds.update(ids.de, { health: CloudHealth.HEALTHY });
+      await de.clearFaults();
+      await waitForHealth(ids.de, 'HEALTHY');
     }
   });
 
