@@ -8,59 +8,12 @@
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
-import { request } from 'undici';
 import { startSandbox } from '../sandbox';
 import type { SandboxCloud } from '../cloud/cloud';
+import { downloadOnly, transfer } from './image-transfer';
 
 const MiB = 1024 * 1024;
-
-async function token(cloud: SandboxCloud): Promise<string> {
-  const pw = cloud.credentials.password;
-  const res = await request(`${cloud.authUrl}/auth/tokens`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      auth: {
-        identity: { methods: ['password'], password: { user: { name: pw.username, domain: { name: pw.userDomainName }, password: pw.password } } },
-        scope: { project: { name: pw.projectName, domain: { name: pw.projectDomainName } } },
-      },
-    }),
-  });
-  await res.body.dump();
-  return res.headers['x-subject-token'] as string;
-}
-
-/** Streams image `id` of `from` into a new image of `to`; returns seconds taken. */
-async function transfer(from: SandboxCloud, to: SandboxCloud, id: string): Promise<number> {
-  const [tf, tt] = await Promise.all([token(from), token(to)]);
-  const created = await request(`${to.urls.image}/v2/images`, {
-    method: 'POST',
-    headers: { 'x-auth-token': tt, 'content-type': 'application/json' },
-    body: JSON.stringify({ name: 'bench-copy', disk_format: 'raw', container_format: 'bare' }),
-  });
-  const target = ((await created.body.json()) as { id: string }).id;
-  const t0 = performance.now();
-  const download = await request(`${from.urls.image}/v2/images/${id}/file`, { headers: { 'x-auth-token': tf } });
-  const upload = await request(`${to.urls.image}/v2/images/${target}/file`, {
-    method: 'PUT',
-    headers: { 'x-auth-token': tt, 'content-type': 'application/octet-stream' },
-    body: download.body,
-  });
-  await upload.body.dump();
-  if (upload.statusCode !== 204) throw new Error(`upload answered ${upload.statusCode}`);
-  return (performance.now() - t0) / 1000;
-}
-
-async function downloadOnly(cloud: SandboxCloud, id: string): Promise<number> {
-  const t = await token(cloud);
-  const t0 = performance.now();
-  const res = await request(`${cloud.urls.image}/v2/images/${id}/file`, { headers: { 'x-auth-token': t } });
-  await pipeline(res.body, new Writable({ write: (_c, _e, done) => done() }));
-  return (performance.now() - t0) / 1000;
-}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { 'size-mib': { type: 'string', default: '1024' }, 'link-mib': { type: 'string', default: '64' } } });
