@@ -7,6 +7,8 @@ export interface ProgressReport {
 }
 
 const RATE_WINDOW_MS = 3000;
+/** Samples for the rate are kept this far apart, so a 64 KiB chunk costs no array work. */
+const SAMPLE_EVERY_MS = 50;
 
 export class ProgressThrottle {
   private lastAt = -Infinity;
@@ -21,8 +23,13 @@ export class ProgressThrottle {
 
   update(bytes: number, total: number | null): void {
     const at = this.now();
-    this.window.push({ at, bytes });
-    while (this.window.length > 2 && at - this.window[0].at > RATE_WINDOW_MS) this.window.shift();
+    const last = this.window[this.window.length - 1];
+    if (!last || at - last.at >= SAMPLE_EVERY_MS) {
+      this.window.push({ at, bytes });
+      while (this.window.length > 2 && at - this.window[0].at > RATE_WINDOW_MS) this.window.shift();
+    } else {
+      last.bytes = bytes;
+    }
     const done = total !== null && bytes >= total;
     if (done ? this.finished : at - this.lastAt < 1000 / this.perSecond) return;
     this.finished = done;

@@ -78,6 +78,7 @@ export async function pollUntil<T>(check: () => Promise<T | null | undefined>, o
       const t = setTimeout(resolve, interval);
       o.signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
     });
-    interval = Math.min(interval * 1.5, 2000);
+    // Capped low: a state change noticed late is time added to every clone.
+    interval = Math.min(interval * 1.5, 500);
   }
 }
