@@ -4,62 +4,16 @@
  * across restarts and stops cleanly on SIGTERM; a bad setting stops it with exit code 2.
  * Needs dist/ (npx tsc).
  */
-import { ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { request } from 'undici';
+import { launchBroker, LaunchedBroker, listeningUrl } from './support/broker-process';
 import { gqlOk } from './support/graphql';
 
-const MAIN = path.join(__dirname, '../dist/src/main.js');
 const TOKEN_LINE = /^Bootstrap admin token \(shown once, store it now\): (\S+)$/m;
 
-interface BrokerProcess {
-  child: ChildProcessWithoutNullStreams;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-/** `node dist/src/main.js` with exactly `env` (plus PATH/HOME; no NODE_ENV from jest). */
-function spawnBroker(env: Record<string, string>): BrokerProcess {
-  const child = spawn(process.execPath, [MAIN], {
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? os.homedir(), ...env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
-  return { child, stdout: () => out, stderr: () => err, exited };
-}
-
-/** Resolves with the GraphQL URL from the "listening on" line; rejects if the process exits or takes too long. */
-function listeningUrl(p: BrokerProcess, timeoutMs: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      p.child.kill('SIGKILL');
-      reject(new Error(`broker did not start within ${timeoutMs} ms\nstdout: ${p.stdout()}\nstderr: ${p.stderr()}`));
-    }, timeoutMs);
-    const check = () => {
-      const m = /^Intercloud broker listening on (\S+)$/m.exec(p.stdout());
-      if (!m) return;
-      clearTimeout(timer);
-      p.child.stdout.off('data', check);
-      resolve(m[1]);
-    };
-    p.child.stdout.on('data', check);
-    void p.exited.then(({ code, signal }) => {
-      clearTimeout(timer);
-      reject(new Error(`broker exited (code ${code}, signal ${signal}) before listening\nstdout: ${p.stdout()}\nstderr: ${p.stderr()}`));
-    });
-  });
-}
-
-function running(p: BrokerProcess | undefined): p is BrokerProcess {
+function running(p: LaunchedBroker | undefined): p is LaunchedBroker {
   return !!p && p.child.exitCode === null && p.child.signalCode === null;
 }
 
@@ -89,13 +43,13 @@ const errorLogLines = (stdout: string) =>
 describe('broker binary with the embedded PostgreSQL', () => {
   let dataDir: string;
   let env: Record<string, string>;
-  let broker: BrokerProcess | undefined;
+  let broker: LaunchedBroker | undefined;
   let url: string;
   let adminToken: string;
   let tenantId: string;
 
   const start = async () => {
-    broker = spawnBroker(env);
+    broker = launchBroker(env);
     // First init of the embedded cluster takes a few seconds here; be generous.
     url = await listeningUrl(broker, 60_000);
     return broker;
@@ -244,7 +198,7 @@ describe('broker binary with a bad setting', () => {
     ['REQUEST_BODY_LIMIT', 'lots'],
     ['LOG_LEVEL', 'loud'],
   ])('%s=%s: exits with code 2 and names the variable', async (name, value) => {
-    const p = spawnBroker({ PORT: '0', HOST: '127.0.0.1', INTERCLOUD_DATA_DIR: dataDir, LOG_LEVEL: 'warn', [name]: value });
+    const p = launchBroker({ PORT: '0', HOST: '127.0.0.1', INTERCLOUD_DATA_DIR: dataDir, LOG_LEVEL: 'warn', [name]: value });
     const timer = setTimeout(() => p.child.kill('SIGKILL'), 20_000);
     const exit = await p.exited;
     clearTimeout(timer);

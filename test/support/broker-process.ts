@@ -22,8 +22,16 @@ export interface BrokerProcess {
   dispose(): Promise<void>;
 }
 
-/** Spawns the broker with exactly `env` (plus PATH/HOME) and waits for its "listening on" line. */
-export function spawnBroker(env: Record<string, string>, timeoutMs = 30_000): Promise<BrokerProcess> {
+/** A started broker process that may not be listening (yet, or ever: a bad config exits 2). */
+export interface LaunchedBroker {
+  child: ChildProcessWithoutNullStreams;
+  stdout(): string;
+  stderr(): string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Starts `node dist/src/main.js` with exactly `env` (plus PATH/HOME), without waiting for it. */
+export function launchBroker(env: Record<string, string>): LaunchedBroker {
   // No NODE_ENV from jest: the broker must behave as it does in production.
   const child = spawn(process.execPath, [MAIN], {
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? os.homedir(), ...env },
@@ -34,36 +42,46 @@ export function spawnBroker(env: Record<string, string>, timeoutMs = 30_000): Pr
   child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
   child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  const running = () => child.exitCode === null && child.signalCode === null;
-  const crash = async () => {
-    if (running()) child.kill('SIGKILL');
-    await exited;
-  };
+  return { child, stdout: () => out, stderr: () => err, exited };
+}
+
+/** The GraphQL URL from the "listening on" line; rejects if the process exits first or takes too long (then it is killed). */
+export function listeningUrl(p: LaunchedBroker, timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`broker did not start within ${timeoutMs} ms\nstdout: ${out}\nstderr: ${err}`));
+      p.child.kill('SIGKILL');
+      reject(new Error(`broker did not start within ${timeoutMs} ms\nstdout: ${p.stdout()}\nstderr: ${p.stderr()}`));
     }, timeoutMs);
-    const onData = () => {
-      const m = /^Intercloud broker listening on (\S+)$/m.exec(out);
+    const check = () => {
+      const m = /^Intercloud broker listening on (\S+)$/m.exec(p.stdout());
       if (!m) return;
       clearTimeout(timer);
-      child.stdout.off('data', onData);
-      resolve({
-        child,
-        url: m[1],
-        stdout: () => out,
-        stderr: () => err,
-        logs: () => out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, any>),
-        exited,
-        crash,
-        dispose: crash,
-      });
+      p.child.stdout.off('data', check);
+      resolve(m[1]);
     };
-    child.stdout.on('data', onData);
-    void exited.then(({ code, signal }) => {
+    p.child.stdout.on('data', check);
+    check();
+    void p.exited.then(({ code, signal }) => {
       clearTimeout(timer);
-      reject(new Error(`broker exited (code ${code}, signal ${signal}) before listening\nstdout: ${out}\nstderr: ${err}`));
+      reject(new Error(`broker exited (code ${code}, signal ${signal}) before listening\nstdout: ${p.stdout()}\nstderr: ${p.stderr()}`));
     });
   });
+}
+
+/** Spawns the broker with exactly `env` (plus PATH/HOME) and waits for its "listening on" line. */
+export async function spawnBroker(env: Record<string, string>, timeoutMs = 30_000): Promise<BrokerProcess> {
+  const p = launchBroker(env);
+  const url = await listeningUrl(p, timeoutMs);
+  const running = () => p.child.exitCode === null && p.child.signalCode === null;
+  const crash = async () => {
+    if (running()) p.child.kill('SIGKILL');
+    await p.exited;
+  };
+  return {
+    ...p,
+    url,
+    logs: () => p.stdout().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, any>),
+    crash,
+    dispose: crash,
+  };
 }
