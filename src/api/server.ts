@@ -98,9 +98,10 @@ export async function createApiServer(o: ApiServerOptions): Promise<ApiServer> {
       },
       onSubscribe: async (ctx, _id, payload) => {
         const principal = (ctx.extra as { principal?: Principal }).principal;
-        if (principal && limiter.take(principal.tokenId) > 0) {
+        const wait = principal ? limiter.take(principal.tokenId) : 0;
+        if (wait > 0) {
           o.metrics.rateLimited.inc();
-          return [toGraphQLError(new RateLimitedError(60))];
+          return [toGraphQLError(new RateLimitedError(wait))];
         }
         let document;
         try {

@@ -179,10 +179,10 @@ export class CloneRunner {
   }
 
   private async context(job: CloneJobEntity, signal: AbortSignal): Promise<CloneContext> {
-    const repo = (e: typeof CloudEntity) => this.dataSource.getRepository(e);
+    const clouds = this.dataSource.getRepository(CloudEntity);
     const vm = await this.dataSource.getRepository(VmEntity).findOneByOrFail({ id: job.sourceVmId });
-    const sourceCloud = await repo(CloudEntity).findOneByOrFail({ id: job.sourceCloudId });
-    const targetCloud = await repo(CloudEntity).findOneByOrFail({ id: job.targetCloudId });
+    const sourceCloud = await clouds.findOneByOrFail({ id: job.sourceCloudId });
+    const targetCloud = await clouds.findOneByOrFail({ id: job.targetCloudId });
     const vmType = vm.vmTypeId ? await this.dataSource.getRepository(VmTypeEntity).findOneBy({ id: vm.vmTypeId }) : null;
     const log = this.logger.child({ jobId: job.id, sourceCloudId: sourceCloud.id, cloudId: targetCloud.id });
     const artefacts = job.artefacts as CloneArtefacts;

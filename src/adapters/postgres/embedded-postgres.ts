@@ -34,26 +34,28 @@ async function exists(p: string): Promise<boolean> {
   );
 }
 
-/** The password is generated on first init and kept beside the cluster, readable only by us. */
-async function loadOrCreatePassword(dataDir: string): Promise<{ password: string; fresh: boolean }> {
+/**
+ * The superuser password: generated with a fresh cluster and kept beside it, readable only by
+ * us. A cluster without PG_VERSION is a half-initialised one from an interrupted first start,
+ * which is begun again with a new password.
+ */
+async function clusterPassword(dataDir: string, clusterDir: string, initialised: boolean): Promise<string> {
   const file = path.join(dataDir, 'postgres.password');
-  if (await exists(file)) return { password: (await fs.readFile(file, 'utf8')).trim(), fresh: false };
+  if (initialised) {
+    if (!(await exists(file))) throw new Error(`${file} is missing: the embedded cluster's password is lost; remove ${clusterDir} to start afresh`);
+    return (await fs.readFile(file, 'utf8')).trim();
+  }
+  await fs.rm(clusterDir, { recursive: true, force: true });
   const password = crypto.randomBytes(24).toString('base64url');
   await fs.writeFile(file, password + '\n', { mode: 0o600 });
-  return { password, fresh: true };
+  return password;
 }
 
 export async function startEmbeddedPostgres(dataDir: string, logger: Logger): Promise<EmbeddedDatabase> {
   await fs.mkdir(dataDir, { recursive: true });
   const clusterDir = path.join(dataDir, 'postgres');
   const initialised = await exists(path.join(clusterDir, 'PG_VERSION'));
-  let { password } = await loadOrCreatePassword(dataDir);
-  if (!initialised) {
-    // A half-initialised cluster from an interrupted first start: begin again.
-    await fs.rm(clusterDir, { recursive: true, force: true });
-    password = crypto.randomBytes(24).toString('base64url');
-    await fs.writeFile(path.join(dataDir, 'postgres.password'), password + '\n', { mode: 0o600 });
-  }
+  const password = await clusterPassword(dataDir, clusterDir, initialised);
   const port = await freePort();
   const isRoot = os.userInfo().uid === 0;
   const { default: EmbeddedPostgres } = await importWithoutExitHooks();
