@@ -6,7 +6,8 @@ import { request } from 'undici';
 import type { FaultInfo, FaultSpec } from '../behaviour/fault-injector';
 import type { OperationName } from '../behaviour/operation-names';
 import type { CloudSettings } from '../config/cloud-config';
-import type { AddressPools, Bandwidth, Latency, Quotas, SettingsPatch } from '../config/cloud-options.schema';
+import type { SettingsPatch } from '../config/cloud-options.schema';
+import { SettingsShortcuts } from './settings-shortcuts';
 import type { CloudInfo, SandboxControl, SandboxImage, SandboxServer, SeedImageRequest } from './control.types';
 
 export class SandboxControlError extends Error {
@@ -18,8 +19,10 @@ export class SandboxControlError extends Error {
   }
 }
 
-class HttpControl implements SandboxControl {
-  constructor(private readonly baseUrl: string) {}
+class HttpControl extends SettingsShortcuts implements SandboxControl {
+  constructor(private readonly baseUrl: string) {
+    super();
+  }
 
   private async call<T>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T> {
     const res = await request(`${this.baseUrl}${path}`, {
@@ -48,21 +51,6 @@ class HttpControl implements SandboxControl {
   }
   updateSettings(patch: SettingsPatch): Promise<CloudSettings> {
     return this.call('PATCH', '/settings', patch);
-  }
-  setLatency(latency: Partial<Latency>): Promise<CloudSettings> {
-    return this.updateSettings({ latency });
-  }
-  setBandwidth(bandwidth: Partial<Bandwidth>): Promise<CloudSettings> {
-    return this.updateSettings({ bandwidth });
-  }
-  setQuotas(quotas: Partial<Quotas>): Promise<CloudSettings> {
-    return this.updateSettings({ quotas });
-  }
-  setTokenLifetime(seconds: number): Promise<CloudSettings> {
-    return this.updateSettings({ tokenLifetimeSeconds: seconds });
-  }
-  setAddressPools(pools: Partial<AddressPools>): Promise<CloudSettings> {
-    return this.updateSettings({ addressPools: pools });
   }
   injectFault(spec: FaultSpec): Promise<FaultInfo> {
     return this.call('POST', '/faults', spec);

@@ -4,11 +4,12 @@ import type { OperationName } from '../behaviour/operation-names';
 import type { CloudContext } from '../cloud/cloud.context';
 import type { ImageRecord, ServerRecord } from '../cloud/cloud.state';
 import type { CloudSettings } from '../config/cloud-config';
-import { seedImageSchema, settingsPatchSchema, type AddressPools, type Bandwidth, type Latency, type Quotas, type SettingsPatch } from '../config/cloud-options.schema';
+import { seedImageSchema, settingsPatchSchema, type SettingsPatch } from '../config/cloud-options.schema';
 import { seedImage } from '../glance/image.catalog';
 import { OpenStackError } from '../http/openstack-error';
 import { applyPools, createPools } from '../neutron/network.setup';
 import { serverAddresses } from '../nova/server.view';
+import { SettingsShortcuts } from './settings-shortcuts';
 import type { CloudInfo, SandboxControl, SandboxImage, SandboxServer, SeedImageRequest } from './control.types';
 
 export function imageSummary(cloud: CloudContext, i: ImageRecord): SandboxImage {
@@ -47,11 +48,13 @@ function serverSummary(cloud: CloudContext, s: ServerRecord): SandboxServer {
   };
 }
 
-export class LocalControl implements SandboxControl {
+export class LocalControl extends SettingsShortcuts implements SandboxControl {
   constructor(
     private readonly cloud: CloudContext,
     private readonly describe: () => CloudInfo,
-  ) {}
+  ) {
+    super();
+  }
 
   async info(): Promise<CloudInfo> {
     return this.describe();
@@ -77,26 +80,6 @@ export class LocalControl implements SandboxControl {
     if (parsed.tokenLifetimeSeconds !== undefined) s.tokenLifetimeSeconds = parsed.tokenLifetimeSeconds;
     this.cloud.log.info({ cloud: this.cloud.config.name, patch: parsed }, 'sandbox settings changed');
     return this.settings();
-  }
-
-  setLatency(latency: Partial<Latency>): Promise<CloudSettings> {
-    return this.updateSettings({ latency });
-  }
-
-  setBandwidth(bandwidth: Partial<Bandwidth>): Promise<CloudSettings> {
-    return this.updateSettings({ bandwidth });
-  }
-
-  setQuotas(quotas: Partial<Quotas>): Promise<CloudSettings> {
-    return this.updateSettings({ quotas });
-  }
-
-  setTokenLifetime(seconds: number): Promise<CloudSettings> {
-    return this.updateSettings({ tokenLifetimeSeconds: seconds });
-  }
-
-  setAddressPools(pools: Partial<AddressPools>): Promise<CloudSettings> {
-    return this.updateSettings({ addressPools: pools });
   }
 
   async injectFault(spec: FaultSpec): Promise<FaultInfo> {
