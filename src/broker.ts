@@ -14,15 +14,23 @@ import { OpenStackCloudApiFactory } from './adapters/openstack/openstack-cloud-a
 import { PgBossJobQueue } from './adapters/pg-boss/pg-boss.job-queue';
 import { createDataSource } from './adapters/postgres/data-source';
 import { EmbeddedDatabase, startEmbeddedPostgres } from './adapters/postgres/embedded-postgres';
-import { migrate } from './adapters/postgres/migrate';
+import { runMigrations, withSchemaLock } from './adapters/postgres/migrate';
 import { PostgresEventBus } from './adapters/postgres/postgres-event-bus';
 import { createMetrics } from './api/metrics';
 import { buildApiSchema } from './api/schema';
 import { ApiServer, createApiServer } from './api/server';
 import { Config } from './config';
-import { CloneRunner } from './pipeline/clone-runner';
-import { CLOUD_HEALTH_LOCK_ID, CloudHealthProber, DEFAULT_PROBE_OPTIONS } from './scheduler/cloud-health.prober';
+import { CloneContextFactory } from './pipeline/clone-context.factory';
+import { CloneJobStore } from './pipeline/clone-job.store';
+import { CloneRunner, DEFAULT_BACKOFFS } from './pipeline/clone-runner';
+import { DEFAULT_STEP_TIMEOUTS } from './pipeline/clone-step';
+import { createCloneSteps } from './pipeline/steps';
+import { AdvisoryLock } from './ports/advisory-locks.port';
+import { CloneReaper } from './scheduler/clone-reaper';
+import { CloudHealthProber } from './scheduler/cloud-health.prober';
 import { LeaderLock } from './scheduler/leader-lock';
+import { LeaderScheduler } from './scheduler/leader-scheduler';
+import { RetentionTask } from './scheduler/retention.task';
 import { createServices, Services } from './services';
 
 export interface Broker {
@@ -51,7 +59,14 @@ export async function startBroker(config: Config, logger: Logger): Promise<Broke
     const dataSource = createDataSource(databaseUrl);
     await dataSource.initialize();
     cleanups.push(() => dataSource.destroy());
-    const applied = await migrate(dataSource);
+    const queue = new PgBossJobQueue(databaseUrl, logger, { concurrency: config.clone.concurrency });
+    // Every schema change of a start (ours, then pg-boss's schema and queue) under one lock:
+    // brokers starting together on an empty database take turns instead of deadlocking.
+    const applied = await withSchemaLock(dataSource, async () => {
+      const names = await runMigrations(dataSource);
+      await queue.start();
+      return names;
+    });
     if (applied.length > 0) logger.info({ migrations: applied }, 'migrations applied');
 
     const secrets = new AesGcmSecretBox(await loadOrCreateSecretKey(config.secretKey, config.dataDir));
@@ -59,10 +74,9 @@ export async function startBroker(config: Config, logger: Logger): Promise<Broke
     await bus.start();
     cleanups.push(() => bus.close());
 
-    const cloudApis = new OpenStackCloudApiFactory();
+    const cloudApis = new OpenStackCloudApiFactory({ policy: { timeoutMs: config.cloudHttp.timeoutMs, createGraceMs: config.cloudHttp.createGraceMs } });
     cleanups.push(() => cloudApis.close());
-    const queue = new PgBossJobQueue(databaseUrl, logger, { concurrency: config.clone.concurrency });
-    await queue.start();
+    cleanups.push(() => queue.stop());
     const services = createServices({ dataSource, bus, secrets, cloudConnector: new KeystoneCloudConnector(), cloudApis, queue });
     const { generatedSecret } = await services.auth.bootstrapAdmin(config.adminToken);
 
@@ -86,20 +100,36 @@ export async function startBroker(config: Config, logger: Logger): Promise<Broke
 
     // Runs after the API is up; stopped first (cleanups run in reverse), so running clones
     // pause at a safe point and another replica resumes them.
-    const runner = new CloneRunner(dataSource, bus, queue, cloudApis, services.clouds, logger, {
-      owner: `${os.hostname()}:${process.pid}:${crypto.randomBytes(3).toString('hex')}`,
-      leaseMs: config.clone.leaseMs,
-      stepAttempts: config.clone.stepAttempts,
-      sweepIntervalMs: Math.max(1000, config.clone.leaseMs / 2),
-    });
+    const owner = `${os.hostname()}:${process.pid}:${crypto.randomBytes(3).toString('hex')}`;
+    const runner = new CloneRunner(
+      {
+        store: new CloneJobStore(dataSource, owner, config.clone.leaseMs),
+        bus,
+        queue,
+        contexts: new CloneContextFactory(dataSource, cloudApis, services.clouds),
+        steps: createCloneSteps({ timeouts: DEFAULT_STEP_TIMEOUTS }),
+        logger,
+      },
+      { leaseMs: config.clone.leaseMs, stepAttempts: config.clone.stepAttempts, sweepIntervalMs: Math.max(1000, config.clone.leaseMs / 2), ...DEFAULT_BACKOFFS },
+    );
     if (config.clone.concurrency > 0) await runner.start();
     cleanups.push(() => runner.stop());
 
-    // Also after the API and stopped before the database; only the replica holding the lock probes.
-    const cloudHealthLock = new LeaderLock(databaseUrl, { lockId: CLOUD_HEALTH_LOCK_ID, name: 'cloud-health' }, logger);
-    const prober = new CloudHealthProber(services.cloudHealth, cloudHealthLock, logger, metrics, { ...DEFAULT_PROBE_OPTIONS, intervalMs: config.cloudHealth.intervalMs });
-    prober.start();
-    cleanups.push(() => prober.stop());
+    // Also after the API and stopped before the database; only the replica holding the lock runs these.
+    const scheduler = new LeaderScheduler(new LeaderLock(databaseUrl, { lockId: AdvisoryLock.SCHEDULER, name: 'scheduler' }, logger), logger, {
+      setLeader: (leader) => metrics.schedulerLeader.set(leader ? 1 : 0),
+      taskRun: (task, outcome) => metrics.periodicTaskRuns.inc({ task, outcome }),
+    })
+      .add(new CloudHealthProber(services.cloudHealth, logger, metrics, config.cloudHealth.intervalMs))
+      .add(
+        new CloneReaper(dataSource, services.clouds, cloudApis, services.audit, metrics, logger, {
+          intervalMs: config.clone.reaperIntervalMs,
+          graceMs: config.clone.reaperGraceMs,
+        }),
+      )
+      .add(new RetentionTask(dataSource, metrics, logger, config.retention));
+    scheduler.start();
+    cleanups.push(() => scheduler.stop());
     const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
     return {
       url: `http://${host}:${port}/graphql`,

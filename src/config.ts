@@ -36,8 +36,16 @@ const schema = z.object({
   SHUTDOWN_GRACE_MS: int(0, 600_000).default(10_000),
   CLONE_CONCURRENCY: int(0, 64).default(2),
   CLONE_LEASE_SECONDS: int(1, 3600).default(30),
-  CLONE_STEP_ATTEMPTS: int(1, 20).default(4),
+  CLONE_STEP_ATTEMPTS: int(1, 50).default(8),
+  CLONE_REAPER_INTERVAL_SECONDS: int(1, 86_400).default(300),
+  CLONE_REAPER_GRACE_SECONDS: int(0, 86_400).default(60),
   CLOUD_HEALTH_INTERVAL_SECONDS: int(1, 86_400).default(60),
+  CLOUD_REQUEST_TIMEOUT_SECONDS: int(1, 600).default(30),
+  CLOUD_CREATE_GRACE_SECONDS: int(0, 600).default(15),
+  RETENTION_INTERVAL_SECONDS: int(60, 86_400 * 7).default(3600),
+  RETENTION_EVENTS_DAYS: int(0, 36_500).default(30),
+  RETENTION_AUDIT_DAYS: int(0, 36_500).default(365),
+  RETENTION_SAMPLES_DAYS: int(0, 36_500).default(30),
 });
 
 export interface Config {
@@ -53,9 +61,13 @@ export interface Config {
   rateLimitPerMinute: number;
   shutdownGraceMs: number;
   /** Clone jobs this broker runs at once (0: this replica only serves the API). */
-  clone: { concurrency: number; leaseMs: number; stepAttempts: number };
+  clone: { concurrency: number; leaseMs: number; stepAttempts: number; reaperIntervalMs: number; reaperGraceMs: number };
   /** How often the leader replica probes every registered cloud's Keystone. */
   cloudHealth: { intervalMs: number };
+  /** HTTP to clouds: the deadline of one attempt, and how long an unanswered create is looked for before it is sent again. */
+  cloudHttp: { timeoutMs: number; createGraceMs: number };
+  /** How long events, audit entries and samples are kept (days; 0: forever), pruned by the leader every interval. */
+  retention: { intervalMs: number; eventsDays: number; auditDays: number; samplesDays: number };
 }
 
 export class ConfigError extends Error {}
@@ -79,7 +91,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     requestBodyLimit: c.REQUEST_BODY_LIMIT,
     rateLimitPerMinute: c.RATE_LIMIT_PER_MINUTE,
     shutdownGraceMs: c.SHUTDOWN_GRACE_MS,
-    clone: { concurrency: c.CLONE_CONCURRENCY, leaseMs: c.CLONE_LEASE_SECONDS * 1000, stepAttempts: c.CLONE_STEP_ATTEMPTS },
+    clone: {
+      concurrency: c.CLONE_CONCURRENCY,
+      leaseMs: c.CLONE_LEASE_SECONDS * 1000,
+      stepAttempts: c.CLONE_STEP_ATTEMPTS,
+      reaperIntervalMs: c.CLONE_REAPER_INTERVAL_SECONDS * 1000,
+      reaperGraceMs: c.CLONE_REAPER_GRACE_SECONDS * 1000,
+    },
     cloudHealth: { intervalMs: c.CLOUD_HEALTH_INTERVAL_SECONDS * 1000 },
+    cloudHttp: { timeoutMs: c.CLOUD_REQUEST_TIMEOUT_SECONDS * 1000, createGraceMs: c.CLOUD_CREATE_GRACE_SECONDS * 1000 },
+    retention: {
+      intervalMs: c.RETENTION_INTERVAL_SECONDS * 1000,
+      eventsDays: c.RETENTION_EVENTS_DAYS,
+      auditDays: c.RETENTION_AUDIT_DAYS,
+      samplesDays: c.RETENTION_SAMPLES_DAYS,
+    },
   };
 }

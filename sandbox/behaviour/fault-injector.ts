@@ -15,8 +15,12 @@ export const faultSpecSchema = z
      * hang: hold the request (no answer) for `hangMs`, or until faults are cleared or the cloud stops;
      *       then it proceeds normally.
      * abort: drop the TCP connection; for image upload/download after `afterBytes` bytes of the body.
+     * delay: carry the call out after `hangMs` (default 2000) even if the client has gone meanwhile,
+     *        as an API worker finishes a request whose client timed out (nova-api does).
+     * hang-after: carry the call out at once but hold its answer, like `hang`: a lost answer, the
+     *        client times out although the cloud did the work.
      */
-    mode: z.enum(['fail', 'hang', 'abort']).default('fail'),
+    mode: z.enum(['fail', 'hang', 'abort', 'delay', 'hang-after']).default('fail'),
     /** How many matching calls it affects; "always" until cleared. */
     count: z.union([z.number().int().positive(), z.literal('always')]).default(1),
     status: z.number().int().min(400).max(599).default(503),

@@ -37,6 +37,25 @@ export function operation(cloud: CloudContext, name: OperationName): RequestHand
           return;
         }
         return next();
+      case 'delay':
+        try {
+          await cloud.tasks.delay(fault.hangMs ?? 2000);
+        } catch {
+          return; // the cloud is stopping
+        }
+        return next();
+      case 'hang-after': {
+        const held = cloud.faults.hold(fault, signal);
+        const end = res.end.bind(res) as (...args: unknown[]) => Response;
+        (res as unknown as { end: (...args: unknown[]) => Response }).end = (...args: unknown[]) => {
+          void held.then(() => {
+            if (signal.aborted) res.destroy();
+            else end(...args);
+          });
+          return res;
+        };
+        return next();
+      }
       case 'abort':
         if (STREAMING.includes(name) && fault.afterBytes !== undefined) {
           setStreamFault(req, fault);

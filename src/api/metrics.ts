@@ -27,9 +27,27 @@ export function createMetrics() {
     }),
     wsConnections: new Gauge({ name: 'intercloud_ws_connections', help: 'Open GraphQL WebSocket connections', registers: [registry] }),
     rateLimited: new Counter({ name: 'intercloud_rate_limited_total', help: 'Requests refused by the per-token rate limit', registers: [registry] }),
-    cloudHealthLeader: new Gauge({
-      name: 'intercloud_cloud_health_leader',
-      help: '1 while this replica holds the cloud-health leader lock (only the leader probes clouds)',
+    schedulerLeader: new Gauge({
+      name: 'intercloud_scheduler_leader',
+      help: '1 while this replica holds the scheduler leader lock (only the leader runs periodic tasks: health probes, reaper, retention)',
+      registers: [registry],
+    }),
+    periodicTaskRuns: new Counter({
+      name: 'intercloud_periodic_task_runs_total',
+      help: 'Rounds of periodic tasks run by this replica as leader, by task and outcome',
+      labelNames: ['task', 'outcome'] as const,
+      registers: [registry],
+    }),
+    reapedObjects: new Counter({
+      name: 'intercloud_reaped_objects_total',
+      help: 'Cloud objects tagged by a finished clone job (and not its result) that the reaper deleted, by kind',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
+    prunedRows: new Counter({
+      name: 'intercloud_pruned_rows_total',
+      help: 'Rows deleted by retention, by table',
+      labelNames: ['table'] as const,
       registers: [registry],
     }),
     cloudHealthProbes: new Counter({

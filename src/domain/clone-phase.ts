@@ -17,7 +17,10 @@ export enum ClonePhase {
 export enum CloneJobState {
   QUEUED = 'QUEUED',
   RUNNING = 'RUNNING',
+  /** Cancelled: undoing what the job made, then CANCELLED. */
   CANCELLING = 'CANCELLING',
+  /** A step failed for good: its cause is recorded, the job undoes what it made, then FAILED. */
+  FAILING = 'FAILING',
   DONE = 'DONE',
   FAILED = 'FAILED',
   CANCELLED = 'CANCELLED',
@@ -36,6 +39,18 @@ export const terminalStates: readonly CloneJobState[] = [CloneJobState.DONE, Clo
 
 export function isTerminal(state: CloneJobState): boolean {
   return terminalStates.includes(state);
+}
+
+/** Why a clone step failed for good (CloneJob.error.code), beside the API's own error codes. */
+export enum StepErrorCode {
+  SNAPSHOT_FAILED = 'SNAPSHOT_FAILED',
+  CHECKSUM_MISMATCH = 'CHECKSUM_MISMATCH',
+  IMPORT_FAILED = 'IMPORT_FAILED',
+  BOOT_FAILED = 'BOOT_FAILED',
+  NO_FLAVOR = 'NO_FLAVOR',
+  NO_NETWORK = 'NO_NETWORK',
+  NO_PORT = 'NO_PORT',
+  TIMEOUT = 'TIMEOUT',
 }
 
 /** Timing of one phase of one job, as stored on the job. */

@@ -13,6 +13,15 @@ export enum ErrorCode {
   INTERNAL = 'INTERNAL',
 }
 
+/**
+ * Whether trying again may succeed. Failures are classified once, where they happen: the
+ * adapters mark upstream failures `retryable` (timeouts, resets, 5xx, 429, busy 409) or not
+ * (other 4xx, refused credentials, a missing endpoint); everything else is permanent.
+ */
+export function isRetryable(err: unknown): boolean {
+  return err instanceof DomainError && err.code === ErrorCode.UPSTREAM_UNAVAILABLE && err.details.retryable === true;
+}
+
 export class DomainError extends Error {
   constructor(
     readonly code: ErrorCode,

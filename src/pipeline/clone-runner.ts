@@ -1,37 +1,63 @@
 /**
  * Runs clone jobs delivered by the job queue. A job is held under a lease (renewed while it
- * runs) so exactly one broker works on it; a broker that dies loses the lease and any other
- * replica (or itself after a restart) resumes the job from its last checkpoint. Each step is
- * retried on transient errors; a permanent error or a cancellation undoes, in reverse order,
- * what every started step made.
+ * runs, and checked before every cloud call) so exactly one broker works on it; a broker that
+ * dies or stalls loses the lease and any other replica (or itself after a restart) resumes the
+ * job from its last checkpoint. Failures are classified once: a transient one is retried within
+ * the step's budget, which the HTTP layer draws from too; a permanent one, a spent budget or a
+ * cancellation records the outcome first and then undoes, in reverse order, what every started
+ * step made. An undo interrupted by a crash resumes undoing.
  */
 import { Logger } from 'pino';
-import { DataSource, EntityManager } from 'typeorm';
 import { CloneEventKind, ClonePhase, CloneJobState, PhaseTiming } from '../domain/clone-phase';
-import { CloneJobEntity, CloudEntity, VmEntity, VmTypeEntity } from '../domain/entities';
+import { CloneJobEntity, VmEntity } from '../domain/entities';
 import { VmOrigin } from '../domain/enums';
-import { DomainError, ErrorCode } from '../domain/errors';
-import { CloudApiFactory } from '../ports/cloud-api.port';
+import { DomainError, ErrorCode, isRetryable } from '../domain/errors';
+import { Backoff, backoffDelay, RetryBudget, sleep, withRetryBudget } from '../domain/retry';
 import { EventBus } from '../ports/event-bus.port';
 import { JobQueue } from '../ports/job-queue.port';
-import { CloudService } from '../services/cloud.service';
 import { CloneEventPayload, publishCloneEvent } from './clone-events';
+import { CloneContextFactory, JobUnrunnableError } from './clone-context.factory';
+import { CloneJobStore, LeaseLostError } from './clone-job.store';
 import { ProgressThrottle } from './clone-progress';
 import { CloneArtefacts, CloneContext, CloneStep, PermanentStepError } from './clone-step';
-import { cloneSteps } from './steps';
+import { LeaseExpiredError, LeaseFence } from './lease-fence';
 
 export interface CloneRunnerOptions {
-  /** This process's name in leases. */
-  owner: string;
   leaseMs: number;
-  /** Attempts per step for transient (upstream) failures. */
+  /** Transient failures one step absorbs, HTTP retries included; also failures outside any step before a job ends FAILED. */
   stepAttempts: number;
   sweepIntervalMs: number;
+  /** Between re-runs of a step that failed transiently. */
+  stepBackoff: Backoff;
+  /** Before a job that failed outside any step is handed out again. */
+  runnerBackoff: Backoff;
+}
+
+export const DEFAULT_BACKOFFS = {
+  stepBackoff: { baseMs: 1000, capMs: 15_000 },
+  runnerBackoff: { baseMs: 2000, capMs: 60_000 },
+} satisfies Partial<CloneRunnerOptions>;
+
+export interface CloneRunnerDeps {
+  store: CloneJobStore;
+  bus: EventBus;
+  queue: JobQueue;
+  contexts: CloneContextFactory;
+  steps: readonly CloneStep[];
+  logger: Logger;
 }
 
 type Outcome = CloneJobState.FAILED | CloneJobState.CANCELLED;
 
+/** This broker is stopping: the job pauses and another broker (or this one, restarted) resumes it. */
 class StopRequested extends Error {}
+/** The job was cancelled (seen at a lease renewal). */
+class CancelRequested extends Error {}
+
+/** Reasons to stop working on a job without touching it further: it is, or soon will be, another broker's. */
+function pauseReason(err: unknown): Error | null {
+  return err instanceof StopRequested || err instanceof LeaseLostError || err instanceof LeaseExpiredError ? err : null;
+}
 
 export class CloneRunner {
   private readonly active = new Map<string, AbortController>();
@@ -39,20 +65,14 @@ export class CloneRunner {
   private stopping = false;
 
   constructor(
-    private readonly dataSource: DataSource,
-    private readonly bus: EventBus,
-    private readonly queue: JobQueue,
-    private readonly cloudApis: CloudApiFactory,
-    private readonly clouds: CloudService,
-    private readonly logger: Logger,
+    private readonly deps: CloneRunnerDeps,
     private readonly options: CloneRunnerOptions,
-    private readonly steps: readonly CloneStep[] = cloneSteps,
   ) {}
 
   async start(): Promise<void> {
-    await this.queue.workClones((id) => this.run(id));
+    await this.deps.queue.workClones((id) => this.run(id));
     await this.sweep();
-    this.sweeper = setInterval(() => void this.sweep().catch((err) => this.logger.warn({ err }, 'clone lease sweep failed')), this.options.sweepIntervalMs);
+    this.sweeper = setInterval(() => void this.sweep().catch((err) => this.deps.logger.warn({ err }, 'clone lease sweep failed')), this.options.sweepIntervalMs);
     this.sweeper.unref();
   }
 
@@ -61,130 +81,135 @@ export class CloneRunner {
     this.stopping = true;
     if (this.sweeper) clearInterval(this.sweeper);
     for (const ac of this.active.values()) ac.abort(new StopRequested('broker stopping'));
-    await this.queue.stop();
+    await this.deps.queue.stop();
   }
 
-  /** Re-delivers jobs whose runner is gone (lease expired or released): they resume from their checkpoint. */
+  /** Re-delivers jobs nobody runs (lease lapsed or released); they resume from their checkpoint. */
   async sweep(): Promise<void> {
     if (this.stopping) return;
-    const rows = await this.updateReturning<{ id: string }>(
-      `UPDATE clone_jobs SET lease_owner = 'requeued', lease_expires_at = now() + make_interval(secs => $1)
-       WHERE (state IN ('RUNNING', 'CANCELLING') AND (lease_owner IS NULL OR lease_expires_at < now()))
-          -- A broker that died between taking a job from the queue and claiming it leaves it QUEUED.
-          OR (state = 'QUEUED' AND (lease_expires_at < now() OR (lease_owner IS NULL AND created_at < now() - make_interval(secs => $1 * 2))))
-       RETURNING id`,
-      [this.options.leaseMs / 1000],
-    );
-    for (const { id } of rows) {
-      this.logger.info({ jobId: id }, 'resuming clone job whose runner is gone');
-      await this.queue.enqueueClone(null, id);
+    for (const id of await this.deps.store.sweep()) {
+      this.deps.logger.info({ jobId: id }, 'handing out a clone job nobody runs');
+      await this.deps.queue.enqueueClone(null, id);
     }
   }
 
   async run(jobId: string): Promise<void> {
-    if (this.stopping || !(await this.claim(jobId))) return;
+    const { store, logger } = this.deps;
+    if (this.stopping || !(await store.claim(jobId))) return;
     const ac = new AbortController();
+    // Assumed held for 80% of the lease after each renewal was sent: this broker gives up before the database hands the job on.
+    const fence = new LeaseFence(jobId, this.options.leaseMs * 0.8);
     this.active.set(jobId, ac);
     // Also how soon a cancellation is noticed, hence at least once a second (one row update).
-    const heartbeat = setInterval(() => void this.renew(jobId, ac), Math.min(1000, this.options.leaseMs / 3));
+    const heartbeat = setInterval(() => void this.renew(jobId, ac, fence), Math.min(1000, this.options.leaseMs / 3));
     try {
-      await this.execute(jobId, ac.signal);
+      await this.execute(jobId, ac.signal, fence);
+      await store.release(jobId);
     } catch (err) {
-      if (err instanceof StopRequested) this.logger.info({ jobId, reason: err.message }, 'clone job paused; another broker will resume it');
-      else this.logger.error({ err, jobId }, 'clone runner failed outside a step');
+      const paused = pauseReason(err) ?? pauseReason(ac.signal.reason);
+      if (paused) {
+        logger.info({ jobId, reason: paused.message }, 'clone job paused; another broker will resume it');
+        if (paused instanceof StopRequested) await store.release(jobId).catch((e) => logger.warn({ err: e, jobId }, 'could not release clone job lease'));
+      } else {
+        await this.failedOutsideStep(jobId, err).catch((e) => logger.error({ err: e, jobId }, 'could not record a clone job failure'));
+      }
     } finally {
       clearInterval(heartbeat);
       this.active.delete(jobId);
-      await this.dataSource
-        .query(`UPDATE clone_jobs SET lease_owner = NULL, lease_expires_at = NULL WHERE id = $1 AND lease_owner = $2`, [jobId, this.options.owner])
-        .catch((err) => this.logger.warn({ err, jobId }, 'could not release clone job lease'));
     }
   }
 
-  private async claim(jobId: string): Promise<boolean> {
-    const rows = await this.updateReturning<{ id: string }>(
-      `UPDATE clone_jobs SET lease_owner = $2, lease_expires_at = now() + make_interval(secs => $3),
-         state = CASE WHEN state = 'QUEUED' THEN 'RUNNING' ELSE state END
-       WHERE id = $1 AND state IN ('QUEUED', 'RUNNING', 'CANCELLING')
-         AND (lease_owner IS NULL OR lease_owner = 'requeued' OR lease_expires_at < now())
-       RETURNING id`,
-      [jobId, this.options.owner, this.options.leaseMs / 1000],
-    );
-    return rows.length > 0;
-  }
-
-  /** Renews the lease and notices a cancellation or a lost lease. */
-  private async renew(jobId: string, ac: AbortController): Promise<void> {
+  /** Renews the lease; notices a cancellation or a lost lease. */
+  private async renew(jobId: string, ac: AbortController, fence: LeaseFence): Promise<void> {
+    const sentAt = fence.stamp();
     try {
-      const rows = await this.updateReturning<{ state: string }>(
-        `UPDATE clone_jobs SET lease_expires_at = now() + make_interval(secs => $3) WHERE id = $1 AND lease_owner = $2 RETURNING state`,
-        [jobId, this.options.owner, this.options.leaseMs / 1000],
-      );
-      if (rows.length === 0) ac.abort(new StopRequested('lease lost'));
-      else if (rows[0].state === CloneJobState.CANCELLING) ac.abort(new Error('cancelled'));
+      const state = await this.deps.store.renew(jobId);
+      if (state === null) {
+        fence.lost();
+        if (!ac.signal.aborted) ac.abort(new LeaseLostError(jobId));
+        return;
+      }
+      fence.renewed(sentAt);
+      if (state === CloneJobState.CANCELLING && !ac.signal.aborted) ac.abort(new CancelRequested('cancelled'));
     } catch (err) {
-      this.logger.warn({ err, jobId }, 'could not renew clone job lease');
+      this.deps.logger.warn({ err, jobId }, 'could not renew clone job lease');
     }
   }
 
   /**
-   * Writes job columns only while this broker still holds the lease; a broker that stalled past
-   * its lease must not overwrite what the one that took over has written (the transaction,
-   * with its event, is rolled back).
+   * Something outside any step failed (a cloud that cannot be opened, the database). That is an
+   * attempt too: the job is handed out again after a backoff, and after `stepAttempts` such
+   * failures it ends FAILED with the cause instead of being re-delivered forever.
    */
-  private async guardedUpdate(tx: EntityManager, jobId: string, assignments: string, params: unknown[]): Promise<void> {
-    const owner = `$${params.length + 2}`;
-    const [, count] = (await tx.query(`UPDATE clone_jobs SET ${assignments}, updated_at = now() WHERE id = $1 AND lease_owner = ${owner}`, [jobId, ...params, this.options.owner])) as [unknown, number];
-    if (count === 0) throw new StopRequested(`lost the lease on clone job ${jobId}`);
+  private async failedOutsideStep(jobId: string, err: unknown): Promise<void> {
+    const { store, logger } = this.deps;
+    const permanent = err instanceof JobUnrunnableError;
+    const failures = await store.countRunnerFailure(jobId);
+    if (!permanent && failures < this.options.stepAttempts) {
+      const delay = backoffDelay(failures, this.options.runnerBackoff);
+      logger.warn({ err, jobId, failures, retryInMs: Math.round(delay) }, 'clone job could not run; handing it out again later');
+      await store.release(jobId, delay);
+      return;
+    }
+    const job = await store.load(jobId);
+    if (!job) return;
+    const code = err instanceof DomainError ? err.code : ErrorCode.INTERNAL;
+    const cause = err instanceof DomainError || permanent ? (err as Error).message : 'internal error (see the broker log)';
+    const message = `could not run the job${permanent ? '' : ` after ${failures} attempts`}: ${cause}; what it made was not undone`;
+    logger.error({ err, jobId, failures }, 'clone job failed outside its steps');
+    await store.transaction(async (tx) => {
+      await store.write(tx, jobId, { state: CloneJobState.FAILED, phase: ClonePhase.FAILED, errorCode: code, errorMessage: message, finishedAt: 'now' });
+      await publishCloneEvent(this.deps.bus, tx, job.tenantId, { jobId, kind: CloneEventKind.FAILED, phase: ClonePhase.FAILED, message });
+    });
+    await store.release(jobId);
   }
 
-  /** TypeORM answers an UPDATE with [rows, count]; this gives the RETURNING rows. */
-  private async updateReturning<T>(sql: string, params: unknown[]): Promise<T[]> {
-    const [rows] = (await this.dataSource.query(sql, params)) as [T[], number];
-    return rows;
-  }
-
-  private async execute(jobId: string, signal: AbortSignal): Promise<void> {
-    const job = await this.dataSource.getRepository(CloneJobEntity).findOneByOrFail({ id: jobId });
-    const ctx = await this.context(job, signal);
-    const log = ctx.log;
-    if (job.state === CloneJobState.CANCELLING) return this.compensate(ctx, CloneJobState.CANCELLED, null);
+  private async execute(jobId: string, signal: AbortSignal, fence: LeaseFence): Promise<void> {
+    const job = await this.deps.store.load(jobId);
+    if (!job) {
+      this.deps.logger.warn({ jobId }, 'clone job no longer exists');
+      return;
+    }
+    const ctx = this.context(job, await this.deps.contexts.open(job, fence), signal);
+    if (job.state === CloneJobState.CANCELLING) return this.compensate(ctx, CloneJobState.CANCELLED, null, fence);
+    if (job.state === CloneJobState.FAILING) return this.compensate(ctx, CloneJobState.FAILED, null, fence);
     const done = new Set(job.phases.filter((p) => p.finishedAt).map((p) => p.phase));
-    for (const step of this.steps) {
+    for (const step of this.deps.steps) {
       if (!step.applies(ctx) || done.has(step.phase)) continue;
       await this.startPhase(ctx, step.phase);
-      for (let attempt = 1; ; attempt++) {
-        try {
-          signal.throwIfAborted();
-          await step.run(ctx);
-          break;
-        } catch (err) {
-          const stop = err instanceof StopRequested ? err : signal.aborted && signal.reason instanceof StopRequested ? signal.reason : null;
-          if (stop) {
-            log.info({ reason: stop.message, phase: step.phase }, 'clone job paused; another broker will resume it');
-            return;
-          }
-          if (signal.aborted) return this.compensate(ctx, CloneJobState.CANCELLED, null);
-          const transient = err instanceof DomainError && err.code === ErrorCode.UPSTREAM_UNAVAILABLE;
-          if (!transient || attempt >= this.options.stepAttempts) return this.compensate(ctx, CloneJobState.FAILED, err);
-          const delay = Math.min(1000 * 2 ** (attempt - 1), 15_000);
-          log.warn({ err, phase: step.phase, attempt, delay }, 'clone step failed; retrying');
-          await this.event(ctx, { kind: CloneEventKind.PROGRESS, phase: step.phase, message: `attempt ${attempt} failed (${(err as Error).message}); retrying in ${delay} ms` });
-          await new Promise((r) => setTimeout(r, delay));
-        }
-      }
+      const failed = await this.runStep(ctx, step, fence);
+      if (failed) return this.compensate(ctx, failed.outcome, failed.cause, fence);
       await this.finishPhase(ctx, step.phase);
     }
-    await this.finish(ctx);
+    if (!(await this.finish(ctx))) await this.compensate(ctx, CloneJobState.CANCELLED, null, fence);
   }
 
-  private async context(job: CloneJobEntity, signal: AbortSignal): Promise<CloneContext> {
-    const clouds = this.dataSource.getRepository(CloudEntity);
-    const vm = await this.dataSource.getRepository(VmEntity).findOneByOrFail({ id: job.sourceVmId });
-    const sourceCloud = await clouds.findOneByOrFail({ id: job.sourceCloudId });
-    const targetCloud = await clouds.findOneByOrFail({ id: job.targetCloudId });
-    const vmType = vm.vmTypeId ? await this.dataSource.getRepository(VmTypeEntity).findOneBy({ id: vm.vmTypeId }) : null;
-    const log = this.logger.child({ jobId: job.id, sourceCloudId: sourceCloud.id, cloudId: targetCloud.id });
+  /** Runs one step to success, or says how the job ends; throws only to pause. */
+  private async runStep(ctx: CloneContext, step: CloneStep, fence: LeaseFence): Promise<{ outcome: Outcome; cause: unknown } | null> {
+    const budget = new RetryBudget(this.options.stepAttempts);
+    for (;;) {
+      try {
+        ctx.signal.throwIfAborted();
+        fence.assertHeld();
+        await withRetryBudget(budget, () => step.run(ctx));
+        return null;
+      } catch (err) {
+        const paused = pauseReason(err) ?? (ctx.signal.aborted ? pauseReason(ctx.signal.reason) : null);
+        if (paused) throw paused;
+        if (ctx.signal.aborted) return { outcome: CloneJobState.CANCELLED, cause: null };
+        budget.spend(err);
+        if (!isRetryable(err) || !budget.allowsRetry()) return { outcome: CloneJobState.FAILED, cause: err };
+        const delay = Math.round(backoffDelay(budget.failures, this.options.stepBackoff));
+        ctx.log.warn({ err, phase: step.phase, failures: budget.failures, delay }, 'clone step failed; retrying');
+        await this.event(ctx, { kind: CloneEventKind.PROGRESS, phase: step.phase, message: `attempt failed (${(err as Error).message}); retrying in ${delay} ms` });
+        await sleep(delay, ctx.signal).catch(() => undefined); // an abort is handled at the top of the loop
+      }
+    }
+  }
+
+  private context(job: CloneJobEntity, opened: Awaited<ReturnType<CloneContextFactory['open']>>, signal: AbortSignal): CloneContext {
+    const { store } = this.deps;
+    const log = this.deps.logger.child({ jobId: job.id, sourceCloudId: opened.source.cloud.id, cloudId: opened.target.cloud.id });
     const artefacts = job.artefacts as CloneArtefacts;
     const throttle = new ProgressThrottle((r) => {
       job.bytesTransferred = r.bytesTransferred;
@@ -194,39 +219,39 @@ export class CloneRunner {
     return {
       job,
       artefacts,
-      source: { cloud: sourceCloud, api: this.cloudApis.forConnection(this.clouds.connectionOf(sourceCloud)), vm },
-      target: { cloud: targetCloud, api: this.cloudApis.forConnection(this.clouds.connectionOf(targetCloud)) },
-      vmType,
-      intraCloud: sourceCloud.id === targetCloud.id,
+      ...opened,
+      intraCloud: opened.source.cloud.id === opened.target.cloud.id,
       signal,
       log,
       tags: { intercloud_job: job.id },
       checkpoint: async (patch) => {
         Object.assign(artefacts, patch);
         if (patch.snapshotSize !== undefined) job.bytesTotal = patch.snapshotSize;
-        await this.dataSource.transaction((tx) => this.guardedUpdate(tx, job.id, `artefacts = $2, bytes_total = $3`, [JSON.stringify(artefacts), job.bytesTotal]));
+        await store.transaction((tx) => store.write(tx, job.id, { artefacts: { ...artefacts }, bytesTotal: job.bytesTotal }));
       },
       progress: (bytes, total) => throttle.update(bytes, total),
     };
   }
 
   private async progressEvent(job: CloneJobEntity, r: { bytesTransferred: number; bytesTotal: number | null; bytesPerSecond: number; etaSeconds: number | null }): Promise<void> {
-    await this.dataSource.transaction(async (tx) => {
-      await this.guardedUpdate(tx, job.id, `bytes_transferred = $2, bytes_total = $3`, [r.bytesTransferred, r.bytesTotal]);
-      await publishCloneEvent(this.bus, tx, job.tenantId, { jobId: job.id, kind: CloneEventKind.PROGRESS, phase: ClonePhase.TRANSFER, ...r });
+    const { store } = this.deps;
+    await store.transaction(async (tx) => {
+      await store.write(tx, job.id, { bytesTransferred: r.bytesTransferred, bytesTotal: r.bytesTotal });
+      await publishCloneEvent(this.deps.bus, tx, job.tenantId, { jobId: job.id, kind: CloneEventKind.PROGRESS, phase: ClonePhase.TRANSFER, ...r });
     });
   }
 
-  private async event(ctx: CloneContext, e: Omit<CloneEventPayload, 'jobId' | 'at' | 'bytesTransferred' | 'bytesTotal' | 'bytesPerSecond' | 'etaSeconds' | 'message'> & Partial<CloneEventPayload>): Promise<void> {
-    await this.dataSource.transaction((tx) => publishCloneEvent(this.bus, tx, ctx.job.tenantId, { jobId: ctx.job.id, ...e }));
+  private async event(ctx: CloneContext, e: Pick<CloneEventPayload, 'kind' | 'phase'> & Partial<CloneEventPayload>): Promise<void> {
+    await this.deps.store.transaction((tx) => publishCloneEvent(this.deps.bus, tx, ctx.job.tenantId, { jobId: ctx.job.id, ...e }));
   }
 
   /** Phase bookkeeping and its event commit together; `state` is never written here (a cancel may have set it). */
-  private async savePhases(ctx: CloneContext, event: Parameters<CloneRunner['event']>[1]): Promise<void> {
+  private async savePhases(ctx: CloneContext, event: Pick<CloneEventPayload, 'kind' | 'phase'> & Partial<CloneEventPayload>): Promise<void> {
     const { job } = ctx;
-    await this.dataSource.transaction(async (tx) => {
-      await this.guardedUpdate(tx, job.id, `phase = $2, phases = $3`, [job.phase, JSON.stringify(job.phases)]);
-      await publishCloneEvent(this.bus, tx, job.tenantId, { jobId: job.id, ...event });
+    const { store } = this.deps;
+    await store.transaction(async (tx) => {
+      await store.write(tx, job.id, { phase: job.phase, phases: job.phases });
+      await publishCloneEvent(this.deps.bus, tx, job.tenantId, { jobId: job.id, ...event });
     });
   }
 
@@ -249,18 +274,28 @@ export class CloneRunner {
   }
 
   /**
-   * The clone becomes a VM the broker knows. Cross-cloud, the source snapshot is no longer
-   * needed; it is deleted before DONE is committed because nothing comes back to a DONE job:
-   * a broker dying in between leaves a RUNNING job whose resume deletes it again (404 is fine).
+   * The clone becomes a VM the broker knows; false when a cancellation arrived first (then
+   * nothing is written and the caller undoes). Cross-cloud, the source snapshot is no longer
+   * needed; it is deleted before DONE is committed because nothing comes back to a DONE job: a
+   * broker dying in between leaves a RUNNING job whose resume deletes it again (404 is fine).
    */
-  private async finish(ctx: CloneContext): Promise<void> {
+  private async finish(ctx: CloneContext): Promise<boolean> {
     const { job, artefacts } = ctx;
+    const { store } = this.deps;
     if (!ctx.intraCloud && artefacts.snapshotImageId) {
-      await ctx.source.api.deleteImage(artefacts.snapshotImageId).catch((err) => ctx.log.warn({ err }, 'could not delete the source snapshot'));
+      await ctx.source.api.deleteImage(artefacts.snapshotImageId).catch((err) => {
+        if (pauseReason(err)) throw err;
+        ctx.log.warn({ err }, 'could not delete the source snapshot');
+      });
     }
     const server = await ctx.target.api.getServer(artefacts.serverId!);
-    await this.dataSource.transaction(async (tx) => {
+    const done = await store.transaction(async (tx) => {
+      if (!(await store.write(tx, job.id, { state: CloneJobState.DONE, phase: ClonePhase.DONE, finishedAt: 'now' }, [CloneJobState.RUNNING]))) return false;
       let vm = await tx.findOne(VmEntity, { where: { cloudId: ctx.target.cloud.id, serverId: artefacts.serverId! } });
+      if (vm && vm.tenantId !== job.tenantId) {
+        // A server id another tenant already registered in this cloud: never adopt their row.
+        throw new Error(`server ${artefacts.serverId} in cloud ${ctx.target.cloud.id} is already known to the broker under another tenant`);
+      }
       vm ??= await tx.save(
         tx.create(VmEntity, {
           tenantId: job.tenantId,
@@ -277,53 +312,94 @@ export class CloneRunner {
           sshHostKeyFingerprint: ctx.source.vm.sshHostKeyFingerprint,
         }),
       );
-      const finishedAt = new Date();
-      await this.guardedUpdate(tx, job.id, `state = 'DONE', phase = 'DONE', result_vm_id = $2, finished_at = $3`, [vm.id, finishedAt]);
-      const total = finishedAt.getTime() - job.createdAt.getTime();
-      await publishCloneEvent(this.bus, tx, job.tenantId, { jobId: job.id, kind: CloneEventKind.DONE, phase: ClonePhase.DONE, bytesTransferred: job.bytesTransferred, bytesTotal: job.bytesTotal, message: `clone ${vm.id} ready in ${(total / 1000).toFixed(1)} s` });
+      await store.write(tx, job.id, { resultVmId: vm.id });
+      const total = Date.now() - job.createdAt.getTime();
+      await publishCloneEvent(this.deps.bus, tx, job.tenantId, {
+        jobId: job.id,
+        kind: CloneEventKind.DONE,
+        phase: ClonePhase.DONE,
+        bytesTransferred: job.bytesTransferred,
+        bytesTotal: job.bytesTotal,
+        message: `clone ${vm.id} ready in ${(total / 1000).toFixed(1)} s`,
+      });
+      return true;
     });
-    ctx.log.info({ serverId: artefacts.serverId }, 'clone job done');
+    if (done) ctx.log.info({ serverId: artefacts.serverId }, 'clone job done');
+    return done;
   }
 
-  /** Undoes, in reverse order, every step that started, then ends the job FAILED or CANCELLED. */
-  private async compensate(ctx: CloneContext, outcome: Outcome, cause: unknown): Promise<void> {
+  /**
+   * Ends the job FAILED or CANCELLED. The outcome and its cause are recorded first (FAILING or
+   * CANCELLING), so a broker that dies while undoing leaves a job that resumes undoing; then
+   * every started step is undone in reverse order, each after confirming the lease in the
+   * database, so a broker that lost the job never deletes what the new owner made.
+   */
+  private async compensate(ctx: CloneContext, wanted: Outcome, cause: unknown, fence: LeaseFence): Promise<void> {
     const { job } = ctx;
-    const started = new Set(job.phases.map((p) => p.phase));
+    const { store } = this.deps;
+    const outcome = await this.recordOutcome(ctx, wanted, cause);
     const undone: string[] = [];
     const leftovers: string[] = [];
-    for (const step of [...this.steps].reverse()) {
+    const started = new Set(job.phases.map((p) => p.phase));
+    for (const step of [...this.deps.steps].reverse()) {
       if (!started.has(step.phase) || !step.undo) continue;
       for (let attempt = 1; attempt <= 3; attempt++) {
+        const sentAt = fence.stamp();
+        if ((await store.renew(job.id)) === null) throw new LeaseLostError(job.id);
+        fence.renewed(sentAt);
         try {
           await step.undo(ctx);
           undone.push(step.phase);
           break;
         } catch (err) {
+          if (pauseReason(err)) throw err;
           ctx.log.warn({ err, phase: step.phase, attempt }, 'undo failed');
           if (attempt === 3) leftovers.push(`${step.phase}: ${(err as Error).message}`);
-          else await new Promise((r) => setTimeout(r, 500 * attempt));
+          else await sleep(backoffDelay(attempt, { baseMs: 500, capMs: 4000 }));
         }
       }
     }
-    const code = cause instanceof PermanentStepError ? cause.code : cause instanceof DomainError ? cause.code : cause ? ErrorCode.INTERNAL : null;
-    let message = cause instanceof Error ? cause.message : outcome === CloneJobState.CANCELLED ? 'cancelled' : 'failed';
-    if (leftovers.length > 0) message += `; could not undo ${leftovers.join('; ')}`;
-    if (cause && !(cause instanceof DomainError) && !(cause instanceof PermanentStepError)) ctx.log.error({ err: cause }, 'clone step failed with an unexpected error');
     const phase = outcome === CloneJobState.CANCELLED ? ClonePhase.CANCELLED : ClonePhase.FAILED;
-    await this.dataSource.transaction(async (tx) => {
-      await this.guardedUpdate(tx, job.id, `state = $2, phase = $3, error_code = $4, error_message = $5, finished_at = now()`, [
-        outcome,
-        phase,
-        code,
-        outcome === CloneJobState.FAILED ? message : null,
-      ]);
-      await publishCloneEvent(this.bus, tx, job.tenantId, {
+    let message = outcome === CloneJobState.FAILED ? (job.errorMessage ?? 'failed') : 'cancelled';
+    if (leftovers.length > 0) message += `; could not undo ${leftovers.join('; ')}`;
+    await store.transaction(async (tx) => {
+      await store.write(tx, job.id, { state: outcome, phase, finishedAt: 'now', errorMessage: outcome === CloneJobState.FAILED ? message : null });
+      await publishCloneEvent(this.deps.bus, tx, job.tenantId, {
         jobId: job.id,
         kind: outcome === CloneJobState.CANCELLED ? CloneEventKind.CANCELLED : CloneEventKind.FAILED,
         phase,
         message: `${message}${undone.length > 0 ? ` (undid ${undone.join(', ')})` : ''}`,
       });
     });
-    ctx.log.info({ outcome, code, undone, leftovers }, 'clone job ended after compensation');
+    ctx.log.info({ outcome, code: job.errorCode, undone, leftovers }, 'clone job ended after compensation');
+  }
+
+  /**
+   * FAILING with its cause, or CANCELLING, before anything is undone. A failure that races a
+   * cancellation is a cancellation (the user asked first, or at the same time). Returns the
+   * outcome the job will end with.
+   */
+  private async recordOutcome(ctx: CloneContext, wanted: Outcome, cause: unknown): Promise<Outcome> {
+    const { job } = ctx;
+    const { store } = this.deps;
+    if (job.state === CloneJobState.FAILING) return CloneJobState.FAILED;
+    if (job.state === CloneJobState.CANCELLING) return CloneJobState.CANCELLED;
+    if (wanted === CloneJobState.FAILED) {
+      const code = cause instanceof PermanentStepError || cause instanceof DomainError ? cause.code : ErrorCode.INTERNAL;
+      const message = cause instanceof PermanentStepError || cause instanceof DomainError ? cause.message : 'internal error (see the broker log)';
+      if (!(cause instanceof PermanentStepError) && !(cause instanceof DomainError)) ctx.log.error({ err: cause }, 'clone step failed with an unexpected error');
+      const recorded = await store.transaction(async (tx) => {
+        if (!(await store.write(tx, job.id, { state: CloneJobState.FAILING, errorCode: code, errorMessage: message }, [CloneJobState.RUNNING]))) return false;
+        await publishCloneEvent(this.deps.bus, tx, job.tenantId, { jobId: job.id, kind: CloneEventKind.PROGRESS, phase: job.phase, message: `failed (${message}); undoing what the job made` });
+        return true;
+      });
+      if (recorded) {
+        Object.assign(job, { state: CloneJobState.FAILING, errorCode: code, errorMessage: message });
+        return CloneJobState.FAILED;
+      }
+    }
+    // Cancelled (by the user, seen at a renewal or at DONE): the service already wrote CANCELLING.
+    job.state = CloneJobState.CANCELLING;
+    return CloneJobState.CANCELLED;
   }
 }

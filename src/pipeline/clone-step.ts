@@ -1,11 +1,13 @@
 /**
  * What a clone step is: a small idempotent function over the job's context, plus its undo.
- * Adding a phase to the pipeline is adding one step file and listing it in steps/index.ts.
+ * Steps are built by `createCloneSteps(deps)` (steps/index.ts) from the ports they need, so a
+ * new phase adds its own dependencies without widening the runner.
  */
 import { Logger } from 'pino';
-import { ClonePhase } from '../domain/clone-phase';
+import { ClonePhase, StepErrorCode } from '../domain/clone-phase';
 import { CloneJobEntity, CloudEntity, VmEntity, VmTypeEntity } from '../domain/entities';
 import { VmAddress } from '../domain/entities/vm.entity';
+import { sleep } from '../domain/retry';
 import { CloudApi } from '../ports/cloud-api.port';
 
 /** Ids of what the job made, checkpointed as soon as each exists so a retry finds it. */
@@ -26,7 +28,7 @@ export interface CloneContext {
   readonly target: { cloud: CloudEntity; api: CloudApi };
   readonly vmType: VmTypeEntity | null;
   readonly intraCloud: boolean;
-  /** Aborted when the job is cancelled or this broker stops. */
+  /** Aborted when the job is cancelled, this broker stops or its lease is lost. */
   readonly signal: AbortSignal;
   readonly log: Logger;
   /** Persists artefacts (merged) right away. */
@@ -50,7 +52,7 @@ export interface CloneStep {
 /** A failure that retrying will not fix: the job is undone and ends FAILED with this code. */
 export class PermanentStepError extends Error {
   constructor(
-    readonly code: string,
+    readonly code: StepErrorCode,
     message: string,
   ) {
     super(message);
@@ -73,12 +75,31 @@ export async function pollUntil<T>(check: () => Promise<T | null | undefined>, o
     o.signal.throwIfAborted();
     const value = await check();
     if (value !== null && value !== undefined) return value;
-    if (Date.now() > deadline) throw new PermanentStepError('TIMEOUT', `timed out after ${Math.round(o.timeoutMs / 1000)} s waiting for ${o.what}`);
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, interval);
-      o.signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
-    });
+    if (Date.now() > deadline) throw new PermanentStepError(StepErrorCode.TIMEOUT, `timed out after ${Math.round(o.timeoutMs / 1000)} s waiting for ${o.what}`);
+    await sleep(interval, o.signal);
     // Capped low: a state change noticed late is time added to every clone.
     interval = Math.min(interval * 1.5, 500);
   }
+}
+
+/** How long each step waits for a cloud to get somewhere before the step fails. */
+export interface StepTimeouts {
+  snapshotMs: number;
+  importMs: number;
+  bootMs: number;
+  floatingIpMs: number;
+  deleteMs: number;
+}
+
+export const DEFAULT_STEP_TIMEOUTS: StepTimeouts = {
+  snapshotMs: 30 * 60_000,
+  importMs: 10 * 60_000,
+  bootMs: 15 * 60_000,
+  floatingIpMs: 2 * 60_000,
+  deleteMs: 5 * 60_000,
+};
+
+/** What the steps are built from (steps/index.ts). The SIP issue adds its ports here. */
+export interface CloneStepDeps {
+  timeouts: StepTimeouts;
 }

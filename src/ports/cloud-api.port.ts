@@ -50,6 +50,8 @@ export interface Image {
   checksum: string | null;
   hashAlgo: string | null;
   hashValue: string | null;
+  /** The project that owns the image (public and shared images of other projects are listed too). */
+  owner: string | null;
   /** Free-form properties (Glance's extra keys). */
   properties: Record<string, string>;
 }
@@ -92,6 +94,8 @@ export interface FloatingIp {
   address: string;
   portId: string | null;
   networkId: string;
+  /** Neutron's free-text description: the broker writes its job tag here (`intercloud_job=<id>`). */
+  description: string;
 }
 
 export interface Port {
@@ -103,6 +107,9 @@ export interface Port {
 
 export interface CloudApi {
   readonly connection: CloudConnection;
+
+  /** The project the broker's token is scoped to. */
+  projectId(): Promise<string>;
 
   // Nova
   listServers(filter?: { name?: string }): Promise<Server[]>;
@@ -128,8 +135,9 @@ export interface CloudApi {
   // Neutron
   listNetworks(): Promise<Network[]>;
   listPorts(deviceId: string): Promise<Port[]>;
-  listFloatingIps(filter?: { portId?: string }): Promise<FloatingIp[]>;
-  createFloatingIp(floatingNetworkId: string, portId: string): Promise<FloatingIp>;
+  listFloatingIps(filter?: { portId?: string; description?: string }): Promise<FloatingIp[]>;
+  /** `description` carries the job's tag, so a retried or resumed step (and the reaper) can find it. */
+  createFloatingIp(floatingNetworkId: string, portId: string, description?: string): Promise<FloatingIp>;
   deleteFloatingIp(id: string): Promise<void>;
 }
 

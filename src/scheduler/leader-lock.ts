@@ -19,6 +19,8 @@ export interface LeaderLockOptions {
 export class LeaderLock {
   private client: Client | null = null;
   private leader = false;
+  /** Callers asking at once share one answer (and one connection, the one holding the lock). */
+  private pending: Promise<boolean> | null = null;
 
   constructor(
     private readonly connectionString: string,
@@ -34,7 +36,14 @@ export class LeaderLock {
    * Whether this replica leads now: takes the lock if it is free, or checks that the session
    * holding it is still alive. Call before each round of leader-only work; never throws.
    */
-  async acquire(): Promise<boolean> {
+  acquire(): Promise<boolean> {
+    this.pending ??= this.tryAcquire().finally(() => {
+      this.pending = null;
+    });
+    return this.pending;
+  }
+
+  private async tryAcquire(): Promise<boolean> {
     try {
       const client = await this.connection();
       if (this.leader) {
@@ -56,6 +65,7 @@ export class LeaderLock {
 
   /** Gives the lock up (another replica takes over at its next try) and closes the connection. */
   async release(): Promise<void> {
+    await this.pending;
     const client = this.client;
     const wasLeader = this.leader;
     this.client = null;

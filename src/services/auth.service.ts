@@ -1,6 +1,7 @@
 /** Tenants, API tokens and resolving a bearer token to a Principal. */
 import { DataSource, IsNull } from 'typeorm';
 import { z } from 'zod';
+import { AdvisoryLock } from '../ports/advisory-locks.port';
 import { ApiTokenEntity, TenantEntity } from '../domain/entities';
 import { ConflictError, ForbiddenError, NotFoundError, UnauthenticatedError } from '../domain/errors';
 import { Principal } from '../domain/principal';
@@ -10,7 +11,6 @@ import { AuditService } from './audit.service';
 import { hashTokenSecret, newTokenSecret } from './token-secret';
 import { nameRule, parseInput, uuidRule } from './validation';
 
-const BOOTSTRAP_LOCK_ID = 7_310_002;
 const LAST_USED_RESOLUTION_MS = 60_000;
 
 const createTenantInput = z.object({ name: nameRule });
@@ -126,7 +126,7 @@ export class AuthService {
    */
   async bootstrapAdmin(configuredSecret: string | undefined): Promise<BootstrapResult> {
     return this.dataSource.transaction(async (tx) => {
-      await tx.query('SELECT pg_advisory_xact_lock($1)', [BOOTSTRAP_LOCK_ID]);
+      await tx.query('SELECT pg_advisory_xact_lock($1)', [AdvisoryLock.ADMIN_BOOTSTRAP]);
       let tenant = await tx.findOne(TenantEntity, { where: { name: 'admin' } });
       if (!tenant) tenant = await tx.save(tx.create(TenantEntity, { name: 'admin' }));
       if (configuredSecret) {

@@ -107,7 +107,8 @@ export class CloneJobService {
     return this.dataSource.transaction(async (tx) => {
       const job = await tx.findOne(CloneJobEntity, { where: { id, tenantId: principal.tenantId }, lock: { mode: 'pessimistic_write' } });
       if (!job) throw new NotFoundError('CloneJob', id);
-      if (isTerminal(job.state) || job.state === CloneJobState.CANCELLING) return job;
+      // A job already undoing (a failure, or an earlier cancel) ends as it is ending.
+      if (isTerminal(job.state) || job.state === CloneJobState.CANCELLING || job.state === CloneJobState.FAILING) return job;
       job.state = CloneJobState.CANCELLING;
       await tx.save(job);
       await publishCloneEvent(this.bus, tx, job.tenantId, { jobId: job.id, kind: CloneEventKind.PROGRESS, phase: job.phase, message: 'cancellation requested' });

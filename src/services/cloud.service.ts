@@ -3,7 +3,7 @@ import { DataSource, EntityManager, IsNull } from 'typeorm';
 import { z } from 'zod';
 import { CloudEntity, VmEntity } from '../domain/entities';
 import { CloudHealth, CredentialKind } from '../domain/enums';
-import { BadUserInputError, ConflictError, ForbiddenError, NotFoundError } from '../domain/errors';
+import { BadUserInputError, ConflictError, DomainError, ErrorCode, ForbiddenError, NotFoundError } from '../domain/errors';
 import { Principal } from '../domain/principal';
 import { Permission } from '../domain/roles';
 import { CloudConnection, CloudConnector, CloudCredentials } from '../ports/cloud-connector.port';
@@ -247,7 +247,16 @@ export class CloudService {
   }
 
   private credentialsOf(cloud: CloudEntity): CloudCredentials {
-    return JSON.parse(this.secrets.open(cloud.credentialsCiphertext).toString('utf8')) as CloudCredentials;
+    try {
+      return JSON.parse(this.secrets.open(cloud.credentialsCiphertext).toString('utf8')) as CloudCredentials;
+    } catch {
+      // Wiped (deregistered), corrupted, or sealed with another INTERCLOUD_SECRET_KEY: say which cloud, never what.
+      throw new DomainError(
+        ErrorCode.INTERNAL,
+        `the stored credentials of cloud ${cloud.name} (${cloud.id}) cannot be opened: wiped, or sealed with a different INTERCLOUD_SECRET_KEY`,
+        { cloudId: cloud.id },
+      );
+    }
   }
 
   private async getOwned(principal: Principal, id: string): Promise<CloudEntity> {

@@ -42,7 +42,7 @@ async function metric(broker: TestBroker, name: string): Promise<number> {
 }
 
 const probesOf = (b: TestBroker) => metric(b, 'intercloud_cloud_health_probes_total');
-const leads = async (b: TestBroker) => (await metric(b, 'intercloud_cloud_health_leader')) === 1;
+const leads = async (b: TestBroker) => (await metric(b, 'intercloud_scheduler_leader')) === 1;
 
 describe('cloud health probe', () => {
   const env = { CLOUD_HEALTH_INTERVAL_SECONDS: '1', INTERCLOUD_ADMIN_TOKEN: newAdminSecret(), INTERCLOUD_SECRET_KEY: crypto.randomBytes(32).toString('base64') };

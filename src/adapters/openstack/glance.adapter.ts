@@ -40,6 +40,7 @@ function toImage(j: ImageJson): Image {
     checksum: str(j.checksum),
     hashAlgo: str(j.os_hash_algo),
     hashValue: str(j.os_hash_value),
+    owner: str(j.owner),
     properties,
   };
 }

@@ -8,6 +8,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
 import { Agent, type Dispatcher, request } from 'undici';
 import { ConflictError, UpstreamUnavailableError } from '../../domain/errors';
+import { backoffDelay, currentRetryBudget, sleep } from '../../domain/retry';
 
 export type ServiceName = 'keystone' | 'nova' | 'glance' | 'neutron';
 
@@ -20,6 +21,12 @@ export interface HttpPolicy {
   attempts: number;
   backoffBaseMs: number;
   backoffCapMs: number;
+  /**
+   * After a create got no answer at all (timeout, reset), how long to keep looking for what it
+   * may have made before sending it again: the service may still be creating it (nova-api
+   * finishes a request whose client has gone).
+   */
+  createGraceMs: number;
 }
 
 export const DEFAULT_HTTP_POLICY: HttpPolicy = {
@@ -28,7 +35,11 @@ export const DEFAULT_HTTP_POLICY: HttpPolicy = {
   attempts: 4,
   backoffBaseMs: 250,
   backoffCapMs: 4_000,
+  createGraceMs: 15_000,
 };
+
+/** How often a create's reconcile looks again during the grace period. */
+const GRACE_POLL_MS = 1_000;
 
 /** Keep-alive pool shared by every cloud; undici keeps one connection pool per origin inside it. */
 export function createOpenStackAgent(): Agent {
@@ -104,6 +115,8 @@ interface Failure {
   transient: boolean;
   /** The cloud may have carried the request out (matters for creates only). */
   maybeApplied: boolean;
+  /** No answer came back at all (timeout, reset): the cloud may still be carrying it out. */
+  unanswered?: boolean;
   problem: string;
   status?: number;
   retryAfterMs?: number;
@@ -169,21 +182,6 @@ function errorCode(err: unknown): string | undefined {
 function errorText(err: unknown): string {
   const e = err as { message?: string; errors?: Array<{ message?: string }> };
   return e?.message || e?.errors?.map((x) => x.message).join('; ') || errorCode(err) || String(err);
-}
-
-function abortable(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 export class OpenStackHttpClient {
@@ -254,14 +252,30 @@ export class OpenStackHttpClient {
       if (spec.retry === 'create' && failure.maybeApplied) {
         // Also after the last attempt: it may have worked although its answer was lost.
         if (!reconcile) throw this.exhausted(spec, attempt, failure, 'not retried, it may have been carried out');
-        const existing = await reconcile();
+        const existing = await this.reconcileWithGrace(reconcile, failure, spec.signal);
         if (existing !== undefined) return { reconciled: existing };
       }
-      if (attempt >= maxAttempts) throw this.exhausted(spec, attempt, failure);
-      const exponential = Math.min(this.policy.backoffCapMs, this.policy.backoffBaseMs * 2 ** (attempt - 1));
-      const jittered = exponential / 2 + (Math.random() * exponential) / 2;
+      // Inside a clone step every layer draws on one budget of transient failures.
+      const budget = currentRetryBudget();
+      budget?.spend();
+      if (budget && !budget.allowsRetry()) throw budget.paid(this.exhausted(spec, attempt, failure, 'the retry budget of the clone step is spent'));
+      if (attempt >= maxAttempts) throw budget ? budget.paid(this.exhausted(spec, attempt, failure)) : this.exhausted(spec, attempt, failure);
+      const jittered = backoffDelay(attempt, { baseMs: this.policy.backoffBaseMs, capMs: this.policy.backoffCapMs });
       const delay = failure.retryAfterMs !== undefined ? Math.min(Math.max(jittered, failure.retryAfterMs), this.policy.backoffCapMs) : jittered;
-      await abortable(delay, spec.signal);
+      await sleep(delay, spec.signal);
+    }
+  }
+
+  /**
+   * What an ambiguous create may have made. After a 5xx the service answered, so one look is
+   * enough; after no answer at all it may still be working on it, so look again for a while.
+   */
+  private async reconcileWithGrace<T>(reconcile: () => Promise<T | undefined>, failure: Failure, signal?: AbortSignal): Promise<T | undefined> {
+    const deadline = Date.now() + (failure.unanswered ? this.policy.createGraceMs : 0);
+    for (;;) {
+      const existing = await reconcile();
+      if (existing !== undefined || Date.now() + GRACE_POLL_MS > deadline) return existing;
+      await sleep(GRACE_POLL_MS, signal);
     }
   }
 
@@ -351,7 +365,8 @@ export class OpenStackHttpClient {
         : code === 'UND_ERR_BODY_TIMEOUT'
           ? `timed out: the response body stalled for ${idle} ms`
           : errorText(err);
-    return { transient: true, maybeApplied: !NOT_SENT.has(code), problem: text.includes(code) ? text : `${text} (${code})` };
+    const sent = !NOT_SENT.has(code);
+    return { transient: true, maybeApplied: sent, unanswered: sent, problem: text.includes(code) ? text : `${text} (${code})` };
   }
 
   private exhausted(spec: CallSpec, attempts: number, failure: Failure, note?: string): UpstreamUnavailableError {

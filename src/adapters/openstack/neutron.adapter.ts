@@ -25,10 +25,11 @@ interface FloatingIpJson {
   floating_ip_address: string;
   port_id: string | null;
   floating_network_id: string;
+  description?: string | null;
 }
 
 function toFloatingIp(f: FloatingIpJson): FloatingIp {
-  return { id: f.id, address: f.floating_ip_address, portId: f.port_id ?? null, networkId: f.floating_network_id };
+  return { id: f.id, address: f.floating_ip_address, portId: f.port_id ?? null, networkId: f.floating_network_id, description: f.description ?? '' };
 }
 
 export class NeutronAdapter {
@@ -53,19 +54,21 @@ export class NeutronAdapter {
       .map((p) => ({ id: p.id, deviceId: p.device_id, networkId: p.network_id, fixedIps: (p.fixed_ips ?? []).map((ip) => ip.ip_address) }));
   }
 
-  async listFloatingIps(filter: { portId?: string } = {}): Promise<FloatingIp[]> {
+  async listFloatingIps(filter: { portId?: string; description?: string } = {}): Promise<FloatingIp[]> {
     const projectId = await this.session.projectId();
-    const fips = await this.list<FloatingIpJson>('floatingips', { project_id: projectId, port_id: filter.portId });
-    return fips.filter((f) => filter.portId === undefined || f.port_id === filter.portId).map(toFloatingIp);
+    const fips = await this.list<FloatingIpJson>('floatingips', { project_id: projectId, port_id: filter.portId, description: filter.description });
+    return fips
+      .filter((f) => (filter.portId === undefined || f.port_id === filter.portId) && (filter.description === undefined || f.description === filter.description))
+      .map(toFloatingIp);
   }
 
-  async createFloatingIp(floatingNetworkId: string, portId: string): Promise<FloatingIp> {
+  async createFloatingIp(floatingNetworkId: string, portId: string, description?: string): Promise<FloatingIp> {
     const operation = 'POST /v2.0/floatingips';
     // A POST that allocates an address: after an ambiguous failure, the port's floating IP on that network
     // (a port's fixed IP holds at most one) is what the attempt made, if anything; only when there is none
     // is the request sent again.
     return this.http.create(
-      await this.spec({ method: 'POST', operation, path: '/v2.0/floatingips', json: { floatingip: { floating_network_id: floatingNetworkId, port_id: portId } }, retry: 'create' }),
+      await this.spec({ method: 'POST', operation, path: '/v2.0/floatingips', json: { floatingip: { floating_network_id: floatingNetworkId, port_id: portId, ...(description ? { description } : {}) } }, retry: 'create' }),
       (res) => {
         const fip = res.json<{ floatingip?: FloatingIpJson }>().floatingip;
         if (!fip) throw new UpstreamUnavailableError(`${this.http.where({ service: 'neutron', operation })}: the answer has no floatingip`);

@@ -30,16 +30,22 @@ export class OpenStackCloudApi implements CloudApi {
   private readonly nova: NovaAdapter;
   private readonly glance: GlanceAdapter;
   private readonly neutron: NeutronAdapter;
+  private readonly session: OpenStackSession;
 
   constructor(
     readonly connection: CloudConnection,
     options: OpenStackCloudApiOptions,
   ) {
     const session = new OpenStackSession(connection, options);
+    this.session = session;
     const http = new OpenStackHttpClient(connection, options.policy, options.dispatcher);
     this.glance = new GlanceAdapter(http, session);
     this.neutron = new NeutronAdapter(http, session);
     this.nova = new NovaAdapter({ http, session, findSnapshot: (serverId, name, metadata) => this.glance.findSnapshot(serverId, name, metadata) });
+  }
+
+  projectId(): Promise<string> {
+    return this.session.projectId();
   }
 
   /** The compute microversion negotiated with this cloud (for logs and tests). */
@@ -97,11 +103,11 @@ export class OpenStackCloudApi implements CloudApi {
   listPorts(deviceId: string): Promise<Port[]> {
     return this.neutron.listPorts(deviceId);
   }
-  listFloatingIps(filter?: { portId?: string }): Promise<FloatingIp[]> {
+  listFloatingIps(filter?: { portId?: string; description?: string }): Promise<FloatingIp[]> {
     return this.neutron.listFloatingIps(filter);
   }
-  createFloatingIp(floatingNetworkId: string, portId: string): Promise<FloatingIp> {
-    return this.neutron.createFloatingIp(floatingNetworkId, portId);
+  createFloatingIp(floatingNetworkId: string, portId: string, description?: string): Promise<FloatingIp> {
+    return this.neutron.createFloatingIp(floatingNetworkId, portId, description);
   }
   deleteFloatingIp(id: string): Promise<void> {
     return this.neutron.deleteFloatingIp(id);

@@ -1,17 +1,21 @@
 /**
  * JobQueue on pg-boss (same PostgreSQL). pg-boss delivers and claims (SKIP LOCKED); exclusive
  * running and crash recovery are the clone runner's lease, so pg-boss's own retry and
- * expiry are set wide rather than relied on.
+ * expiry are set wide rather than relied on. A job id is its singleton key under the `short`
+ * policy: a job waits in the queue at most once, however often a sweep hands it out.
  */
 import PgBoss from 'pg-boss';
 import { Logger } from 'pino';
 import { EntityManager } from 'typeorm';
 import { JobQueue } from '../../ports/job-queue.port';
 
-const CLONE_QUEUE = 'clone-job';
+/** v2: the `short` policy (the first queue, v1, was `standard` and let sweeps pile up duplicates). */
+const CLONE_QUEUE = 'clone-job-v2';
+const QUEUE_OPTIONS = { name: CLONE_QUEUE, policy: 'short', retryLimit: 0, expireInSeconds: 6 * 3600 } as const;
 
 export class PgBossJobQueue implements JobQueue {
   private readonly boss: PgBoss;
+  private stopped: Promise<void> | null = null;
 
   constructor(
     connectionString: string,
@@ -22,9 +26,10 @@ export class PgBossJobQueue implements JobQueue {
     this.boss.on('error', (err) => this.logger.error({ err }, 'pg-boss error'));
   }
 
+  /** Installs or migrates pg-boss's schema and creates the queue: run it under the schema lock. */
   async start(): Promise<void> {
     await this.boss.start();
-    await this.boss.createQueue(CLONE_QUEUE, { name: CLONE_QUEUE, retryLimit: 0, expireInSeconds: 6 * 3600 });
+    if (!(await this.boss.getQueue(CLONE_QUEUE))) await this.boss.createQueue(CLONE_QUEUE, QUEUE_OPTIONS);
   }
 
   async enqueueClone(tx: EntityManager | null, cloneJobId: string): Promise<void> {
@@ -37,7 +42,8 @@ export class PgBossJobQueue implements JobQueue {
           },
         }
       : undefined;
-    await this.boss.send(CLONE_QUEUE, { cloneJobId }, { db, retryLimit: 0, expireInSeconds: 6 * 3600 });
+    // null when the job already waits in the queue: nothing to add.
+    await this.boss.send(CLONE_QUEUE, { cloneJobId }, { db, singletonKey: cloneJobId, retryLimit: 0, expireInSeconds: 6 * 3600 });
   }
 
   async workClones(handler: (cloneJobId: string) => Promise<void>): Promise<void> {
@@ -48,7 +54,9 @@ export class PgBossJobQueue implements JobQueue {
     }
   }
 
-  async stop(): Promise<void> {
-    await this.boss.stop({ graceful: true, wait: true, timeout: 5000 });
+  /** Idempotent: the runner stops the queue first, the broker's cleanup again after a failed start. */
+  stop(): Promise<void> {
+    this.stopped ??= this.boss.stop({ graceful: true, wait: true, timeout: 5000 });
+    return this.stopped;
   }
 }

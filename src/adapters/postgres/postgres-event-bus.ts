@@ -8,10 +8,33 @@ import { Client } from 'pg';
 import { Logger } from 'pino';
 import { DataSource, EntityManager } from 'typeorm';
 import { BusEvent, EventBus, PublishInput } from '../../ports/event-bus.port';
-import { abortable, WakeSignal } from './wake-signal';
+import { abortableIterator, WakeSignal } from './wake-signal';
 
 const CHANNEL = 'intercloud_events';
 const PAGE = 200;
+/** Live events a tenant subscriber may fall behind by before it is ended (see SlowSubscriberError). */
+const MAX_PENDING = 10_000;
+
+/** A subscriber that does not keep up is ended rather than buffered without bound. */
+export class SlowSubscriberError extends Error {
+  constructor() {
+    super(`subscriber fell more than ${MAX_PENDING} events behind and was ended; subscribe again`);
+    this.name = 'SlowSubscriberError';
+  }
+}
+
+/** A notification as published; anything else on the channel (a stray NOTIFY) is ignored. */
+function parseNotice(payload: string): Notice | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(payload);
+  } catch {
+    return null;
+  }
+  const n = value as Partial<Notice> | null;
+  const ok = !!n && typeof n.id === 'string' && typeof n.stream === 'string' && typeof n.seq === 'number' && typeof n.tenantId === 'string' && typeof n.type === 'string';
+  return ok ? (n as Notice) : null;
+}
 
 interface Notice {
   id: string;
@@ -70,7 +93,11 @@ export class PostgresEventBus implements EventBus {
     const client = new Client({ connectionString: this.connectionString, application_name: 'intercloud-events' });
     client.on('notification', (msg) => {
       if (msg.channel !== CHANNEL || !msg.payload) return;
-      const notice = JSON.parse(msg.payload) as Notice;
+      const notice = parseNotice(msg.payload);
+      if (!notice) {
+        this.logger.warn({ channel: msg.channel, payload: msg.payload.slice(0, 200) }, 'ignoring a malformed event notification');
+        return;
+      }
       for (const wake of this.wakers) wake(notice);
     });
     client.on('error', (err) => {
@@ -123,7 +150,7 @@ export class PostgresEventBus implements EventBus {
 
   subscribeStream(stream: string, afterSeq: number, outer?: AbortSignal): AsyncIterableIterator<BusEvent> {
     const self = this;
-    return abortable(async function* (signal) {
+    return abortableIterator(async function* (signal) {
       const wake = new WakeSignal();
       const waker: Waker = (n) => {
         if (n === null || n.stream === stream) wake.notify();
@@ -153,18 +180,21 @@ export class PostgresEventBus implements EventBus {
 
   subscribeTenant(tenantId: string, filter: (meta: { type: string; stream: string }) => boolean, outer?: AbortSignal): AsyncIterableIterator<BusEvent> {
     const self = this;
-    return abortable(async function* (signal) {
+    return abortableIterator(async function* (signal) {
       const wake = new WakeSignal();
       const pending: string[] = [];
+      let overflowed = false;
       const waker: Waker = (n) => {
         if (n && n.tenantId === tenantId && filter(n)) {
-          pending.push(n.id);
+          if (pending.length >= MAX_PENDING) overflowed = true;
+          else pending.push(n.id);
           wake.notify();
         }
       };
       self.wakers.add(waker);
       try {
         while (!signal.aborted && !self.closed) {
+          if (overflowed) throw new SlowSubscriberError();
           const ids = pending.splice(0);
           if (ids.length > 0) {
             const rows: EventRow[] = await self.dataSource.query(

@@ -31,7 +31,7 @@ export class WakeSignal {
  * Wraps an async generator so that `return()` (a client unsubscribing) takes effect at once:
  * a plain generator parked on an `await` would only notice at its next event.
  */
-export function abortable<T>(make: (signal: AbortSignal) => AsyncGenerator<T>, outer?: AbortSignal): AsyncIterableIterator<T> {
+export function abortableIterator<T>(make: (signal: AbortSignal) => AsyncGenerator<T>, outer?: AbortSignal): AsyncIterableIterator<T> {
   const controller = new AbortController();
   outer?.addEventListener('abort', () => controller.abort(), { once: true });
   const gen = make(controller.signal);

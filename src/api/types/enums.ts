@@ -17,7 +17,19 @@ registerEnumType(LoadBalancerKind, { name: 'LoadBalancerKind', description: 'SIP
 registerEnumType(DrainAction, { name: 'DrainAction', description: 'What to do when draining a VM for scale-down times out.' });
 registerEnumType(ScalingAction, { name: 'ScalingAction', description: 'What the scheduler decided.' });
 registerEnumType(ClonePhase, { name: 'ClonePhase', description: 'Phase of a clone job, in pipeline order; FAILED and CANCELLED end a job after its undo steps ran.' });
-registerEnumType(CloneJobState, { name: 'CloneJobState', description: 'Lifecycle state of a clone job.' });
+registerEnumType(CloneJobState, {
+  name: 'CloneJobState',
+  description: 'Lifecycle state of a clone job.',
+  valuesConfig: {
+    QUEUED: { description: 'Waiting for a broker to take it.' },
+    RUNNING: { description: 'A broker works through its phases.' },
+    CANCELLING: { description: 'Cancelled: undoing what it made, then CANCELLED.' },
+    FAILING: { description: 'A step failed for good (see error): undoing what it made, then FAILED.' },
+    DONE: { description: 'The clone is a VM (resultVm).' },
+    FAILED: { description: 'Ended after a failure; what it made was undone (unless error.message says otherwise).' },
+    CANCELLED: { description: 'Ended after a cancellation; what it made was undone.' },
+  },
+});
 registerEnumType(CloneEventKind, { name: 'CloneJobEventKind', description: 'Kind of a clone job event.' });
 
 export { CloneEventKind, ClonePhase, CloneJobState, CloudHealth, CredentialKind, DrainAction, LoadBalancerKind, Role, SampleState, ScalingAction, ThresholdRole, VmOrigin };

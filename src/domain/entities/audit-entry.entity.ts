@@ -3,6 +3,8 @@ import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from 
 /** Who did what, when, to which object. Never holds a secret. */
 @Entity('audit_log')
 @Index(['tenantId', 'at'])
+// Retention deletes the oldest first, across tenants.
+@Index('audit_log_at_idx', ['at'])
 export class AuditEntryEntity {
   @PrimaryGeneratedColumn('increment', { type: 'bigint' })
   id!: string;

@@ -70,6 +70,10 @@ export class CloneJobEntity {
   @Column({ type: 'uuid', nullable: true })
   requestedByTokenId!: string | null;
 
+  /** Attempts that failed outside any step (a cloud that could not be opened, ...); at the step budget the job ends FAILED. */
+  @Column({ type: 'integer', default: 0 })
+  runnerFailures!: number;
+
   /** The broker process running the job; its lease is renewed while it works. */
   @Column({ type: 'varchar', length: 64, nullable: true })
   leaseOwner!: string | null;

@@ -9,6 +9,8 @@ import { VmEntity } from './vm.entity';
  */
 @Entity('samples')
 @Index('samples_vm_metric_observed_idx', ['vmId', 'metric', 'observedAt'])
+// Retention deletes the oldest first, across VMs.
+@Index('samples_observed_idx', ['observedAt'])
 export class SampleEntity {
   @PrimaryGeneratedColumn('increment', { type: 'bigint' })
   id!: string;

@@ -6,6 +6,8 @@ import { Column, CreateDateColumn, Entity, Index, PrimaryColumn, PrimaryGenerate
  */
 @Entity('events')
 @Index(['stream', 'seq'], { unique: true })
+// Retention deletes the oldest first.
+@Index('events_created_idx', ['createdAt'])
 export class StoredEventEntity {
   @PrimaryGeneratedColumn('increment', { type: 'bigint' })
   id!: string;

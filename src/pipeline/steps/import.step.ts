@@ -1,26 +1,29 @@
 /** IMPORT: the target Glance has the image active, and its own sha512 agrees with the source's. */
-import { ClonePhase } from '../../domain/clone-phase';
-import { CloneStep, PermanentStepError, pollUntil } from '../clone-step';
+import { ClonePhase, StepErrorCode } from '../../domain/clone-phase';
+import { CloneStep, CloneStepDeps, PermanentStepError, pollUntil } from '../clone-step';
 
-export const importStep: CloneStep = {
-  phase: ClonePhase.IMPORT,
-  applies: (ctx) => !ctx.intraCloud,
+export function importStep(deps: CloneStepDeps): CloneStep {
+  return {
+    phase: ClonePhase.IMPORT,
+    applies: (ctx) => !ctx.intraCloud,
 
-  async run(ctx) {
-    const id = ctx.artefacts.targetImageId!;
-    const image = await pollUntil(
-      async () => {
-        const img = await ctx.target.api.getImage(id);
-        if (!img || img.status === 'killed' || img.status === 'deleted') {
-          throw new PermanentStepError('IMPORT_FAILED', `image ${id} in cloud ${ctx.target.cloud.name} is ${img?.status ?? 'gone'}`);
-        }
-        return img.status === 'active' ? img : null;
-      },
-      { what: `image ${id} to become active in cloud ${ctx.target.cloud.name}`, timeoutMs: 10 * 60_000, signal: ctx.signal },
-    );
-    if (image.hashValue && image.hashValue !== ctx.artefacts.snapshotHash) {
-      throw new PermanentStepError('CHECKSUM_MISMATCH', `cloud ${ctx.target.cloud.name} stored image ${id} with a different sha512 than the source`);
-    }
-  },
-  // The TRANSFER step's undo deletes the target image.
-};
+    async run(ctx) {
+      const id = ctx.artefacts.targetImageId;
+      if (!id) throw new PermanentStepError(StepErrorCode.IMPORT_FAILED, 'TRANSFER recorded no target image');
+      const image = await pollUntil(
+        async () => {
+          const img = await ctx.target.api.getImage(id);
+          if (!img || img.status === 'killed' || img.status === 'deleted') {
+            throw new PermanentStepError(StepErrorCode.IMPORT_FAILED, `image ${id} in cloud ${ctx.target.cloud.name} is ${img?.status ?? 'gone'}`);
+          }
+          return img.status === 'active' ? img : null;
+        },
+        { what: `image ${id} to become active in cloud ${ctx.target.cloud.name}`, timeoutMs: deps.timeouts.importMs, signal: ctx.signal },
+      );
+      if (image.hashValue && image.hashValue !== ctx.artefacts.snapshotHash) {
+        throw new PermanentStepError(StepErrorCode.CHECKSUM_MISMATCH, `cloud ${ctx.target.cloud.name} stored image ${id} with a different sha512 than the source`);
+      }
+    },
+    // The TRANSFER step's undo deletes the target image.
+  };
+}

@@ -6,60 +6,83 @@
  */
 import crypto from 'node:crypto';
 import { pipeline, Transform } from 'node:stream';
-import { ClonePhase } from '../../domain/clone-phase';
+import { ClonePhase, StepErrorCode } from '../../domain/clone-phase';
 import { Image } from '../../ports/cloud-api.port';
 import { CloneContext, CloneStep, PermanentStepError } from '../clone-step';
 
 /** Image properties worth carrying to the copy; everything else (ids, stores, owner...) stays. */
 const COPIED_PROPERTY = /^(hw_|os_(?!hash_)|architecture$|hypervisor_type$|vm_mode$|img_)/;
 
-export const transferStep: CloneStep = {
-  phase: ClonePhase.TRANSFER,
-  applies: (ctx) => !ctx.intraCloud,
+export function transferStep(): CloneStep {
+  return {
+    phase: ClonePhase.TRANSFER,
+    applies: (ctx) => !ctx.intraCloud,
 
-  async run(ctx) {
-    const src = ctx.source.api;
-    const dst = ctx.target.api;
-    const sourceImage = await src.getImage(ctx.artefacts.snapshotImageId!);
-    if (!sourceImage || sourceImage.status !== 'active') throw new PermanentStepError('SNAPSHOT_FAILED', `snapshot image ${ctx.artefacts.snapshotImageId} is no longer active`);
+    async run(ctx) {
+      const src = ctx.source.api;
+      const dst = ctx.target.api;
+      const sourceImage = await src.getImage(ctx.artefacts.snapshotImageId!);
+      if (!sourceImage || sourceImage.status !== 'active') {
+        throw new PermanentStepError(StepErrorCode.SNAPSHOT_FAILED, `snapshot image ${ctx.artefacts.snapshotImageId} is no longer active`);
+      }
 
-    let target = await findTargetImage(ctx);
-    if (target?.status === 'active') {
-      if (target.hashValue === sourceImage.hashValue) return; // finished by an earlier attempt
-      await dst.deleteImage(target.id);
-      target = null;
-    } else if (target && target.status !== 'queued') {
-      // A half-written upload cannot be resumed: start this image again.
-      await dst.deleteImage(target.id);
-      target = null;
-    }
-    if (!target) {
-      const properties = Object.fromEntries(Object.entries(sourceImage.properties).filter(([k]) => COPIED_PROPERTY.test(k)));
-      target = await dst.createImage({
-        name: ctx.job.name,
-        diskFormat: sourceImage.diskFormat ?? 'qcow2',
-        containerFormat: sourceImage.containerFormat ?? 'bare',
-        properties: { ...properties, ...ctx.tags, intercloud_role: 'target', intercloud_source_hash: sourceImage.hashValue ?? '' },
-      });
-      await ctx.checkpoint({ targetImageId: target.id });
-    }
-    const digest = await relay(ctx, sourceImage, target.id);
-    if (digest !== sourceImage.hashValue) {
-      throw new PermanentStepError('CHECKSUM_MISMATCH', `sha512 of the bytes streamed from cloud ${ctx.source.cloud.name} (${digest.slice(0, 16)}...) differs from the source image's os_hash_value (${String(sourceImage.hashValue).slice(0, 16)}...)`);
-    }
-    ctx.log.info({ targetImageId: target.id, bytes: sourceImage.size }, 'image transferred and verified');
-  },
+      let target = await findTargetImage(ctx);
+      if (target?.status === 'active') {
+        if (target.hashValue === sourceImage.hashValue) return; // finished by an earlier attempt
+        await dst.deleteImage(target.id);
+        target = null;
+      } else if (target && target.status !== 'queued') {
+        // A half-written upload cannot be resumed: start this image again.
+        await dst.deleteImage(target.id);
+        target = null;
+      }
+      if (!target) {
+        const properties = Object.fromEntries(Object.entries(sourceImage.properties).filter(([k]) => COPIED_PROPERTY.test(k)));
+        target = await dst.createImage({
+          name: ctx.job.name,
+          diskFormat: sourceImage.diskFormat ?? 'qcow2',
+          containerFormat: sourceImage.containerFormat ?? 'bare',
+          properties: { ...properties, ...ctx.tags, intercloud_role: 'target', intercloud_source_hash: sourceImage.hashValue ?? '' },
+        });
+        await ctx.checkpoint({ targetImageId: target.id });
+      }
+      const digest = await relay(ctx, sourceImage, target.id);
+      if (digest !== sourceImage.hashValue) {
+        throw new PermanentStepError(
+          StepErrorCode.CHECKSUM_MISMATCH,
+          `sha512 of the bytes streamed from cloud ${ctx.source.cloud.name} (${digest.slice(0, 16)}...) differs from the source image's os_hash_value (${String(sourceImage.hashValue).slice(0, 16)}...)`,
+        );
+      }
+      ctx.log.info({ targetImageId: target.id, bytes: sourceImage.size }, 'image transferred and verified');
+    },
 
-  async undo(ctx) {
-    const target = await findTargetImage(ctx);
-    if (target) await ctx.target.api.deleteImage(target.id);
-  },
-};
+    /** The checkpointed target image and any other the job's tag finds. */
+    async undo(ctx) {
+      const ids = new Set((await taggedTargetImages(ctx)).map((i) => i.id));
+      if (ctx.artefacts.targetImageId) ids.add(ctx.artefacts.targetImageId);
+      for (const id of ids) await ctx.target.api.deleteImage(id);
+    },
+  };
+}
 
+/**
+ * The job's target image: the checkpointed one while it exists, else one the job's tag finds
+ * (an attempt that died between creating it and its checkpoint), which is then checkpointed so
+ * that IMPORT and BOOT know it.
+ */
 async function findTargetImage(ctx: CloneContext): Promise<Image | null> {
-  if (ctx.artefacts.targetImageId) return ctx.target.api.getImage(ctx.artefacts.targetImageId);
-  const [found] = await ctx.target.api.listImages({ properties: { intercloud_job: ctx.job.id, intercloud_role: 'target' } });
+  const checkpointed = ctx.artefacts.targetImageId;
+  if (checkpointed) {
+    const image = await ctx.target.api.getImage(checkpointed);
+    if (image && image.status !== 'deleted') return image;
+  }
+  const found = (await taggedTargetImages(ctx)).find((i) => i.id !== checkpointed && i.status !== 'deleted' && i.status !== 'killed');
+  if (found) await ctx.checkpoint({ targetImageId: found.id });
   return found ?? null;
+}
+
+function taggedTargetImages(ctx: CloneContext): Promise<Image[]> {
+  return ctx.target.api.listImages({ properties: { intercloud_job: ctx.job.id, intercloud_role: 'target' } });
 }
 
 /** Download -> sha512 + byte meter -> upload; resolves with the hex digest of what went through. */
@@ -90,7 +113,7 @@ async function relay(ctx: CloneContext, sourceImage: Image, targetImageId: strin
   if (pipeError) throw pipeError;
   ctx.progress(bytes, total);
   if (total !== null && bytes !== total) {
-    throw new PermanentStepError('CHECKSUM_MISMATCH', `streamed ${bytes} bytes but the source image has ${total}`);
+    throw new PermanentStepError(StepErrorCode.CHECKSUM_MISMATCH, `streamed ${bytes} bytes but the source image has ${total}`);
   }
   return hash.digest('hex');
 }

@@ -1,0 +1,55 @@
+/**
+ * Opens what a clone job works on: its source VM, both clouds (with their decrypted
+ * connections) and its VM type. The cloud APIs it hands out are fenced by the job's lease.
+ */
+import { DataSource } from 'typeorm';
+import { CloneJobEntity, CloudEntity, VmEntity, VmTypeEntity } from '../domain/entities';
+import { CloudApi, CloudApiFactory } from '../ports/cloud-api.port';
+import { CloudService } from '../services/cloud.service';
+import { fenced, LeaseFence } from './lease-fence';
+
+export interface OpenedJob {
+  source: { cloud: CloudEntity; api: CloudApi; vm: VmEntity };
+  target: { cloud: CloudEntity; api: CloudApi };
+  vmType: VmTypeEntity | null;
+}
+
+/** Something a job needs is gone: retrying the job will not bring it back. */
+export class JobUnrunnableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'JobUnrunnableError';
+  }
+}
+
+export class CloneContextFactory {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly cloudApis: CloudApiFactory,
+    private readonly clouds: CloudService,
+  ) {}
+
+  async open(job: CloneJobEntity, fence: LeaseFence): Promise<OpenedJob> {
+    const vm = await this.dataSource.getRepository(VmEntity).findOneBy({ id: job.sourceVmId });
+    if (!vm) throw new JobUnrunnableError(`source VM ${job.sourceVmId} no longer exists`);
+    const sourceCloud = await this.cloud(job.sourceCloudId, 'source');
+    const targetCloud = await this.cloud(job.targetCloudId, 'target');
+    const vmType = vm.vmTypeId ? await this.dataSource.getRepository(VmTypeEntity).findOneBy({ id: vm.vmTypeId }) : null;
+    return {
+      source: { cloud: sourceCloud, api: this.api(sourceCloud, fence), vm },
+      target: { cloud: targetCloud, api: this.api(targetCloud, fence) },
+      vmType,
+    };
+  }
+
+  private async cloud(id: string, role: string): Promise<CloudEntity> {
+    const cloud = await this.dataSource.getRepository(CloudEntity).findOneBy({ id });
+    if (!cloud) throw new JobUnrunnableError(`the ${role} cloud ${id} no longer exists`);
+    if (cloud.deregisteredAt) throw new JobUnrunnableError(`the ${role} cloud ${cloud.name} was deregistered and its credentials wiped`);
+    return cloud;
+  }
+
+  private api(cloud: CloudEntity, fence: LeaseFence): CloudApi {
+    return fenced(this.cloudApis.forConnection(this.clouds.connectionOf(cloud)), fence);
+  }
+}

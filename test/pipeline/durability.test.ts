@@ -1,0 +1,125 @@
+/**
+ * Durability of clone jobs with real broker processes: a crash right after a create whose id
+ * was never checkpointed, a broker paused (SIGSTOP) past its lease and resumed (SIGCONT), an undo
+ * interrupted by a crash, and a job whose cloud credentials can no longer be opened. Jobs are held
+ * in place by hanging sandbox calls, never by timers. Needs dist/ (npm run build).
+ */
+import { BrokerProcess } from '../support/broker-process';
+import { CloneLab, startCloneLab } from '../support/clone-lab';
+import { waitFor } from '../support/wait';
+
+describe('clone job durability', () => {
+  let lab: CloneLab;
+  let broker: BrokerProcess;
+
+  beforeAll(async () => {
+    lab = await startCloneLab('durable');
+    broker = lab.firstBroker;
+  }, 60_000);
+
+  afterAll(async () => {
+    await lab?.dispose();
+  });
+
+  beforeEach(async () => {
+    for (const c of lab.sandbox.clouds) {
+      await c.control.clearFaults();
+      await c.control.resetCalls();
+      await c.control.setBandwidth({ downloadBytesPerSecond: null, uploadBytesPerSecond: null });
+    }
+    if (broker.child.exitCode !== null || broker.child.signalCode !== null) broker = await lab.startBroker();
+  });
+
+  it('killed right after Glance made the target image, before its id was checkpointed: the resumed job adopts that image', async () => {
+    const vmId = await lab.importVm(broker.url);
+    // Glance creates the image at once but its answer never reaches this broker.
+    await lab.dstCloud.control.injectFault({ operation: 'glance.image.create', mode: 'hang-after' });
+    const jobId = await lab.startClone(broker.url, vmId);
+    await waitFor(async () => (await lab.calls(lab.dstCloud, 'glance.image.create')) >= 1, 'the target image to be created');
+    expect((await lab.jobImages(lab.dst, jobId)).map((i) => i.status)).toEqual(['queued']);
+    await broker.crash();
+
+    broker = await lab.startBroker();
+    const job = await lab.waitForEnd(broker.url, jobId);
+    expect(job.error).toBeNull();
+    expect(job.state).toBe('DONE');
+    const images = await lab.jobImages(lab.dst, jobId);
+    expect(images.map((i) => i.status)).toEqual(['active']);
+    expect((await lab.jobServers(lab.dst, jobId)).map((s) => s.imageId)).toEqual([images[0].id]);
+    // One image made in all: the resumed job found it by its tag and used it.
+    expect(await lab.calls(lab.dstCloud, 'glance.image.create')).toBe(1);
+  }, 120_000);
+
+  it('paused past its lease, then resumed: the stale broker makes no second server once another broker took over', async () => {
+    const vmId = await lab.importVm(broker.url);
+    // BOOT lists flavors before it creates the server: the first broker hangs there.
+    await lab.dstCloud.control.injectFault({ operation: 'nova.flavor.list', mode: 'hang' });
+    const jobId = await lab.startClone(broker.url, vmId);
+    await waitFor(async () => (await lab.getJob(broker.url, jobId)).phase === 'BOOT' && (await lab.calls(lab.dstCloud, 'nova.flavor.list')) >= 1, 'BOOT to list flavors');
+    const stale = broker;
+    stale.child.kill('SIGSTOP');
+    try {
+      broker = await lab.startBroker();
+      const job = await lab.waitForEnd(broker.url, jobId);
+      expect(job.state).toBe('DONE');
+      // The stale broker's flavor list now gets its answer, and it wakes up.
+      await lab.dstCloud.control.clearFaults();
+    } finally {
+      stale.child.kill('SIGCONT');
+    }
+    await waitFor(() => stale.logs().some((l) => l.jobId === jobId && l.msg === 'clone job paused; another broker will resume it'), 'the stale broker to stop');
+    expect((await lab.jobServers(lab.dst, jobId)).length).toBe(1);
+    expect(await lab.calls(lab.dstCloud, 'nova.server.create')).toBe(1);
+    await stale.dispose();
+  }, 120_000);
+
+  it('killed while undoing a failed step: the resumed job goes on undoing and never re-runs the failed step', async () => {
+    const vmId = await lab.importVm(broker.url);
+    // The clone server goes to ERROR (BOOT fails for good); undoing it, Nova's delete hangs.
+    await lab.dstCloud.control.injectFault({ operation: 'nova.server.build' });
+    await lab.dstCloud.control.injectFault({ operation: 'nova.server.delete', mode: 'hang' });
+    const jobId = await lab.startClone(broker.url, vmId);
+    await waitFor(async () => (await lab.calls(lab.dstCloud, 'nova.server.delete')) >= 1, 'the undo to delete the server');
+    const atCrash = await lab.getJob(broker.url, jobId);
+    expect(atCrash.state).toBe('FAILING');
+    expect(atCrash.error.code).toBe('BOOT_FAILED');
+    await broker.crash();
+    const seenBeforeCrash = (await lab.events(jobId)).length;
+
+    broker = await lab.startBroker();
+    const job = await lab.waitForEnd(broker.url, jobId);
+    expect(job.state).toBe('FAILED');
+    expect(job.error.code).toBe('BOOT_FAILED');
+    // Nothing the job made is left, and BOOT was not started again after the crash.
+    expect(await lab.jobServers(lab.dst, jobId)).toEqual([]);
+    expect(await lab.jobImages(lab.dst, jobId)).toEqual([]);
+    expect(await lab.jobImages(lab.src, jobId)).toEqual([]);
+    const after = (await lab.events(jobId)).slice(seenBeforeCrash);
+    expect(after.filter((e) => e.kind === 'PHASE_STARTED')).toEqual([]);
+    expect(after.at(-1)).toMatchObject({ kind: 'FAILED', phase: 'FAILED' });
+    expect(await lab.calls(lab.dstCloud, 'nova.server.create')).toBe(1);
+  }, 120_000);
+
+  it('a job whose cloud credentials can no longer be opened ends FAILED with the cause, and is not handed out again', async () => {
+    const vmId = await lab.importVm(broker.url);
+    // Held in SNAPSHOT, then the broker dies and the target cloud's stored credentials are wiped.
+    await lab.srcCloud.control.injectFault({ operation: 'nova.server.createImage', mode: 'hang' });
+    const jobId = await lab.startClone(broker.url, vmId);
+    await waitFor(async () => (await lab.calls(lab.srcCloud, 'nova.server.createImage')) >= 1, 'SNAPSHOT to call createImage');
+    await broker.crash();
+    await lab.pg.query(`UPDATE clouds SET credentials_ciphertext = '\\x'::bytea WHERE id = $1`, [lab.fx.targetCloudId]);
+
+    broker = await lab.startBroker({ CLONE_STEP_ATTEMPTS: '2' });
+    const job = await lab.waitForEnd(broker.url, jobId);
+    expect(job.state).toBe('FAILED');
+    expect(job.error.message).toContain('cannot be opened');
+    expect(job.error.message).toContain(lab.fx.targetCloudId);
+    const failures = async () => (await lab.pg.query(`SELECT runner_failures FROM clone_jobs WHERE id = $1`, [jobId])).rows[0].runner_failures;
+    expect(await failures()).toBe(2);
+    // Several sweeps later (one a second) it is still FAILED and was not tried again.
+    await new Promise((r) => setTimeout(r, 4_000));
+    expect(await failures()).toBe(2);
+    expect((await lab.getJob(broker.url, jobId)).state).toBe('FAILED');
+    expect(broker.logs().filter((l) => l.jobId === jobId && l.msg === 'handing out a clone job nobody runs').length).toBeLessThanOrEqual(2);
+  }, 120_000);
+});
