@@ -13,12 +13,12 @@ import { abortableIterator, WakeSignal } from './wake-signal';
 const CHANNEL = 'intercloud_events';
 const PAGE = 200;
 /** Live events a tenant subscriber may fall behind by before it is ended (see SlowSubscriberError). */
-const MAX_PENDING = 10_000;
+export const DEFAULT_MAX_PENDING = 10_000;
 
 /** A subscriber that does not keep up is ended rather than buffered without bound. */
 export class SlowSubscriberError extends Error {
-  constructor() {
-    super(`subscriber fell more than ${MAX_PENDING} events behind and was ended; subscribe again`);
+  constructor(maxPending: number) {
+    super(`subscriber fell more than ${maxPending} events behind and was ended; subscribe again`);
     this.name = 'SlowSubscriberError';
   }
 }
@@ -73,11 +73,14 @@ export class PostgresEventBus implements EventBus {
   private closed = false;
   private reconnectDelayMs = 100;
   private connected = false;
+  /** The undelivered event ids of every live tenant subscriber (their backlog). */
+  private readonly backlogs = new Set<string[]>();
 
   constructor(
     private readonly dataSource: DataSource,
     private readonly connectionString: string,
     private readonly logger: Logger,
+    private readonly options: { maxPending: number } = { maxPending: DEFAULT_MAX_PENDING },
   ) {}
 
   async start(): Promise<void> {
@@ -87,6 +90,13 @@ export class PostgresEventBus implements EventBus {
   /** True while the LISTEN connection is up (readiness). */
   isListening(): boolean {
     return this.connected;
+  }
+
+  /** The largest number of live events a tenant subscriber of this process has yet to read. */
+  maxBacklog(): number {
+    let max = 0;
+    for (const b of this.backlogs) max = Math.max(max, b.length);
+    return max;
   }
 
   private async connect(): Promise<void> {
@@ -186,15 +196,16 @@ export class PostgresEventBus implements EventBus {
       let overflowed = false;
       const waker: Waker = (n) => {
         if (n && n.tenantId === tenantId && filter(n)) {
-          if (pending.length >= MAX_PENDING) overflowed = true;
+          if (pending.length >= self.options.maxPending) overflowed = true;
           else pending.push(n.id);
           wake.notify();
         }
       };
       self.wakers.add(waker);
+      self.backlogs.add(pending);
       try {
         while (!signal.aborted && !self.closed) {
-          if (overflowed) throw new SlowSubscriberError();
+          if (overflowed) throw new SlowSubscriberError(self.options.maxPending);
           const ids = pending.splice(0);
           if (ids.length > 0) {
             const rows: EventRow[] = await self.dataSource.query(
@@ -211,6 +222,7 @@ export class PostgresEventBus implements EventBus {
         }
       } finally {
         self.wakers.delete(waker);
+        self.backlogs.delete(pending);
       }
     }, outer);
   }
