@@ -32,8 +32,8 @@ export class CloneContextFactory {
   async open(job: CloneJobEntity, fence: LeaseFence): Promise<OpenedJob> {
     const vm = await this.dataSource.getRepository(VmEntity).findOneBy({ id: job.sourceVmId });
     if (!vm) throw new JobUnrunnableError(`source VM ${job.sourceVmId} no longer exists`);
-    const sourceCloud = await this.cloud(job.sourceCloudId, 'source');
-    const targetCloud = await this.cloud(job.targetCloudId, 'target');
+    const sourceCloud = await this.cloud(job, job.sourceCloudId, 'source');
+    const targetCloud = await this.cloud(job, job.targetCloudId, 'target');
     const vmType = vm.vmTypeId ? await this.dataSource.getRepository(VmTypeEntity).findOneBy({ id: vm.vmTypeId }) : null;
     return {
       source: { cloud: sourceCloud, api: this.api(sourceCloud, fence), vm },
@@ -42,10 +42,12 @@ export class CloneContextFactory {
     };
   }
 
-  private async cloud(id: string, role: string): Promise<CloudEntity> {
+  /** A cloud the job's tenant may still use: its own, or one still shared with it. */
+  private async cloud(job: CloneJobEntity, id: string, role: string): Promise<CloudEntity> {
     const cloud = await this.dataSource.getRepository(CloudEntity).findOneBy({ id });
     if (!cloud) throw new JobUnrunnableError(`the ${role} cloud ${id} no longer exists`);
     if (cloud.deregisteredAt) throw new JobUnrunnableError(`the ${role} cloud ${cloud.name} was deregistered and its credentials wiped`);
+    if (cloud.tenantId !== job.tenantId && !cloud.shared) throw new JobUnrunnableError(`the ${role} cloud ${cloud.name} is no longer shared with the job's tenant`);
     return cloud;
   }
 

@@ -59,6 +59,11 @@ export class CloneJobService {
     }
     const vm = await this.dataSource.getRepository(VmEntity).findOne({ where: { id: input.vmId, tenantId: principal.tenantId } });
     if (!vm) throw new BadUserInputError('input.vmId', 'must be the id of one of your VMs');
+    // The source's cloud must still be one the caller may use: its own, or one still shared with it.
+    const source = await this.dataSource.getRepository(CloudEntity).findOne({ where: { id: vm.cloudId, deregisteredAt: IsNull() } });
+    if (vm.retiredAt || !source || (source.tenantId !== principal.tenantId && !source.shared)) {
+      throw new BadUserInputError('input.vmId', 'must be a VM in a cloud you can still use (its cloud was deregistered or is no longer shared with you)');
+    }
     const targetCloudId = input.targetCloudId ?? (await this.targets.pickTarget(principal, vm.id));
     const target = await this.dataSource.getRepository(CloudEntity).findOne({ where: { id: targetCloudId, deregisteredAt: IsNull() } });
     if (!target || (target.tenantId !== principal.tenantId && !target.shared)) {

@@ -43,7 +43,11 @@ export class VmImportService {
     if (!server) throw new BadUserInputError('input.serverId', `must be a server in cloud ${cloud.name}`);
     return this.dataSource.transaction(async (tx) => {
       const existing = await tx.findOne(VmEntity, { where: { cloudId: cloud.id, serverId: server.id } });
-      if (existing) throw new ConflictError(`server ${server.id} is already known as VM ${existing.id}`, { field: 'input.serverId' });
+      if (existing) {
+        // Another tenant's VM (a guest's clone in this shared cloud) is not named: its id is theirs.
+        const known = existing.tenantId === principal.tenantId ? `as your VM ${existing.id}` : 'to the broker under another tenant';
+        throw new ConflictError(`server ${server.id} is already known ${known}`, { field: 'input.serverId' });
+      }
       const vm = await tx.save(
         tx.create(VmEntity, {
           tenantId: principal.tenantId,

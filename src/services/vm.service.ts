@@ -1,5 +1,5 @@
 /** VMs the broker knows (read side; importing and cloning add them). */
-import { DataSource, FindOptionsWhere } from 'typeorm';
+import { DataSource, FindOptionsWhere, IsNull } from 'typeorm';
 import { VmEntity } from '../domain/entities';
 import { NotFoundError } from '../domain/errors';
 import { Principal } from '../domain/principal';
@@ -12,7 +12,8 @@ export class VmService {
 
   async list(principal: Principal, filter: { vmTypeId?: string | null; cloudId?: string | null }): Promise<VmEntity[]> {
     requirePermission(principal, Permission.READ);
-    const where: FindOptionsWhere<VmEntity> = { tenantId: principal.tenantId };
+    // Retired VMs (their cloud is gone or no longer shared) are history, not part of the fleet.
+    const where: FindOptionsWhere<VmEntity> = { tenantId: principal.tenantId, retiredAt: IsNull() };
     if (filter.vmTypeId) where.vmTypeId = parseInput(uuidRule, filter.vmTypeId, 'vmTypeId');
     if (filter.cloudId) where.cloudId = parseInput(uuidRule, filter.cloudId, 'cloudId');
     return this.dataSource.getRepository(VmEntity).find({ where, order: { createdAt: 'ASC' } });

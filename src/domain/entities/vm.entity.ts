@@ -63,6 +63,13 @@ export class VmEntity {
   @Column({ type: 'uuid', nullable: true })
   cloneJobId!: string | null;
 
+  /**
+   * Set when the VM's cloud was deregistered or stopped being shared with the VM's tenant: the
+   * broker no longer manages it (no clones from it, no scaling), the row stays for history.
+   */
+  @Column({ type: 'timestamptz', nullable: true })
+  retiredAt!: Date | null;
+
   @CreateDateColumn({ type: 'timestamptz' })
   createdAt!: Date;
 
