@@ -71,6 +71,14 @@ export class CloudEntity {
   @Column({ type: 'boolean', default: false })
   shared!: boolean;
 
+  /** Flavors (names or ids) a guest tenant's VM type may ask for here; otherwise guests get `defaults.flavor`. */
+  @Column({ type: 'text', array: true, default: () => "'{}'" })
+  guestFlavors!: string[];
+
+  /** Networks (names or ids) a guest tenant's VM type may ask for here; otherwise guests get `defaults.network`. */
+  @Column({ type: 'text', array: true, default: () => "'{}'" })
+  guestNetworks!: string[];
+
   @Column({ type: 'jsonb', default: () => "'[]'" })
   catalog!: CatalogEndpoint[];
 

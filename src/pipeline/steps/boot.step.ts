@@ -1,5 +1,6 @@
 /** BOOT: create the clone server in the target cloud from the transferred image (or the snapshot). */
 import { ClonePhase, StepErrorCode } from '../../domain/clone-phase';
+import { bootTargetOf, chooseFlavor, chooseNetworks } from '../../domain/boot-choice';
 import { Server } from '../../ports/cloud-api.port';
 import { CloneContext, CloneStep, CloneStepDeps, PermanentStepError, pollUntil } from '../clone-step';
 
@@ -79,37 +80,17 @@ async function taggedServers(ctx: CloneContext): Promise<Server[]> {
   return (await ctx.target.api.listServers({ name: ctx.job.name })).filter((s) => s.metadata.intercloud_job === ctx.job.id);
 }
 
-/** VM type hint, then the cloud's default, then (within a cloud) the source server's flavor. */
+/** The shared boot rule (domain/boot-choice.ts): hint if this tenant may use it, the cloud's default, the source's own flavor. */
 async function resolveFlavor(ctx: CloneContext): Promise<string> {
   const flavors = await ctx.target.api.listFlavors();
-  const wanted = [ctx.vmType?.flavorHint, ctx.target.cloud.defaults.flavor].filter((x): x is string => !!x);
-  for (const w of wanted) {
-    const f = flavors.find((fl) => fl.id === w || fl.name === w);
-    if (f) return f.id;
-  }
-  if (ctx.intraCloud) {
-    const source = await ctx.source.api.getServer(ctx.source.vm.serverId);
-    if (source?.flavorId && flavors.some((f) => f.id === source.flavorId)) return source.flavorId;
-  }
-  throw new PermanentStepError(
-    StepErrorCode.NO_FLAVOR,
-    wanted.length > 0
-      ? `cloud ${ctx.target.cloud.name} has no flavor ${wanted.join(' or ')}`
-      : `no flavor for cloud ${ctx.target.cloud.name}: set the VM type's flavorHint or the cloud's defaults.flavor`,
-  );
+  const sourceFlavor = ctx.intraCloud ? ((await ctx.source.api.getServer(ctx.source.vm.serverId))?.flavorId ?? null) : null;
+  const choice = chooseFlavor(flavors, ctx.vmType?.flavorHint ?? null, bootTargetOf(ctx.target.cloud, ctx.job.tenantId), sourceFlavor);
+  if (!choice.ok) throw new PermanentStepError(StepErrorCode.NO_FLAVOR, choice.reason);
+  return choice.value.id;
 }
 
-/** VM type hint, then the cloud's default; 'none'/'auto' pass through; else the first internal network. */
 async function resolveNetworks(ctx: CloneContext): Promise<string[] | 'none' | 'auto'> {
-  const wanted = ctx.vmType?.networkHint ?? ctx.target.cloud.defaults.network;
-  if (wanted === 'none' || wanted === 'auto') return wanted;
-  const networks = await ctx.target.api.listNetworks();
-  if (wanted) {
-    const n = networks.find((net) => net.id === wanted || net.name === wanted);
-    if (!n) throw new PermanentStepError(StepErrorCode.NO_NETWORK, `cloud ${ctx.target.cloud.name} has no network ${wanted}`);
-    return [n.id];
-  }
-  const internal = networks.find((n) => !n.external);
-  return internal ? [internal.id] : 'none';
+  const choice = chooseNetworks(await ctx.target.api.listNetworks(), ctx.vmType?.networkHint ?? null, bootTargetOf(ctx.target.cloud, ctx.job.tenantId));
+  if (!choice.ok) throw new PermanentStepError(StepErrorCode.NO_NETWORK, choice.reason);
+  return choice.value;
 }
-
