@@ -2,11 +2,49 @@
  * Configuration from the environment, parsed and validated once at start-up. A bad value
  * stops the broker with a message naming the variable and what it expects.
  */
+import { X509Certificate } from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { EndpointPolicy, Network, parseNetworks } from './domain/endpoint-policy';
 
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+/** Comma-separated CIDRs (`127.0.0.0/8,fd00::/8`); empty means none. */
+const networks = z.string().transform((value, ctx): Network[] => {
+  try {
+    return parseNetworks(value);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: `must be comma-separated CIDRs: ${(err as Error).message}` });
+    return z.NEVER;
+  }
+});
+
+/** A PEM bundle of CA certificates, read once here so a missing or broken file stops the start. */
+const caFile = z.string().min(1).transform((file, ctx): string => {
+  let pem: string;
+  try {
+    pem = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
+    return z.NEVER;
+  }
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) {
+    ctx.addIssue({ code: 'custom', message: `${file} holds no PEM certificate (-----BEGIN CERTIFICATE-----)` });
+    return z.NEVER;
+  }
+  for (const [i, block] of blocks.entries()) {
+    try {
+      new X509Certificate(block);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `certificate ${i + 1} in ${file} is not a valid X.509 certificate` });
+      return z.NEVER;
+    }
+  }
+  return blocks.join('\n');
+});
 
 const schema = z.object({
   PORT: int(0, 65535).default(4000),
@@ -38,6 +76,10 @@ const schema = z.object({
   CLONE_LEASE_SECONDS: int(1, 3600).default(30),
   CLONE_STEP_ATTEMPTS: int(1, 20).default(4),
   CLOUD_HEALTH_INTERVAL_SECONDS: int(1, 86_400).default(60),
+  CLOUD_ALLOW_INSECURE_HTTP: bool.default(false),
+  CLOUD_ENDPOINT_ALLOW: networks.default([]),
+  CLOUD_ENDPOINT_DENY: networks.default([]),
+  CLOUD_CA_FILE: caFile.optional(),
 });
 
 export interface Config {
@@ -56,6 +98,8 @@ export interface Config {
   clone: { concurrency: number; leaseMs: number; stepAttempts: number };
   /** How often the leader replica probes every registered cloud's Keystone. */
   cloudHealth: { intervalMs: number };
+  /** Which cloud endpoints the broker talks to, and the CA certificates it trusts beyond Node's roots (PEM). */
+  cloudEndpoints: { policy: EndpointPolicy; ca: string | null };
 }
 
 export class ConfigError extends Error {}
@@ -81,5 +125,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownGraceMs: c.SHUTDOWN_GRACE_MS,
     clone: { concurrency: c.CLONE_CONCURRENCY, leaseMs: c.CLONE_LEASE_SECONDS * 1000, stepAttempts: c.CLONE_STEP_ATTEMPTS },
     cloudHealth: { intervalMs: c.CLOUD_HEALTH_INTERVAL_SECONDS * 1000 },
+    cloudEndpoints: {
+      policy: { allowInsecureHttp: c.CLOUD_ALLOW_INSECURE_HTTP, allow: c.CLOUD_ENDPOINT_ALLOW, deny: c.CLOUD_ENDPOINT_DENY },
+      ca: c.CLOUD_CA_FILE ?? null,
+    },
   };
 }
