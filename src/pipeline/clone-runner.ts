@@ -300,13 +300,13 @@ export class CloneRunner {
           break;
         } catch (err) {
           ctx.log.warn({ err, phase: step.phase, attempt }, 'undo failed');
-          if (attempt === 3) leftovers.push(`${step.phase}: ${(err as Error).message}`);
+          if (attempt === 3) leftovers.push(`${step.phase}: ${tenantMessage(err)}`);
           else await new Promise((r) => setTimeout(r, 500 * attempt));
         }
       }
     }
     const code = cause instanceof PermanentStepError ? cause.code : cause instanceof DomainError ? cause.code : cause ? ErrorCode.INTERNAL : null;
-    let message = cause instanceof Error ? cause.message : outcome === CloneJobState.CANCELLED ? 'cancelled' : 'failed';
+    let message = cause ? tenantMessage(cause) : outcome === CloneJobState.CANCELLED ? 'cancelled' : 'failed';
     if (leftovers.length > 0) message += `; could not undo ${leftovers.join('; ')}`;
     if (cause && !(cause instanceof DomainError) && !(cause instanceof PermanentStepError)) ctx.log.error({ err: cause }, 'clone step failed with an unexpected error');
     const phase = outcome === CloneJobState.CANCELLED ? ClonePhase.CANCELLED : ClonePhase.FAILED;
@@ -326,4 +326,13 @@ export class CloneRunner {
     });
     ctx.log.info({ outcome, code, undone, leftovers }, 'clone job ended after compensation');
   }
+}
+
+/**
+ * What a tenant reads of a failure in its job: our own errors' messages (upstream text in them is
+ * already reduced to the fault's own message); anything unexpected could carry anything, so it is
+ * logged where it happens and shown only as this.
+ */
+function tenantMessage(err: unknown): string {
+  return err instanceof DomainError || err instanceof PermanentStepError ? err.message : "internal error (the broker's log has the detail)";
 }
