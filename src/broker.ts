@@ -9,6 +9,7 @@ import os from 'node:os';
 import { Logger } from 'pino';
 import { DataSource } from 'typeorm';
 import { AesGcmSecretBox, loadOrCreateSecretKey } from './adapters/crypto/aes-gcm.secret-box';
+import { CloudTransport } from './adapters/openstack/cloud-transport';
 import { KeystoneCloudConnector } from './adapters/openstack/keystone.client';
 import { OpenStackCloudApiFactory } from './adapters/openstack/openstack-cloud-api.factory';
 import { PgBossJobQueue } from './adapters/pg-boss/pg-boss.job-queue';
@@ -74,10 +75,13 @@ export async function startBroker(config: Config, logger: Logger): Promise<Broke
     await bus.start();
     cleanups.push(() => bus.close());
 
-    const cloudApis = new OpenStackCloudApiFactory({ policy: { timeoutMs: config.cloudHttp.timeoutMs, createGraceMs: config.cloudHttp.createGraceMs } });
+    // One way out to every cloud endpoint, for registration, probes and clones alike: the endpoint policy holds everywhere.
+    const transport = new CloudTransport(config.cloudEndpoints);
+    cleanups.push(() => transport.close());
+    const cloudApis = new OpenStackCloudApiFactory({ transport, policy: { timeoutMs: config.cloudHttp.timeoutMs, createGraceMs: config.cloudHttp.createGraceMs } });
     cleanups.push(() => cloudApis.close());
     cleanups.push(() => queue.stop());
-    const services = createServices({ dataSource, bus, secrets, cloudConnector: new KeystoneCloudConnector(), cloudApis, queue });
+    const services = createServices({ dataSource, bus, secrets, cloudConnector: new KeystoneCloudConnector(transport), cloudApis, queue });
     const { generatedSecret } = await services.auth.bootstrapAdmin(config.adminToken);
 
     const metrics = createMetrics();

@@ -2,11 +2,49 @@
  * Configuration from the environment, parsed and validated once at start-up. A bad value
  * stops the broker with a message naming the variable and what it expects.
  */
+import { X509Certificate } from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { EndpointPolicy, Network, parseNetworks } from './domain/endpoint-policy';
 
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+/** Comma-separated CIDRs (`127.0.0.0/8,fd00::/8`); empty means none. */
+const networks = z.string().transform((value, ctx): Network[] => {
+  try {
+    return parseNetworks(value);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: `must be comma-separated CIDRs: ${(err as Error).message}` });
+    return z.NEVER;
+  }
+});
+
+/** A PEM bundle of CA certificates, read once here so a missing or broken file stops the start. */
+const caFile = z.string().min(1).transform((file, ctx): string => {
+  let pem: string;
+  try {
+    pem = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
+    return z.NEVER;
+  }
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) {
+    ctx.addIssue({ code: 'custom', message: `${file} holds no PEM certificate (-----BEGIN CERTIFICATE-----)` });
+    return z.NEVER;
+  }
+  for (const [i, block] of blocks.entries()) {
+    try {
+      new X509Certificate(block);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `certificate ${i + 1} in ${file} is not a valid X.509 certificate` });
+      return z.NEVER;
+    }
+  }
+  return blocks.join('\n');
+});
 
 const schema = z.object({
   PORT: int(0, 65535).default(4000),
@@ -46,6 +84,10 @@ const schema = z.object({
   RETENTION_EVENTS_DAYS: int(0, 36_500).default(30),
   RETENTION_AUDIT_DAYS: int(0, 36_500).default(365),
   RETENTION_SAMPLES_DAYS: int(0, 36_500).default(30),
+  CLOUD_ALLOW_INSECURE_HTTP: bool.default(false),
+  CLOUD_ENDPOINT_ALLOW: networks.default([]),
+  CLOUD_ENDPOINT_DENY: networks.default([]),
+  CLOUD_CA_FILE: caFile.optional(),
 });
 
 export interface Config {
@@ -68,6 +110,8 @@ export interface Config {
   cloudHttp: { timeoutMs: number; createGraceMs: number };
   /** How long events, audit entries and samples are kept (days; 0: forever), pruned by the leader every interval. */
   retention: { intervalMs: number; eventsDays: number; auditDays: number; samplesDays: number };
+  /** Which cloud endpoints the broker talks to, and the CA certificates it trusts beyond Node's roots (PEM). */
+  cloudEndpoints: { policy: EndpointPolicy; ca: string | null };
 }
 
 export class ConfigError extends Error {}
@@ -105,6 +149,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       eventsDays: c.RETENTION_EVENTS_DAYS,
       auditDays: c.RETENTION_AUDIT_DAYS,
       samplesDays: c.RETENTION_SAMPLES_DAYS,
+    },
+    cloudEndpoints: {
+      policy: { allowInsecureHttp: c.CLOUD_ALLOW_INSECURE_HTTP, allow: c.CLOUD_ENDPOINT_ALLOW, deny: c.CLOUD_ENDPOINT_DENY },
+      ca: c.CLOUD_CA_FILE ?? null,
     },
   };
 }

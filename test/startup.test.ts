@@ -10,6 +10,7 @@ import path from 'node:path';
 import { request } from 'undici';
 import { launchBroker, LaunchedBroker, listeningUrl } from './support/broker-process';
 import { gqlOk } from './support/graphql';
+import { LAB_CLOUD_ENV } from './support/lab';
 
 const TOKEN_LINE = /^Bootstrap admin token \(shown once, store it now\): (\S+)$/m;
 
@@ -60,7 +61,7 @@ describe('broker binary with the embedded PostgreSQL', () => {
     // As root the embedded PostgreSQL runs as user "postgres", which must traverse the directory.
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'intercloud-startup-'));
     fs.chmodSync(dataDir, 0o755);
-    env = { PORT: '0', HOST: '127.0.0.1', INTERCLOUD_DATA_DIR: dataDir, LOG_LEVEL: 'warn', SHUTDOWN_GRACE_MS: '3000' };
+    env = { PORT: '0', HOST: '127.0.0.1', INTERCLOUD_DATA_DIR: dataDir, LOG_LEVEL: 'warn', SHUTDOWN_GRACE_MS: '3000', ...LAB_CLOUD_ENV };
   });
 
   afterAll(async () => {
@@ -197,8 +198,12 @@ describe('broker binary with a bad setting', () => {
     ['DATABASE_URL', 'mysql://127.0.0.1/intercloud'],
     ['REQUEST_BODY_LIMIT', 'lots'],
     ['LOG_LEVEL', 'loud'],
+    ['CLOUD_ALLOW_INSECURE_HTTP', 'yes'],
+    ['CLOUD_ENDPOINT_ALLOW', '127.0.0.0/33'],
+    ['CLOUD_ENDPOINT_DENY', 'intranet'],
+    ['CLOUD_CA_FILE', '/nonexistent/ca.pem'],
   ])('%s=%s: exits with code 2 and names the variable', async (name, value) => {
-    const p = launchBroker({ PORT: '0', HOST: '127.0.0.1', INTERCLOUD_DATA_DIR: dataDir, LOG_LEVEL: 'warn', [name]: value });
+    const p = launchBroker({ PORT: '0', HOST: '127.0.0.1', INTERCLOUD_DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...LAB_CLOUD_ENV, [name]: value });
     const timer = setTimeout(() => p.child.kill('SIGKILL'), 20_000);
     const exit = await p.exited;
     clearTimeout(timer);

@@ -1,10 +1,12 @@
 /**
- * One running sandbox cloud: builds its context, listens on its port, creates its networks
- * and seed images, and stops cleanly (connections closed, background work awaited, data
- * folder removed unless kept).
+ * One running sandbox cloud: builds its context, listens on its port (HTTP, or HTTPS with the
+ * `tls` option), creates its networks and seed images, and stops cleanly (connections closed,
+ * background work awaited, data folder removed unless kept).
  */
+import { readFileSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { BackgroundTasks } from '../behaviour/background-tasks';
@@ -31,8 +33,8 @@ export interface StartCloudOptions {
   keepData?: boolean;
 }
 
-function urlsFor(host: string, port: number): CloudUrls {
-  const base = `http://${host}:${port}`;
+function urlsFor(scheme: 'http' | 'https', host: string, port: number): CloudUrls {
+  const base = `${scheme}://${host}:${port}`;
   return {
     base,
     identity: `${base}${PATHS.identity}/v3`,
@@ -47,7 +49,8 @@ export class SandboxCloud {
   readonly control: SandboxControl;
   readonly events: CloudEvents;
   private readonly context: CloudContext;
-  private readonly server: http.Server;
+  private readonly server: http.Server | https.Server;
+  private readonly scheme: 'http' | 'https';
   private stopped?: Promise<void>;
 
   private constructor(
@@ -58,6 +61,7 @@ export class SandboxCloud {
     const settings = structuredClone(config.settings);
     const log = options.log.child({ cloud: config.name });
     this.events = new CloudEvents();
+    this.scheme = config.tls ? 'https' : 'http';
     this.context = {
       config,
       settings,
@@ -76,10 +80,13 @@ export class SandboxCloud {
       disks: new ServerDiskStore(config.dataDir),
       events: this.events,
       log,
-      urls: urlsFor(config.host, config.port),
+      urls: urlsFor(this.scheme, config.host, config.port),
     };
     this.control = new LocalControl(this.context, () => this.info());
-    this.server = http.createServer(buildCloudApp(this.context, this.control));
+    const app = buildCloudApp(this.context, this.control);
+    this.server = config.tls
+      ? https.createServer({ cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) }, app)
+      : http.createServer(app);
     // Python clients reuse idle connections; a short server keep-alive races them into ECONNRESET.
     this.server.keepAliveTimeout = 75_000;
     this.server.headersTimeout = 76_000;
@@ -104,7 +111,7 @@ export class SandboxCloud {
         resolve();
       });
     });
-    ctx.urls = urlsFor(this.config.host, (this.server.address() as AddressInfo).port);
+    ctx.urls = urlsFor(this.scheme, this.config.host, (this.server.address() as AddressInfo).port);
     const owner = ctx.identity.projects[0];
     if (!owner) throw new Error(`cloud ${this.config.name} has no project`);
     try {

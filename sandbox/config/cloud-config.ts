@@ -7,11 +7,13 @@ import * as path from 'node:path';
 import type {
   AddressPools,
   Bandwidth,
+  CatalogOverrides,
   FlavorOptions,
   Latency,
   ParsedCloudOptions,
   Quotas,
   SeedImageOptions,
+  TlsOptions,
 } from './cloud-options.schema';
 
 export interface CloudSettings {
@@ -20,6 +22,8 @@ export interface CloudSettings {
   quotas: Quotas;
   tokenLifetimeSeconds: number;
   addressPools: AddressPools;
+  /** Catalog URLs advertised instead of the cloud's own, per service type. */
+  catalogOverrides: CatalogOverrides;
 }
 
 export interface ResolvedUser {
@@ -51,6 +55,8 @@ export interface CloudConfig {
   flavors: FlavorOptions[];
   availabilityZones: string[];
   images: SeedImageOptions[];
+  /** HTTPS with this certificate and key; null: plain HTTP. */
+  tls: TlsOptions | null;
   settings: CloudSettings;
 }
 
@@ -121,12 +127,14 @@ export function resolveCloudConfig(opts: ParsedCloudOptions, index: number, sand
     flavors: opts.flavors ?? DEFAULT_FLAVORS,
     availabilityZones: opts.availabilityZones ?? ['nova'],
     images: opts.images ?? [DEFAULT_IMAGE],
+    tls: opts.tls ?? null,
     settings: {
       latency: { ...DEFAULT_LATENCY, ...opts.latency },
       bandwidth: { uploadBytesPerSecond: null, downloadBytesPerSecond: null, ...opts.bandwidth },
       quotas: { ...DEFAULT_QUOTAS, ...opts.quotas },
       tokenLifetimeSeconds: opts.tokenLifetimeSeconds ?? 3600,
       addressPools: { ...defaults, ...opts.addressPools },
+      catalogOverrides: { ...opts.catalogOverrides },
     },
   };
 }

@@ -70,6 +70,30 @@ export type Quotas = z.infer<typeof quotasSchema>;
 export const addressPoolsSchema = z.object({ fixed: addressPoolSchema, floating: addressPoolSchema }).strict();
 export type AddressPools = z.infer<typeof addressPoolsSchema>;
 
+/**
+ * A URL the catalog advertises for a service instead of the cloud's own (every interface), so a
+ * test can stage a hostile or moved catalog. Any string on purpose: what a client does with a
+ * bad one is the point. null (in a patch) removes the override.
+ */
+const catalogUrlSchema = z.string().min(1).max(65_536);
+export const catalogOverridesSchema = z
+  .object({ identity: catalogUrlSchema.optional(), compute: catalogUrlSchema.optional(), image: catalogUrlSchema.optional(), network: catalogUrlSchema.optional() })
+  .strict();
+export type CatalogOverrides = z.infer<typeof catalogOverridesSchema>;
+export const catalogOverridesPatchSchema = z
+  .object({
+    identity: catalogUrlSchema.nullable().optional(),
+    compute: catalogUrlSchema.nullable().optional(),
+    image: catalogUrlSchema.nullable().optional(),
+    network: catalogUrlSchema.nullable().optional(),
+  })
+  .strict();
+export type CatalogOverridesPatch = z.infer<typeof catalogOverridesPatchSchema>;
+
+/** Serve HTTPS with this certificate and key (PEM files) instead of plain HTTP. */
+export const tlsSchema = z.object({ certFile: z.string().min(1), keyFile: z.string().min(1) }).strict();
+export type TlsOptions = z.infer<typeof tlsSchema>;
+
 /** What can change while the cloud runs (control API `PATCH /_sandbox/settings`). */
 export const settingsPatchSchema = z
   .object({
@@ -78,6 +102,7 @@ export const settingsPatchSchema = z
     quotas: quotasSchema.partial().optional(),
     tokenLifetimeSeconds: z.number().int().positive().optional(),
     addressPools: addressPoolsSchema.partial().optional(),
+    catalogOverrides: catalogOverridesPatchSchema.optional(),
   })
   .strict();
 export type SettingsPatch = z.infer<typeof settingsPatchSchema>;
@@ -164,6 +189,8 @@ export const cloudOptionsSchema = z
     quotas: quotasSchema.partial().optional(),
     tokenLifetimeSeconds: z.number().int().positive().optional(),
     addressPools: addressPoolsSchema.partial().optional(),
+    catalogOverrides: catalogOverridesSchema.optional(),
+    tls: tlsSchema.optional(),
   })
   .strict();
 export type CloudOptions = z.input<typeof cloudOptionsSchema>;

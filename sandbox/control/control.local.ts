@@ -78,6 +78,10 @@ export class LocalControl extends SettingsShortcuts implements SandboxControl {
     Object.assign(s.bandwidth, parsed.bandwidth);
     Object.assign(s.quotas, parsed.quotas);
     if (parsed.tokenLifetimeSeconds !== undefined) s.tokenLifetimeSeconds = parsed.tokenLifetimeSeconds;
+    for (const [type, url] of Object.entries(parsed.catalogOverrides ?? {}) as [keyof CloudSettings['catalogOverrides'], string | null | undefined][]) {
+      if (url === null) delete s.catalogOverrides[type];
+      else if (url !== undefined) s.catalogOverrides[type] = url;
+    }
     this.cloud.log.info({ cloud: this.cloud.config.name, patch: parsed }, 'sandbox settings changed');
     return this.settings();
   }

@@ -5,7 +5,7 @@
 import type { FaultInfo, FaultSpec } from '../behaviour/fault-injector';
 import type { OperationName } from '../behaviour/operation-names';
 import type { CloudSettings } from '../config/cloud-config';
-import type { AddressPools, Bandwidth, Latency, Quotas, SeedImageOptions, SettingsPatch } from '../config/cloud-options.schema';
+import type { AddressPools, Bandwidth, CatalogOverridesPatch, Latency, Quotas, SeedImageOptions, SettingsPatch } from '../config/cloud-options.schema';
 
 /** Credentials in the shape of the broker's RegisterCloudInput.credentials. */
 export interface PasswordCredentials {
@@ -82,6 +82,8 @@ export interface SandboxControl {
   setQuotas(quotas: Partial<Quotas>): Promise<CloudSettings>;
   setTokenLifetime(seconds: number): Promise<CloudSettings>;
   setAddressPools(pools: Partial<AddressPools>): Promise<CloudSettings>;
+  /** Catalog URLs to advertise instead of the cloud's own, per service type (null: back to its own). */
+  setCatalogOverrides(overrides: CatalogOverridesPatch): Promise<CloudSettings>;
   injectFault(spec: FaultSpec): Promise<FaultInfo>;
   listFaults(): Promise<FaultInfo[]>;
   /** Disarms every fault (or the one with this id); clearing all also releases hanging calls. */

@@ -3,7 +3,7 @@
  * in-process and the HTTP implementations so the two cannot drift apart.
  */
 import type { CloudSettings } from '../config/cloud-config';
-import type { AddressPools, Bandwidth, Latency, Quotas, SettingsPatch } from '../config/cloud-options.schema';
+import type { AddressPools, Bandwidth, CatalogOverridesPatch, Latency, Quotas, SettingsPatch } from '../config/cloud-options.schema';
 
 export abstract class SettingsShortcuts {
   abstract updateSettings(patch: SettingsPatch): Promise<CloudSettings>;
@@ -26,5 +26,9 @@ export abstract class SettingsShortcuts {
 
   setAddressPools(pools: Partial<AddressPools>): Promise<CloudSettings> {
     return this.updateSettings({ addressPools: pools });
+  }
+
+  setCatalogOverrides(overrides: CatalogOverridesPatch): Promise<CloudSettings> {
+    return this.updateSettings({ catalogOverrides: overrides });
   }
 }

@@ -1,4 +1,7 @@
-/** The service catalog: every service with public, internal and admin endpoints in the cloud's region. */
+/**
+ * The service catalog: every service with public, internal and admin endpoints in the cloud's
+ * region, at the cloud's own URLs unless the catalogOverrides setting names another.
+ */
 import { createHash } from 'node:crypto';
 import type { CloudContext } from '../cloud/cloud.context';
 
@@ -26,7 +29,7 @@ export function catalogView(cloud: CloudContext): unknown[] {
       interface: iface,
       region_id: region,
       region,
-      url: service.url(cloud),
+      url: cloud.settings.catalogOverrides[service.type] ?? service.url(cloud),
     })),
   }));
 }

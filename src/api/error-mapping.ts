@@ -51,6 +51,8 @@ export function formatError(logger: Logger) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const original = unwrapResolverError(error);
     if (original instanceof DomainError) {
+      // The tenant reads one sentence about an upstream failure; the cause (details.detail, err.cause) is kept here.
+      if (original.code === ErrorCode.UPSTREAM_UNAVAILABLE) logger.warn({ err: original, path: formatted.path }, 'upstream failure in GraphQL operation');
       return { message: original.message, path: formatted.path, locations: formatted.locations, extensions: publicExtensions(original) };
     }
     const code = formatted.extensions?.code;

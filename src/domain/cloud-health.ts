@@ -1,4 +1,5 @@
 /** How a Keystone probe becomes a cloud's health. Pure: the service measures, this judges. */
+import { describeDrift } from './cloud-catalog';
 import { CloudHealth } from './enums';
 
 export interface HealthRule {
@@ -14,13 +15,15 @@ export interface HealthVerdict {
 }
 
 export type ProbeOutcome =
-  | { ok: true; latencyMs: number; missingServices: string[] }
+  | { ok: true; latencyMs: number; missingServices: string[]; catalogDrift: string[] }
   /** Unreachable, timed out, failing (5xx) or refusing the credentials: in each case no clone can start there. */
   | { ok: false; reason: string };
 
 export function judgeProbe(outcome: ProbeOutcome, rule: HealthRule): HealthVerdict {
   if (!outcome.ok) return { health: CloudHealth.UNREACHABLE, message: outcome.reason, latencyMs: null };
-  const { latencyMs, missingServices } = outcome;
+  const { latencyMs, missingServices, catalogDrift } = outcome;
+  // The broker refuses such tokens, so no clone can start there until the owner re-verifies.
+  if (catalogDrift.length > 0) return { health: CloudHealth.UNREACHABLE, message: describeDrift(catalogDrift), latencyMs };
   if (missingServices.length > 0) {
     return { health: CloudHealth.DEGRADED, message: `the catalog has no public ${missingServices.join(', ')} endpoint in the cloud's region`, latencyMs };
   }

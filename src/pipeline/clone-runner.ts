@@ -354,7 +354,7 @@ export class CloneRunner {
         } catch (err) {
           if (pauseReason(err)) throw err;
           ctx.log.warn({ err, phase: step.phase, attempt }, 'undo failed');
-          if (attempt === 3) leftovers.push(`${step.phase}: ${(err as Error).message}`);
+          if (attempt === 3) leftovers.push(`${step.phase}: ${tenantMessage(err)}`);
           else await sleep(backoffDelay(attempt, { baseMs: 500, capMs: 4000 }));
         }
       }
@@ -402,4 +402,13 @@ export class CloneRunner {
     job.state = CloneJobState.CANCELLING;
     return CloneJobState.CANCELLED;
   }
+}
+
+/**
+ * What a tenant reads of a failure in its job: our own errors' messages (upstream text in them is
+ * already reduced to the fault's own message); anything unexpected could carry anything, so it is
+ * logged where it happens and shown only as this.
+ */
+function tenantMessage(err: unknown): string {
+  return err instanceof DomainError || err instanceof PermanentStepError ? err.message : "internal error (the broker's log has the detail)";
 }

@@ -28,6 +28,12 @@ export interface CloudConnection {
   authUrl: string;
   region: string;
   credentials: CloudCredentials;
+  /**
+   * The catalog pinned when the cloud was verified: sessions use these endpoints and refuse a
+   * token whose catalog differs for the services the broker uses. Null before the cloud is
+   * verified (registration), when the token's catalog is what there is.
+   */
+  pinnedCatalog: CatalogEndpoint[] | null;
 }
 
 export interface CloudVerification {
@@ -42,12 +48,15 @@ export interface CloudProbe {
   latencyMs: number;
   /** Services a clone needs (compute, image, network) that the region's catalog lacks. */
   missingServices: string[];
+  /** Required services whose endpoint differs from the pinned catalog (the broker refuses such tokens). */
+  catalogDrift: string[];
 }
 
 export interface CloudConnector {
   /**
-   * Authenticates against Keystone and reads the catalog. Throws BadUserInputError for
-   * rejected credentials or an unusable catalog, UpstreamUnavailableError when unreachable.
+   * Authenticates against Keystone and reads the catalog, and checks the Keystone URL and the
+   * catalog's endpoints against the endpoint policy. Throws BadUserInputError for rejected
+   * credentials, a refused endpoint or an unusable catalog, UpstreamUnavailableError when unreachable.
    */
   verify(connection: CloudConnection): Promise<CloudVerification>;
 

@@ -32,9 +32,9 @@ export class CloudHealthProber implements PeriodicTask {
       this.logger.error({ err: result.error, cloudId: result.cloudId }, 'could not probe cloud');
       return;
     }
-    const { cloudId, verdict, previousHealth } = result;
+    const { cloudId, verdict, previousHealth, failure } = result;
     this.metrics.cloudHealthProbes.inc({ health: verdict.health });
-    const fields = { cloudId, health: verdict.health, previousHealth, latencyMs: verdict.latencyMs, healthMessage: verdict.message };
+    const fields = { cloudId, health: verdict.health, previousHealth, latencyMs: verdict.latencyMs, healthMessage: verdict.message, ...(failure ? { err: failure } : {}) };
     if (verdict.health === previousHealth) this.logger.debug(fields, 'cloud probed');
     else if (verdict.health === CloudHealth.HEALTHY) this.logger.info(fields, 'cloud health changed');
     else this.logger.warn(fields, 'cloud health changed');

@@ -32,7 +32,8 @@ export interface ProbeOptions extends HealthRule {
 }
 
 export type CloudProbeResult =
-  | { cloudId: string; verdict: HealthVerdict; previousHealth: CloudHealth }
+  /** `failure`: the error behind an UNREACHABLE verdict, for the log (its message is all a tenant reads). */
+  | { cloudId: string; verdict: HealthVerdict; previousHealth: CloudHealth; failure?: DomainError }
   /** The probe could not be made at all (a bug, or credentials that no longer open): health is left as it was. */
   | { cloudId: string; error: unknown };
 
@@ -57,16 +58,18 @@ export class CloudHealthService {
   /** Null when the cloud was deregistered while it was probed. */
   private async probe(cloud: CloudEntity, options: ProbeOptions): Promise<CloudProbeResult | null> {
     let outcome: ProbeOutcome;
+    let failure: DomainError | undefined;
     try {
       outcome = { ok: true, ...(await this.connector.probe(this.clouds.connectionOf(cloud), options.timeoutMs)) };
     } catch (err) {
       if (!(err instanceof DomainError)) return { cloudId: cloud.id, error: err };
       outcome = { ok: false, reason: err.message };
+      failure = err;
     }
     const verdict = judgeProbe(outcome, options);
     if (verdict.message && verdict.message.length > MAX_MESSAGE) verdict.message = `${verdict.message.slice(0, MAX_MESSAGE - 3)}...`;
     const previousHealth = await this.record(cloud.id, verdict);
-    return previousHealth === null ? null : { cloudId: cloud.id, verdict, previousHealth };
+    return previousHealth === null ? null : { cloudId: cloud.id, verdict, previousHealth, ...(failure ? { failure } : {}) };
   }
 
   /** Stores the verdict and, when the health changed, its event, together; answers the health before. */

@@ -1,12 +1,16 @@
-/** Registering, changing, listing and deregistering clouds. Credentials go in sealed and never come out. */
+/**
+ * Registering, changing, verifying, listing and deregistering clouds. Credentials go in sealed
+ * and never come out, and are sealed together with the Keystone URL they were given for: they
+ * are only ever sent there (a new URL needs new credentials).
+ */
 import { DataSource, EntityManager, IsNull } from 'typeorm';
 import { z } from 'zod';
 import { CloudEntity, VmEntity } from '../domain/entities';
 import { CloudHealth, CredentialKind } from '../domain/enums';
-import { BadUserInputError, ConflictError, DomainError, ErrorCode, ForbiddenError, NotFoundError } from '../domain/errors';
+import { BadUserInputError, ConflictError, DomainError, ErrorCode, ForbiddenError, NotFoundError, UpstreamUnavailableError } from '../domain/errors';
 import { Principal } from '../domain/principal';
 import { Permission } from '../domain/roles';
-import { CloudConnection, CloudConnector, CloudCredentials } from '../ports/cloud-connector.port';
+import { CloudConnection, CloudConnector, CloudCredentials, CloudVerification } from '../ports/cloud-connector.port';
 import { SecretBox } from '../ports/secret-box.port';
 import { requirePermission } from './access';
 import { AuditService } from './audit.service';
@@ -34,6 +38,7 @@ const authUrlRule = z
   .max(512, 'must be at most 512 characters')
   .url('must be an absolute http(s) URL of the Keystone v3 endpoint')
   .refine((u) => /^https?:\/\//.test(u), 'must use http or https')
+  .refine((u) => !/^https?:\/\/[^/?#]*@/.test(u), 'must not contain user info (user:password@): give credentials in input.credentials')
   .transform((u) => u.replace(/\/+$/, ''));
 
 const defaultsRule = z
@@ -80,6 +85,17 @@ const updateRule = z.object({
 });
 
 type CredentialsInput = z.output<typeof credentialsRule>;
+
+/** What is sealed: the credentials and the Keystone URL they may be sent to. */
+interface SealedCredentials {
+  v: 2;
+  authUrl: string;
+  credentials: CloudCredentials;
+}
+
+/** Why updateCloud refuses a new destination without new credentials (extensions.rule). */
+export const NEW_DESTINATION_RULE =
+  'must be given again when authUrl or region changes: stored credentials are only ever sent to the Keystone URL they were registered with';
 
 /** Exactly one credential form must be complete; the error names the first missing field. */
 export function toCredentials(input: CredentialsInput, field: string): CloudCredentials {
@@ -145,7 +161,7 @@ export class CloudService {
     const credentials = toCredentials(input.credentials, 'input.credentials');
     await this.assertNameFree(this.dataSource.manager, principal.tenantId, input.name, null);
     // Keystone first: a cloud that does not accept its credentials is never stored.
-    const verified = await this.connector.verify({ cloudId: null, name: input.name, authUrl: input.authUrl, region: input.region, credentials });
+    const verified = await this.connector.verify({ cloudId: null, name: input.name, authUrl: input.authUrl, region: input.region, credentials, pinnedCatalog: null });
     return this.dataSource.transaction(async (tx) => {
       await this.assertNameFree(tx, principal.tenantId, input.name, null);
       const cloud = await tx.save(
@@ -155,7 +171,7 @@ export class CloudService {
           authUrl: input.authUrl,
           region: input.region,
           credentialKind: credentials.kind === 'PASSWORD' ? CredentialKind.PASSWORD : CredentialKind.APPLICATION_CREDENTIAL,
-          credentialsCiphertext: this.secrets.seal(JSON.stringify(credentials)),
+          credentialsCiphertext: this.seal(input.authUrl, credentials),
           labels: input.labels,
           bandwidthMbps: input.bandwidthMbps,
           costPerHour: input.costPerHour,
@@ -179,30 +195,26 @@ export class CloudService {
     const cloud = await this.getOwned(principal, id);
     const input = parseInput(updateRule, rawInput, 'input');
     if (input.name !== undefined) await this.assertNameFree(this.dataSource.manager, principal.tenantId, input.name, cloud.id);
-    const connectionChanged = input.credentials !== undefined || input.authUrl !== undefined || input.region !== undefined;
+    const authUrl = input.authUrl ?? cloud.authUrl;
+    const region = input.region ?? cloud.region;
+    // Checked before anything is decrypted or sent: the stored secret never leaves for a new destination.
+    if ((authUrl !== cloud.authUrl || region !== cloud.region) && input.credentials === undefined) {
+      throw new BadUserInputError('input.credentials', NEW_DESTINATION_RULE);
+    }
     let credentials: CloudCredentials | null = null;
-    if (connectionChanged) {
-      credentials = input.credentials ? toCredentials(input.credentials, 'input.credentials') : this.credentialsOf(cloud);
-      const verified = await this.connector.verify({
-        cloudId: cloud.id,
-        name: input.name ?? cloud.name,
-        authUrl: input.authUrl ?? cloud.authUrl,
-        region: input.region ?? cloud.region,
-        credentials,
-      });
-      cloud.catalog = verified.catalog;
-      cloud.health = CloudHealth.HEALTHY;
-      cloud.healthLatencyMs = verified.latencyMs;
-      cloud.healthCheckedAt = new Date();
-      cloud.healthMessage = null;
+    let verified: CloudVerification | null = null;
+    if (input.credentials !== undefined) {
+      credentials = toCredentials(input.credentials, 'input.credentials');
+      verified = await this.connector.verify({ cloudId: cloud.id, name: input.name ?? cloud.name, authUrl, region, credentials, pinnedCatalog: null });
     }
     return this.dataSource.transaction(async (tx) => {
       if (input.name !== undefined) cloud.name = input.name;
-      if (input.authUrl !== undefined) cloud.authUrl = input.authUrl;
-      if (input.region !== undefined) cloud.region = input.region;
-      if (credentials) {
+      cloud.authUrl = authUrl;
+      cloud.region = region;
+      if (credentials && verified) {
         cloud.credentialKind = credentials.kind === 'PASSWORD' ? CredentialKind.PASSWORD : CredentialKind.APPLICATION_CREDENTIAL;
-        cloud.credentialsCiphertext = this.secrets.seal(JSON.stringify(credentials));
+        cloud.credentialsCiphertext = this.seal(authUrl, credentials);
+        this.pin(cloud, verified);
       }
       if (input.labels !== undefined) cloud.labels = input.labels;
       if (input.bandwidthMbps !== undefined) cloud.bandwidthMbps = input.bandwidthMbps;
@@ -215,6 +227,29 @@ export class CloudService {
       await this.audit.record(tx, principal, principal.tenantId, 'cloud.update', 'Cloud', cloud.id, {
         changed,
         credentialsChanged: input.credentials !== undefined,
+      });
+      return saved;
+    });
+  }
+
+  /**
+   * Re-authenticates with the stored credentials (at the URL they were registered for), checks the
+   * Keystone URL and the catalog against the endpoint policy again and pins the catalog Keystone
+   * lists now: how an owner accepts a catalog that changed. Nothing changes when it fails.
+   */
+  async verify(principal: Principal, id: string): Promise<CloudEntity> {
+    requirePermission(principal, Permission.MANAGE_CLOUDS);
+    const cloud = await this.getOwned(principal, id);
+    const connection = this.connectionOf(cloud);
+    const verified = await this.connector.verify({ ...connection, pinnedCatalog: null });
+    return this.dataSource.transaction(async (tx) => {
+      const before = cloud.catalog;
+      this.pin(cloud, verified);
+      // Credentials sealed before they were bound to their URL are bound to the one they have just been verified at.
+      cloud.credentialsCiphertext = this.seal(cloud.authUrl, connection.credentials);
+      const saved = await tx.save(cloud);
+      await this.audit.record(tx, principal, principal.tenantId, 'cloud.verify', 'Cloud', cloud.id, {
+        catalogChanged: JSON.stringify(before) !== JSON.stringify(verified.catalog),
       });
       return saved;
     });
@@ -241,14 +276,31 @@ export class CloudService {
     });
   }
 
-  /** Decrypted connection settings, for adapters only: never return these through the API. */
+  /**
+   * Decrypted connection settings, for adapters only: never return these through the API. Every
+   * path that sends credentials (sessions, the health probe, the clone runner) gets them here, so
+   * this is where they are held to the URL they were sealed for.
+   */
   connectionOf(cloud: CloudEntity): CloudConnection {
-    return { cloudId: cloud.id, name: cloud.name, authUrl: cloud.authUrl, region: cloud.region, credentials: this.credentialsOf(cloud) };
+    return {
+      cloudId: cloud.id,
+      name: cloud.name,
+      authUrl: cloud.authUrl,
+      region: cloud.region,
+      credentials: this.credentialsOf(cloud),
+      pinnedCatalog: cloud.catalog,
+    };
+  }
+
+  private seal(authUrl: string, credentials: CloudCredentials): Buffer {
+    const sealed: SealedCredentials = { v: 2, authUrl, credentials };
+    return this.secrets.seal(JSON.stringify(sealed));
   }
 
   private credentialsOf(cloud: CloudEntity): CloudCredentials {
+    let opened: SealedCredentials | CloudCredentials;
     try {
-      return JSON.parse(this.secrets.open(cloud.credentialsCiphertext).toString('utf8')) as CloudCredentials;
+      opened = JSON.parse(this.secrets.open(cloud.credentialsCiphertext).toString('utf8')) as SealedCredentials | CloudCredentials;
     } catch {
       // Wiped (deregistered), corrupted, or sealed with another INTERCLOUD_SECRET_KEY: say which cloud, never what.
       throw new DomainError(
@@ -257,6 +309,24 @@ export class CloudService {
         { cloudId: cloud.id },
       );
     }
+    // Rows sealed before the URL was sealed with them hold bare credentials; update() keeps their URL fixed.
+    if (!('v' in opened)) return opened;
+    if (opened.authUrl !== cloud.authUrl) {
+      throw new UpstreamUnavailableError(
+        `cloud ${cloud.name} (${cloud.id}): its stored credentials were given for another Keystone URL and are not sent to ${cloud.authUrl}; update the cloud with its credentials`,
+        { cloudId: cloud.id, cloudName: cloud.name, service: 'keystone', retryable: false },
+      );
+    }
+    return opened.credentials;
+  }
+
+  /** The verified catalog becomes the pinned one, and the cloud is healthy as of now. */
+  private pin(cloud: CloudEntity, verified: CloudVerification): void {
+    cloud.catalog = verified.catalog;
+    cloud.health = CloudHealth.HEALTHY;
+    cloud.healthLatencyMs = verified.latencyMs;
+    cloud.healthCheckedAt = new Date();
+    cloud.healthMessage = null;
   }
 
   private async getOwned(principal: Principal, id: string): Promise<CloudEntity> {

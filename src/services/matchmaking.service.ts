@@ -4,7 +4,7 @@
  * dry run and picks the target when a clone names none.
  */
 import { CloudEntity } from '../domain/entities';
-import { BadUserInputError } from '../domain/errors';
+import { BadUserInputError, DomainError } from '../domain/errors';
 import { CloudAssessment, explainNoTarget, InstanceQuota, matchmake } from '../domain/matchmaking';
 import { Principal } from '../domain/principal';
 import { Permission } from '../domain/roles';
@@ -82,7 +82,8 @@ export class MatchmakingService {
       if (limits === 'timeout') return { kind: 'UNKNOWN', why: `limits not received within ${this.options.limitsTimeoutMs} ms` };
       return quotaFrom(limits);
     } catch (err) {
-      return { kind: 'UNKNOWN', why: `limits request failed: ${err instanceof Error ? err.message : String(err)}` };
+      // Domain errors carry at most the fault's own message; anything else is not shown (nor worth showing) to a tenant.
+      return { kind: 'UNKNOWN', why: `limits request failed: ${err instanceof DomainError ? err.message : 'internal error'}` };
     } finally {
       clearTimeout(timer);
     }

@@ -12,6 +12,7 @@ import { Client as WsClient } from 'graphql-ws';
 import { Client } from 'pg';
 import { BrokerProcess, spawnBroker } from '../support/broker-process';
 import { createTestDatabase, TestDatabase } from '../support/database';
+import { LAB_CLOUD_ENV } from '../support/lab';
 import { collect, gqlError, gqlOk, wsClient } from '../support/graphql';
 
 
@@ -102,6 +103,7 @@ describe('events across two broker processes', () => {
         LOG_LEVEL: 'warn',
         // Bounds how long a stop may take; the stop itself is asserted by exit code and log.
         SHUTDOWN_GRACE_MS: '3000',
+        ...LAB_CLOUD_ENV,
       };
     };
     [a, b] = await Promise.all([spawnBroker(envFor()), spawnBroker(envFor())]);

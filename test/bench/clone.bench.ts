@@ -37,9 +37,10 @@ import { parseArgs } from 'node:util';
 import { Client } from 'pg';
 import { DEFAULT_LATENCY, Latency, Sandbox, SandboxCloud, startSandbox } from '../../sandbox';
 import { transferInChildProcess } from '../../sandbox/bench/image-transfer';
-import { OpenStackCloudApiFactory } from '../../src/adapters/openstack/openstack-cloud-api.factory';
 import { CLONE_JOB_FIELDS, CloneFixture, setUpClone } from '../support/clone-fixture';
 import { gqlOk } from '../support/graphql';
+import { LAB_CLOUD_ENV } from '../support/lab';
+import { labCloudApiFactory } from '../support/sandbox';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -270,6 +271,8 @@ async function spawnBroker(databaseUrl: string, dataDir: string): Promise<Broker
       // The bench polls cloneJob like a client would, faster than the default per-token limit allows.
       RATE_LIMIT_PER_MINUTE: '1000000',
       SHUTDOWN_GRACE_MS: '3000',
+      // The sandbox clouds are plain HTTP on 127.0.0.1.
+      ...LAB_CLOUD_ENV,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -548,7 +551,7 @@ async function runSize(size: number, o: Options, databaseUrl: string, rootDir: s
     await sandbox.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   });
-  const factory = new OpenStackCloudApiFactory();
+  const factory = labCloudApiFactory();
   const closeFactory = onCleanup('close the OpenStack client pool', () => factory.close());
   const src = sandbox.cloud('bench-src');
   const dst = sandbox.cloud('bench-dst');

@@ -6,11 +6,12 @@
  */
 import { OpenStackCloudApiFactory } from '../../src/adapters/openstack/openstack-cloud-api.factory';
 import type { CloudConnection } from '../../src/ports/cloud-connector.port';
+import { LAB_ENDPOINTS } from '../support/lab';
 import { peerCloudsFile as cloudsFile, PeerCloud, readPeerClouds } from '../support/openstack-peers';
 import { describeCloudApiContract } from './cloud-api.contract';
 
 function connections(cloud: PeerCloud): { password: CloudConnection; applicationCredential: CloudConnection } {
-  const common = { cloudId: `peer-${cloud.name}`, name: cloud.name, authUrl: cloud.authUrl, region: cloud.region };
+  const common = { cloudId: `peer-${cloud.name}`, name: cloud.name, authUrl: cloud.authUrl, region: cloud.region, pinnedCatalog: null };
   return {
     password: {
       ...common,
@@ -45,7 +46,8 @@ if (peers) {
     const source = clouds.find((c) => c.qemuAvailabilityZone) ?? clouds[0];
     const target = clouds.find((c) => c !== source) ?? source;
     if (!source || !target) throw new Error(`${cloudsFile} lists no clouds`);
-    const factory = new OpenStackCloudApiFactory();
+    // The peers listen on plain HTTP on 127.0.0.1, like a lab.
+    const factory = new OpenStackCloudApiFactory({ endpoints: LAB_ENDPOINTS });
     const a = connections(source);
     return {
       api: factory.forConnection(a.password),

@@ -5,13 +5,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
-import type { Agent } from 'undici';
 import type { Sandbox, SandboxCloud } from '../../sandbox';
-import { createOpenStackAgent, type HttpPolicy } from '../../src/adapters/openstack/http.client';
+import type { CloudTransport } from '../../src/adapters/openstack/cloud-transport';
+import { type HttpPolicy, NO_ANSWER } from '../../src/adapters/openstack/http.client';
 import { lastPathSegment } from '../../src/adapters/openstack/nova.adapter';
 import { OpenStackCloudApiFactory } from '../../src/adapters/openstack/openstack-cloud-api.factory';
 import { ConflictError, NotFoundError, UpstreamUnavailableError } from '../../src/domain/errors';
 import type { CloudConnection } from '../../src/ports/cloud-connector.port';
+import { LAB_ENDPOINTS, labTransport } from '../support/lab';
 import { startTestSandbox } from '../sandbox/sandbox-test-kit';
 import { describeCloudApiContract, eventually } from './cloud-api.contract';
 
@@ -22,6 +23,7 @@ function passwordConnection(cloud: SandboxCloud, cloudId: string | null = random
     name: cloud.name,
     authUrl: cloud.authUrl,
     region: cloud.region,
+    pinnedCatalog: null,
     credentials: { kind: 'PASSWORD', username: p.username, password: p.password, projectName: p.projectName, userDomainName: p.userDomainName, projectDomainName: p.projectDomainName },
   };
 }
@@ -33,6 +35,7 @@ function applicationCredentialConnection(cloud: SandboxCloud, cloudId: string | 
     name: cloud.name,
     authUrl: cloud.authUrl,
     region: cloud.region,
+    pinnedCatalog: null,
     credentials: { kind: 'APPLICATION_CREDENTIAL', applicationCredentialId: ac.applicationCredentialId, applicationCredentialSecret: ac.applicationCredentialSecret },
   };
 }
@@ -50,7 +53,7 @@ describeCloudApiContract('sandbox', async () => {
   const sandbox = await startTestSandbox([{ name: 'contract-a' }, { name: 'contract-b' }]);
   const a = sandbox.cloud('contract-a');
   const b = sandbox.cloud('contract-b');
-  const factory = new OpenStackCloudApiFactory({ policy: QUICK });
+  const factory = new OpenStackCloudApiFactory({ policy: QUICK, endpoints: LAB_ENDPOINTS });
   const info = await a.control.info();
   return {
     api: factory.forConnection(passwordConnection(a)),
@@ -70,7 +73,7 @@ describe('OpenStack adapter, sandbox only: faults, timeouts, tokens, older cloud
   let sandbox: Sandbox;
   let cloud: SandboxCloud;
   let old: SandboxCloud;
-  let agent: Agent;
+  let transport: CloudTransport;
   let factory: OpenStackCloudApiFactory;
   /** Short timeouts, for the hang tests only (a loaded machine must not fail the others). */
   let impatient: OpenStackCloudApiFactory;
@@ -83,9 +86,9 @@ describe('OpenStack adapter, sandbox only: faults, timeouts, tokens, older cloud
     sandbox = await startTestSandbox([{ name: 'faulty' }, { name: 'old', maxComputeMicroversion: '2.44' }]);
     cloud = sandbox.cloud('faulty');
     old = sandbox.cloud('old');
-    agent = createOpenStackAgent();
-    factory = new OpenStackCloudApiFactory({ policy: QUICK, dispatcher: agent });
-    impatient = new OpenStackCloudApiFactory({ policy: { ...QUICK, timeoutMs: 300, streamIdleTimeoutMs: 300 }, dispatcher: agent });
+    transport = labTransport();
+    factory = new OpenStackCloudApiFactory({ policy: QUICK, transport });
+    impatient = new OpenStackCloudApiFactory({ policy: { ...QUICK, timeoutMs: 300, streamIdleTimeoutMs: 300 }, transport });
     cloudId = randomUUID();
     imageId = await seededImageId(cloud);
     privateNet = (await cloud.control.info()).networks.private.id;
@@ -99,7 +102,7 @@ describe('OpenStack adapter, sandbox only: faults, timeouts, tokens, older cloud
   afterAll(async () => {
     await impatient?.close();
     await factory?.close();
-    await agent?.close();
+    await transport?.close();
     await sandbox?.stop();
   });
 
@@ -140,21 +143,25 @@ describe('OpenStack adapter, sandbox only: faults, timeouts, tokens, older cloud
     expect(await calls('glance.image.show')).toBe(4);
   });
 
-  it('a call that hangs times out; after the bounded attempts the error says so', async () => {
+  it('a call that hangs times out; after the bounded attempts the error says so (in the words every connection failure uses), the cause kept for the log', async () => {
+    const escaped = NO_ANSWER.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     await cloud.control.injectFault({ operation: 'neutron.network.list', mode: 'hang', count: 'always' });
     const err = await impatient.forConnection(passwordConnection(cloud, cloudId)).listNetworks().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UpstreamUnavailableError);
-    expect((err as Error).message).toMatch(/^cloud faulty \(.+\): neutron GET \/v2\.0\/networks failed after 4 attempts: timed out after 300 ms/);
+    expect((err as Error).message).toMatch(new RegExp(`^cloud faulty \\(.+\\): neutron GET /v2\\.0/networks failed: ${escaped}$`));
+    expect((err as UpstreamUnavailableError).details).toMatchObject({ attempts: 4, detail: expect.stringMatching(/timed out after 300 ms.*after 4 attempts/) });
 
     // Transfers have no overall deadline, only idle timeouts: a silent Glance still ends in an error.
     const hasty = impatient.forConnection(passwordConnection(cloud, cloudId));
     await cloud.control.injectFault({ operation: 'glance.image.download', mode: 'hang', count: 'always' });
-    await expect(hasty.downloadImage(imageId)).rejects.toThrow(/glance GET \/v2\/images\/\{id\}\/file failed after 4 attempts: timed out: no response within 300 ms/);
+    const download = await hasty.downloadImage(imageId).catch((e: unknown) => e);
+    expect((download as Error).message).toMatch(new RegExp(`glance GET /v2/images/\\{id\\}/file failed: ${escaped}$`));
+    expect((download as UpstreamUnavailableError).details).toMatchObject({ attempts: 4, detail: expect.stringMatching(/timed out: no response within 300 ms/) });
     const queued = await hasty.createImage({ name: 'hang-upload', diskFormat: 'raw', containerFormat: 'bare', properties: {} });
     await cloud.control.injectFault({ operation: 'glance.image.upload', mode: 'hang', count: 'always' });
-    await expect(hasty.uploadImage(queued.id, Readable.from([Buffer.alloc(1024)]), 1024)).rejects.toThrow(
-      /glance PUT \/v2\/images\/\{id\}\/file failed after 1 attempt: timed out: no response within 300 ms/,
-    );
+    const upload = await hasty.uploadImage(queued.id, Readable.from([Buffer.alloc(1024)]), 1024).catch((e: unknown) => e);
+    expect((upload as Error).message).toMatch(new RegExp(`glance PUT /v2/images/\\{id\\}/file failed: ${escaped}$`));
+    expect((upload as UpstreamUnavailableError).details).toMatchObject({ attempts: 1, detail: expect.stringMatching(/timed out: no response within 300 ms/) });
     await cloud.control.clearFaults();
     await hasty.deleteImage(queued.id);
   });
@@ -295,7 +302,7 @@ describe('OpenStack adapter, sandbox only: faults, timeouts, tokens, older cloud
   });
 
   it('leaves no request running on any connection', () => {
-    for (const [origin, stats] of Object.entries(agent.stats)) {
+    for (const [origin, stats] of Object.entries(transport.dispatcher.stats)) {
       expect({ origin, running: stats.running, pending: stats.pending }).toEqual({ origin, running: 0, pending: 0 });
     }
   });

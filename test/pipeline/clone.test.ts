@@ -9,7 +9,7 @@ import { startTestBroker, TestBroker } from '../support/broker';
 import { CLONE_JOB_FIELDS, CloneFixture, setUpClone, waitForJobPhase, waitForJobState } from '../support/clone-fixture';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { collect, gqlError, gqlOk, wsClient } from '../support/graphql';
-import { sandboxApi, startSandboxClouds } from '../support/sandbox';
+import { labCloudApiFactory, sandboxApi, startSandboxClouds } from '../support/sandbox';
 
 const CLONE = `mutation($input: CloneVmInput!) { cloneVm(input: $input) { ${CLONE_JOB_FIELDS} } }`;
 const EVENTS = `subscription($id: ID!, $after: Int) { cloneJobEvents(jobId: $id, afterSeq: $after) { seq jobId kind phase bytesTransferred bytesTotal bytesPerSecond etaSeconds message } }`;
@@ -34,7 +34,7 @@ describe('clone pipeline', () => {
   beforeAll(async () => {
     sandbox = await startSandboxClouds('clone-src', 'clone-dst');
     for (const c of sandbox.clouds) await c.control.setQuotas({ instances: 200, cores: 400, ramMb: 400_000 });
-    factory = new OpenStackCloudApiFactory();
+    factory = labCloudApiFactory();
     db = await createTestDatabase();
     broker = await startTestBroker(db.url, { CLONE_STEP_ATTEMPTS: '3' });
     url = broker.url;

@@ -12,7 +12,7 @@ import { startTestBroker, TestBroker } from '../support/broker';
 import { CloneFixture, setUpClone, waitForJobState } from '../support/clone-fixture';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { gqlOk } from '../support/graphql';
-import { sandboxApi, startSandboxClouds } from '../support/sandbox';
+import { labCloudApiFactory, sandboxApi, startSandboxClouds } from '../support/sandbox';
 import { waitFor } from '../support/wait';
 
 const CLONE = `mutation($input: CloneVmInput!) { cloneVm(input: $input) { id } }`;
@@ -55,7 +55,7 @@ describe('clone job failures', () => {
   beforeAll(async () => {
     sandbox = await startSandboxClouds('fail-src', 'fail-dst');
     for (const c of sandbox.clouds) await c.control.setQuotas({ instances: 200, cores: 400, ramMb: 400_000 });
-    factory = new OpenStackCloudApiFactory();
+    factory = labCloudApiFactory();
     src = sandboxApi(factory, sandbox.cloud('fail-src'));
     dst = sandboxApi(factory, sandbox.cloud('fail-dst'));
   });

@@ -11,6 +11,7 @@ import { startTestBroker, TestBroker } from '../support/broker';
 import { waitForJobState } from '../support/clone-fixture';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { gqlOk } from '../support/graphql';
+import { LAB_ENDPOINTS } from '../support/lab';
 import { PeerCloud, readPeerClouds } from '../support/openstack-peers';
 import { createTenantWithToken } from '../support/tenants';
 
@@ -37,9 +38,11 @@ describeIfPeers('clone between two real OpenStack clouds', () => {
   beforeAll(async () => {
     source = peers!.find((c) => c.qemuAvailabilityZone)!;
     target = peers!.find((c) => c !== source)!;
-    factory = new OpenStackCloudApiFactory();
-    srcApi = factory.forConnection({ cloudId: null, name: source.name, authUrl: source.authUrl, region: source.region, credentials: { kind: 'PASSWORD', ...passwordCredentials(source) } });
-    dstApi = factory.forConnection({ cloudId: null, name: target.name, authUrl: target.authUrl, region: target.region, credentials: { kind: 'PASSWORD', ...passwordCredentials(target) } });
+    // The peers listen on plain HTTP on 127.0.0.1: the lab endpoint settings, for our own client and (startTestBroker's default) the broker.
+    factory = new OpenStackCloudApiFactory({ endpoints: LAB_ENDPOINTS });
+    const connection = (c: PeerCloud) => ({ cloudId: null, name: c.name, authUrl: c.authUrl, region: c.region, credentials: { kind: 'PASSWORD' as const, ...passwordCredentials(c) }, pinnedCatalog: null });
+    srcApi = factory.forConnection(connection(source));
+    dstApi = factory.forConnection(connection(target));
     db = await createTestDatabase();
     broker = await startTestBroker(db.url);
   });

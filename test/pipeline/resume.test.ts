@@ -18,7 +18,8 @@ import { BrokerProcess, spawnBroker } from '../support/broker-process';
 import { CLONE_JOB_FIELDS, CloneFixture, setUpClone, waitForJobState } from '../support/clone-fixture';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { gqlOk } from '../support/graphql';
-import { bootSandboxServer, sandboxApi, startSandboxClouds } from '../support/sandbox';
+import { LAB_CLOUD_ENV } from '../support/lab';
+import { bootSandboxServer, labCloudApiFactory, sandboxApi, startSandboxClouds } from '../support/sandbox';
 
 const CLONE = `mutation($input: CloneVmInput!) { cloneVm(input: $input) { id } }`;
 const JOB = `query($id: ID!) { cloneJob(id: $id) { ${CLONE_JOB_FIELDS} } }`;
@@ -69,6 +70,7 @@ describe('clone jobs survive a broker process killed at any point', () => {
       CLONE_LEASE_SECONDS: '2',
       // One job at a time per broker: two jobs running at once are then on two brokers.
       CLONE_CONCURRENCY: '1',
+      ...LAB_CLOUD_ENV,
     });
     processes.push(p);
     return p;
@@ -155,7 +157,7 @@ describe('clone jobs survive a broker process killed at any point', () => {
     for (const c of sandbox.clouds) await c.control.setQuotas({ instances: 200, cores: 400, ramMb: 400_000 });
     srcCloud = sandbox.cloud('resume-src');
     dstCloud = sandbox.cloud('resume-dst');
-    factory = new OpenStackCloudApiFactory();
+    factory = labCloudApiFactory();
     src = sandboxApi(factory, srcCloud);
     dst = sandboxApi(factory, dstCloud);
     [{ id: baseImageId }] = await src.listImages({ name: 'cirros-sandbox', status: 'active' });

@@ -3,9 +3,10 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import pino from 'pino';
+import pino, { Logger } from 'pino';
 import { Broker, startBroker } from '../../src/broker';
 import { loadConfig } from '../../src/config';
+import { LAB_CLOUD_ENV } from './lab';
 
 export interface TestBroker extends Broker {
   adminToken: string;
@@ -16,7 +17,13 @@ export function newAdminSecret(): string {
   return `icb_test_${crypto.randomBytes(24).toString('base64url')}`;
 }
 
-export async function startTestBroker(databaseUrl: string, env: Record<string, string> = {}): Promise<TestBroker> {
+export interface TestBrokerOptions {
+  /** Where the broker logs (default: pino at TEST_LOG_LEVEL, silent unless set). */
+  logger?: Logger;
+}
+
+/** `env` overrides the defaults, the lab endpoint settings (test/support/lab.ts) included. */
+export async function startTestBroker(databaseUrl: string, env: Record<string, string> = {}, options: TestBrokerOptions = {}): Promise<TestBroker> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'intercloud-test-broker-'));
   const adminToken = env.INTERCLOUD_ADMIN_TOKEN ?? newAdminSecret();
   const config = loadConfig({
@@ -26,9 +33,10 @@ export async function startTestBroker(databaseUrl: string, env: Record<string, s
     INTERCLOUD_DATA_DIR: dataDir,
     INTERCLOUD_SECRET_KEY: crypto.randomBytes(32).toString('base64'),
     INTERCLOUD_ADMIN_TOKEN: adminToken,
+    ...LAB_CLOUD_ENV,
     ...env,
   });
-  const broker = await startBroker(config, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }));
+  const broker = await startBroker(config, options.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }));
   return {
     ...broker,
     adminToken,

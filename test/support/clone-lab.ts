@@ -15,7 +15,8 @@ import { BrokerProcess, spawnBroker } from './broker-process';
 import { CLONE_JOB_FIELDS, CloneFixture, setUpClone, waitForJobState } from './clone-fixture';
 import { createTestDatabase, TestDatabase } from './database';
 import { gqlOk } from './graphql';
-import { bootSandboxServer, sandboxApi, startSandboxClouds } from './sandbox';
+import { bootSandboxServer, labCloudApiFactory, sandboxApi, startSandboxClouds } from './sandbox';
+import { LAB_CLOUD_ENV } from './lab';
 
 export type Job = Record<string, any>;
 
@@ -48,6 +49,7 @@ export interface CloneLab {
 }
 
 export const BROKER_DEFAULTS: Record<string, string> = {
+  ...LAB_CLOUD_ENV,
   PORT: '0',
   HOST: '127.0.0.1',
   LOG_LEVEL: 'info',
@@ -67,7 +69,7 @@ export async function startCloneLab(name: string, brokerEnv: Record<string, stri
   for (const c of sandbox.clouds) await c.control.setQuotas({ instances: 200, cores: 400, ramMb: 400_000 });
   const srcCloud = sandbox.cloud(`${name}-src`);
   const dstCloud = sandbox.cloud(`${name}-dst`);
-  const factory = new OpenStackCloudApiFactory();
+  const factory = labCloudApiFactory();
   const src = sandboxApi(factory, srcCloud);
   const dst = sandboxApi(factory, dstCloud);
   const [{ id: baseImageId }] = await src.listImages({ name: 'cirros-sandbox', status: 'active' });

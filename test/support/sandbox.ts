@@ -2,13 +2,15 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startSandbox, Sandbox, SandboxCloud } from '../../sandbox';
+import { CloudOptions, startSandbox, Sandbox, SandboxCloud } from '../../sandbox';
 import { OpenStackCloudApiFactory } from '../../src/adapters/openstack/openstack-cloud-api.factory';
 import { CloudApi, Server } from '../../src/ports/cloud-api.port';
+import { LAB_ENDPOINTS } from './lab';
 
-export async function startSandboxClouds(...names: string[]): Promise<Sandbox> {
+/** Clouds by name, or with options (`{ name, host: '127.0.0.2' }`). */
+export async function startSandboxClouds(...clouds: (string | CloudOptions)[]): Promise<Sandbox> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'intercloud-sandbox-'));
-  const sandbox = await startSandbox({ dataDir, clouds: names.map((name) => ({ name, port: 0 })) });
+  const sandbox = await startSandbox({ dataDir, clouds: clouds.map((c) => (typeof c === 'string' ? { name: c, port: 0 } : { port: 0, ...c })) });
   return {
     ...sandbox,
     cloud: sandbox.cloud.bind(sandbox),
@@ -38,14 +40,26 @@ export function registerCloudInput(cloud: SandboxCloud, name: string, extra: Rec
   };
 }
 
+/** The test's own OpenStack client factory, with the lab endpoint policy (sandbox clouds are plain HTTP on loopback). */
+export function labCloudApiFactory(): OpenStackCloudApiFactory {
+  return new OpenStackCloudApiFactory({ endpoints: LAB_ENDPOINTS });
+}
+
 /** A CloudApi on the sandbox cloud as its admin (the test's own client of the cloud). */
 export function sandboxApi(factory: OpenStackCloudApiFactory, cloud: SandboxCloud): CloudApi {
-  return factory.forConnection({ cloudId: null, name: cloud.name, authUrl: cloud.authUrl, region: cloud.region, credentials: { kind: 'PASSWORD', ...passwordCredentials(cloud) } });
+  return factory.forConnection({
+    cloudId: null,
+    name: cloud.name,
+    authUrl: cloud.authUrl,
+    region: cloud.region,
+    credentials: { kind: 'PASSWORD', ...passwordCredentials(cloud) },
+    pinnedCatalog: null,
+  });
 }
 
 /** Boots a server on the cloud's private network from `imageId` (default: its first active image) and waits for ACTIVE. */
 export async function bootSandboxServer(cloud: SandboxCloud, name: string, imageId?: string, factory?: OpenStackCloudApiFactory): Promise<Server> {
-  const own = factory ?? new OpenStackCloudApiFactory();
+  const own = factory ?? labCloudApiFactory();
   const api = sandboxApi(own, cloud);
   try {
     const image = imageId ?? (await api.listImages({ status: 'active' }))[0].id;

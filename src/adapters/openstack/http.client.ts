@@ -3,10 +3,15 @@
  * capped exponential backoff on transient failures, one token renewal on a 401, and one final
  * error that names the cloud, the service and the operation. Every response body is either read
  * to the end or handed to the caller as a stream; error bodies are always read (no socket leaks).
+ *
+ * What a tenant reads of an upstream failure is only the OpenStack fault's own `message` (bounded,
+ * stripped) or, for anything below HTTP, one sentence whatever the cause: an endpoint is the
+ * partner's choice, and differing words for "refused", "reset" or "timed out" would make the
+ * broker a port scanner. The error's `details.detail` and `cause` keep the real cause for the log.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
-import { Agent, type Dispatcher, request } from 'undici';
+import { type Dispatcher, request } from 'undici';
 import { ConflictError, UpstreamUnavailableError } from '../../domain/errors';
 import { backoffDelay, currentRetryBudget, sleep } from '../../domain/retry';
 
@@ -40,13 +45,6 @@ export const DEFAULT_HTTP_POLICY: HttpPolicy = {
 
 /** How often a create's reconcile looks again during the grace period. */
 const GRACE_POLL_MS = 1_000;
-
-/** Keep-alive pool shared by every cloud; undici keeps one connection pool per origin inside it. */
-export function createOpenStackAgent(): Agent {
-  // Shorter than any server's idle timeout we know (sandbox 75 s, eventlet 900 s), so we close first
-  // and never send on a socket the server is closing (a reset there would make a POST ambiguous).
-  return new Agent({ keepAliveTimeout: 10_000, keepAliveMaxTimeout: 30_000, connections: 32, connect: { timeout: 10_000 } });
-}
 
 export interface CloudLabel {
   name: string;
@@ -117,11 +115,32 @@ interface Failure {
   maybeApplied: boolean;
   /** No answer came back at all (timeout, reset): the cloud may still be carrying it out. */
   unanswered?: boolean;
+  /** What the tenant reads. */
   problem: string;
+  /** What only the log reads (the connection-level cause). */
+  detail?: string;
+  /** Below HTTP: the tenant's message is NO_ANSWER and nothing else, not even how many attempts were made. */
+  connectionLevel?: boolean;
   status?: number;
   retryAfterMs?: number;
   cause?: unknown;
 }
+
+/** The one sentence for every failure below HTTP (refused, reset, unresolvable, TLS, timed out, no answer). */
+export const NO_ANSWER = "no answer (the connection failed, was cut or timed out; the broker's log has the cause)";
+
+/** How refusals name the endpoint a service call was going to. */
+const ENDPOINT_OF: Record<ServiceName, string> = {
+  keystone: 'the Keystone URL',
+  nova: 'the compute endpoint',
+  glance: 'the image endpoint',
+  neutron: 'the network endpoint',
+};
+
+const ENDPOINT_REFUSED = 'ERR_CLOUD_ENDPOINT_REFUSED';
+
+/** Upstream text shown to tenants is at most this long. */
+const MAX_UPSTREAM_MESSAGE = 300;
 
 /** Connection-level failures where the request never reached the service. */
 const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
@@ -142,26 +161,45 @@ function headerOf(headers: IncomingHttpHeaders, name: string): string | undefine
   return Array.isArray(value) ? value.join(', ') : value;
 }
 
-/** The human part of an OpenStack error body (Nova, Neutron, Keystone and Glance each nest it differently). */
+/**
+ * The human part of an OpenStack error body: the fault's own `message` field (Nova, Neutron,
+ * Keystone and Glance each nest it differently), with markup and control characters stripped and
+ * bounded. Anything else (an HTML page, plain text, JSON without a message) gives "": a raw body
+ * is never passed on, whatever answered.
+ */
 export function upstreamMessage(text: string): string {
-  let message: string | undefined;
+  let body: unknown;
   try {
-    const body = JSON.parse(text) as unknown;
-    if (body && typeof body === 'object') {
-      const top = body as Record<string, unknown>;
-      if (typeof top.message === 'string') message = top.message;
-      for (const value of Object.values(top)) {
-        if (message) break;
-        const inner = value as Record<string, unknown> | null;
-        if (inner && typeof inner === 'object' && typeof inner.message === 'string') message = inner.message;
-      }
-    }
+    body = JSON.parse(text);
   } catch {
-    message = text;
+    return '';
   }
-  // webob's HTML error page, and the <br /> Glance leaves in its JSON messages
-  const flat = (message ?? '').replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim();
-  return flat.length > 300 ? `${flat.slice(0, 300)}...` : flat;
+  let message: string | undefined;
+  if (body && typeof body === 'object' && !Array.isArray(body)) {
+    const top = body as Record<string, unknown>;
+    if (typeof top.message === 'string') message = top.message;
+    for (const value of Object.values(top)) {
+      if (message !== undefined) break;
+      const inner = value as Record<string, unknown> | null;
+      if (inner && typeof inner === 'object' && typeof inner.message === 'string') message = inner.message;
+    }
+  }
+  return cleanUpstreamText(message ?? '');
+}
+
+/** Markup (webob's HTML, the <br /> Glance leaves in JSON messages) and control characters out, whitespace collapsed, bounded. */
+export function cleanUpstreamText(text: string): string {
+  const flat = text
+    .slice(0, 4 * MAX_UPSTREAM_MESSAGE)
+    .replace(/<[^<>]*>/g, ' ')
+    // Terminal escape sequences whole (CSI and OSC), then any control character left.
+    // eslint-disable-next-line no-control-regex
+    .replace(/\u001b\[[0-?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(\u0007|\u001b\\)?/g, ' ')
+    // eslint-disable-next-line no-control-regex
+    .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029<>]/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
+  return flat.length > MAX_UPSTREAM_MESSAGE ? `${flat.slice(0, MAX_UPSTREAM_MESSAGE)}...` : flat;
 }
 
 function retryAfterMs(headers: IncomingHttpHeaders): number | undefined {
@@ -353,10 +391,14 @@ export class OpenStackHttpClient {
 
   private networkFailure(err: unknown, spec: CallSpec): Failure {
     const code = errorCode(err);
+    if (code === ENDPOINT_REFUSED) {
+      // The policy, not the network: nothing was sent, and asking again changes nothing.
+      return { transient: false, maybeApplied: false, problem: `${ENDPOINT_OF[spec.service]} ${errorText(err)}`, cause: err };
+    }
     if (code === undefined || !NETWORK.has(code)) {
-      // Not a network failure: a bug or a broken stream handed to us; nothing to retry.
-      const problem = spec.body?.errored ? `the data stream failed: ${errorText(spec.body.errored)}` : errorText(err);
-      return { transient: false, maybeApplied: true, problem, cause: err };
+      // Not a network failure: a bug, a TLS or protocol failure, or a broken stream handed to us; nothing to retry.
+      if (spec.body?.errored) return { transient: false, maybeApplied: true, problem: 'the data stream it was sending failed', detail: errorText(spec.body.errored), cause: err };
+      return { transient: false, maybeApplied: true, problem: NO_ANSWER, detail: errorText(err), connectionLevel: true, cause: err };
     }
     const idle = spec.streaming ? this.policy.streamIdleTimeoutMs : this.policy.timeoutMs;
     const text =
@@ -366,22 +408,31 @@ export class OpenStackHttpClient {
           ? `timed out: the response body stalled for ${idle} ms`
           : errorText(err);
     const sent = !NOT_SENT.has(code);
-    return { transient: true, maybeApplied: sent, unanswered: sent, problem: text.includes(code) ? text : `${text} (${code})` };
+    return { transient: true, maybeApplied: sent, unanswered: sent, problem: NO_ANSWER, detail: text.includes(code) ? text : `${text} (${code})`, connectionLevel: true, cause: err };
   }
 
   private exhausted(spec: CallSpec, attempts: number, failure: Failure, note?: string): UpstreamUnavailableError {
     const tries = `${attempts} attempt${attempts === 1 ? '' : 's'}`;
-    return new UpstreamUnavailableError(`${this.where(spec)} failed after ${tries}${note ? ` (${note})` : ''}: ${failure.problem}`, {
+    // How many attempts a connection failure took depends on its cause (a TLS or protocol failure is not retried, a
+    // refusal is): for those the count and the note stay in the details, and the message is the same for every cause.
+    const message = failure.connectionLevel
+      ? `${this.where(spec)} failed: ${failure.problem}`
+      : `${this.where(spec)} failed after ${tries}${note ? ` (${note})` : ''}: ${failure.problem}`;
+    const detail = [failure.detail, failure.connectionLevel ? `after ${tries}${note ? `, ${note}` : ''}` : undefined].filter(Boolean).join('; ');
+    const error = new UpstreamUnavailableError(message, {
       ...this.details(spec),
       attempts,
       status: failure.status,
       retryable: true,
+      ...(detail ? { detail } : {}),
     });
+    if (failure.cause !== undefined) Object.assign(error, { cause: failure.cause });
+    return error;
   }
 
   private refused(spec: CallSpec, failure: Failure): Error {
     const message = `${this.where(spec)} failed: ${failure.problem}`;
-    const details = this.details(spec, { status: failure.status, retryable: false });
+    const details = this.details(spec, { status: failure.status, retryable: false, ...(failure.detail ? { detail: failure.detail } : {}) });
     const error = failure.status === 409 ? new ConflictError(message, details) : new UpstreamUnavailableError(message, details);
     if (failure.cause !== undefined) Object.assign(error, { cause: failure.cause });
     return error;

@@ -3,18 +3,21 @@
  * the same instance (and so its cached token); changed credentials or endpoints get a new one.
  */
 import { createHash } from 'node:crypto';
-import type { Dispatcher } from 'undici';
+import { STRICT_ENDPOINT_POLICY } from '../../domain/endpoint-policy';
 import type { CloudApiFactory } from '../../ports/cloud-api.port';
 import type { CloudConnection } from '../../ports/cloud-connector.port';
-import { createOpenStackAgent, DEFAULT_HTTP_POLICY, type HttpPolicy } from './http.client';
+import { CloudTransport, type CloudTransportOptions } from './cloud-transport';
+import { DEFAULT_HTTP_POLICY, type HttpPolicy } from './http.client';
 import { OpenStackCloudApi } from './openstack-cloud-api';
 
 export interface OpenStackCloudApiFactoryOptions {
   policy?: Partial<HttpPolicy>;
   /** Renew a token when less than this is left (default 5 minutes). */
   renewBeforeMs?: number;
-  /** Connection pool (default: a keep-alive Agent owned and closed by this factory). */
-  dispatcher?: Dispatcher;
+  /** Shared transport (connection pool and endpoint policy), closed by its owner. */
+  transport?: CloudTransport;
+  /** Without `transport`: the policy (and CA) of a transport this factory owns and closes. Default: strict (https only, no loopback, link-local, ...). */
+  endpoints?: CloudTransportOptions;
 }
 
 /** Canonical JSON (sorted keys) of the connection, hashed: secrets are compared, never kept as map keys. */
@@ -28,14 +31,14 @@ export function connectionHash(connection: CloudConnection): string {
 
 export class OpenStackCloudApiFactory implements CloudApiFactory {
   private readonly instances = new Map<string, { hash: string; api: OpenStackCloudApi }>();
-  private readonly dispatcher: Dispatcher;
-  private readonly ownsDispatcher: boolean;
+  private readonly transport: CloudTransport;
+  private readonly ownsTransport: boolean;
   private readonly policy: HttpPolicy;
   private readonly renewBeforeMs: number;
 
   constructor(options: OpenStackCloudApiFactoryOptions = {}) {
-    this.dispatcher = options.dispatcher ?? createOpenStackAgent();
-    this.ownsDispatcher = options.dispatcher === undefined;
+    this.transport = options.transport ?? new CloudTransport(options.endpoints ?? { policy: STRICT_ENDPOINT_POLICY });
+    this.ownsTransport = options.transport === undefined;
     this.policy = { ...DEFAULT_HTTP_POLICY, ...options.policy };
     this.renewBeforeMs = options.renewBeforeMs ?? 5 * 60_000;
   }
@@ -46,14 +49,14 @@ export class OpenStackCloudApiFactory implements CloudApiFactory {
     const key = connection.cloudId ?? `unregistered:${hash}`;
     const cached = this.instances.get(key);
     if (cached?.hash === hash) return cached.api;
-    const api = new OpenStackCloudApi(connection, { policy: this.policy, dispatcher: this.dispatcher, renewBeforeMs: this.renewBeforeMs });
+    const api = new OpenStackCloudApi(connection, { policy: this.policy, transport: this.transport, renewBeforeMs: this.renewBeforeMs });
     this.instances.set(key, { hash, api });
     return api;
   }
 
-  /** Forgets every instance and closes the connection pool if this factory made it. */
+  /** Forgets every instance and closes the transport if this factory made it. */
   async close(): Promise<void> {
     this.instances.clear();
-    if (this.ownsDispatcher) await this.dispatcher.close();
+    if (this.ownsTransport) await this.transport.close();
   }
 }

@@ -1,6 +1,5 @@
 /** The CloudApi of one OpenStack cloud: one session (token, catalog) shared by its Nova, Glance and Neutron adapters. */
 import type { Readable } from 'node:stream';
-import type { Dispatcher } from 'undici';
 import type {
   CloudApi,
   CreateImageRequest,
@@ -14,6 +13,7 @@ import type {
   Server,
 } from '../../ports/cloud-api.port';
 import type { CloudConnection } from '../../ports/cloud-connector.port';
+import type { CloudTransport } from './cloud-transport';
 import { GlanceAdapter, type ImageFilter } from './glance.adapter';
 import { type HttpPolicy, OpenStackHttpClient } from './http.client';
 import { NeutronAdapter } from './neutron.adapter';
@@ -22,7 +22,7 @@ import { OpenStackSession } from './openstack.session';
 
 export interface OpenStackCloudApiOptions {
   policy: HttpPolicy;
-  dispatcher: Dispatcher;
+  transport: CloudTransport;
   renewBeforeMs: number;
 }
 
@@ -38,7 +38,7 @@ export class OpenStackCloudApi implements CloudApi {
   ) {
     const session = new OpenStackSession(connection, options);
     this.session = session;
-    const http = new OpenStackHttpClient(connection, options.policy, options.dispatcher);
+    const http = new OpenStackHttpClient(connection, options.policy, options.transport.dispatcher);
     this.glance = new GlanceAdapter(http, session);
     this.neutron = new NeutronAdapter(http, session);
     this.nova = new NovaAdapter({ http, session, findSnapshot: (serverId, name, metadata) => this.glance.findSnapshot(serverId, name, metadata) });

@@ -1,11 +1,13 @@
 /**
  * One cloud's authenticated session: a cached Keystone token renewed shortly before it expires
- * (or at once when a service answers 401), and the public endpoints of the cloud's region from
- * the token's catalog.
+ * (or at once when a service answers 401), and the public endpoints of the cloud's region: the
+ * pinned catalog of a verified cloud (a token whose catalog differs from it is refused, not
+ * obeyed), else the token's own.
  */
-import type { Dispatcher } from 'undici';
+import { catalogDrift, describeDrift } from '../../domain/cloud-catalog';
 import { BadUserInputError, UpstreamUnavailableError } from '../../domain/errors';
 import type { CloudConnection } from '../../ports/cloud-connector.port';
+import type { CloudTransport } from './cloud-transport';
 import { describeCloud, type HttpPolicy, type TokenProvider } from './http.client';
 import { issueToken, type KeystoneToken } from './keystone.client';
 
@@ -13,7 +15,7 @@ export type ServiceType = 'compute' | 'image' | 'network';
 
 export interface SessionOptions {
   policy: HttpPolicy;
-  dispatcher: Dispatcher;
+  transport: CloudTransport;
   /** Renew when less than this is left (capped at half the token's lifetime, for short-lived tokens). */
   renewBeforeMs: number;
 }
@@ -46,11 +48,12 @@ export class OpenStackSession implements TokenProvider {
 
   /** The public endpoint of a service type in the connection's region, without a trailing slash. */
   async endpoint(type: ServiceType): Promise<string> {
-    const { catalog } = await this.current();
-    const found = catalog.find((e) => e.type === type);
+    const token = await this.current();
+    const found = (this.connection.pinnedCatalog ?? token.catalog).find((e) => e.type === type);
     if (!found) {
+      const refused = token.refused.find((r) => r.type === type);
       throw new UpstreamUnavailableError(
-        `${describeCloud(this.connection)}: the catalog has no public ${type} endpoint in region ${this.connection.region}`,
+        `${describeCloud(this.connection)}: ${refused ? `the catalog's ${type} endpoint ${refused.why}` : `the catalog has no public ${type} endpoint in region ${this.connection.region}`}`,
         { cloudId: this.connection.cloudId, cloudName: this.connection.name, service: 'keystone', retryable: false },
       );
     }
@@ -68,11 +71,11 @@ export class OpenStackSession implements TokenProvider {
   }
 
   private async authenticate(): Promise<CachedToken> {
-    const { policy, dispatcher, renewBeforeMs } = this.options;
+    const { policy, transport, renewBeforeMs } = this.options;
     const issuedAt = Date.now();
     let token: KeystoneToken;
     try {
-      token = await issueToken(this.connection, { ...policy, dispatcher });
+      token = await issueToken(this.connection, transport, policy);
     } catch (err) {
       // At registration a rejected credential is the user's input; here it is a cloud that stopped accepting
       // the stored one, which retrying will not fix.
@@ -86,6 +89,19 @@ export class OpenStackSession implements TokenProvider {
         });
       }
       throw err;
+    }
+    const pinned = this.connection.pinnedCatalog;
+    const drift = pinned ? catalogDrift(pinned, token.catalog) : [];
+    if (drift.length > 0) {
+      // A partner's Keystone must not be able to redirect the broker by issuing a new catalog.
+      throw new UpstreamUnavailableError(`${describeCloud(this.connection)}: ${describeDrift(drift)}`, {
+        cloudId: this.connection.cloudId,
+        cloudName: this.connection.name,
+        service: 'keystone',
+        operation: 'POST /auth/tokens',
+        retryable: false,
+        catalogDrift: drift,
+      });
     }
     // The lifetime by Keystone's own clock, counted from when we asked: a skewed clock here changes nothing.
     const lifetime = token.expiresAt.getTime() - (token.issuedAt?.getTime() ?? issuedAt);

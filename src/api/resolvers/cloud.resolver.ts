@@ -25,9 +25,20 @@ export class CloudResolver {
     return ctx.services.clouds.register(callerOf(ctx), input);
   }
 
-  @Mutation(() => Cloud, { description: 'Change a cloud you own.' })
+  @Mutation(() => Cloud, {
+    description:
+      'Change a cloud you own. A new authUrl or region needs credentials too: stored credentials are only ever sent to the Keystone URL they were registered with. New credentials are verified with Keystone (and the catalog re-pinned) before anything is stored.',
+  })
   updateCloud(@Ctx() ctx: ApiContext, @Arg('id', () => ID) id: string, @Arg('input', () => UpdateCloudInput) input: UpdateCloudInput) {
     return ctx.services.clouds.update(callerOf(ctx), id, input);
+  }
+
+  @Mutation(() => Cloud, {
+    description:
+      "Re-verify a cloud you own: authenticate with its stored credentials, check its Keystone URL and catalog endpoints against the broker's endpoint policy again, and pin the catalog Keystone lists now. Needed after the cloud's catalog changed: until then the broker refuses tokens whose catalog differs from the pinned one.",
+  })
+  verifyCloud(@Ctx() ctx: ApiContext, @Arg('id', () => ID) id: string) {
+    return ctx.services.clouds.verify(callerOf(ctx), id);
   }
 
   @Mutation(() => Boolean, { description: 'Deregister a cloud you own; refused while the broker manages VMs or jobs in it.' })

@@ -96,7 +96,10 @@ export class Cloud {
   @Field({ description: 'Offered to every tenant of the federation as a clone target.' })
   shared!: boolean;
 
-  @Field(() => [CatalogEndpoint], { description: 'Public endpoints found in the catalog.' })
+  @Field(() => [CatalogEndpoint], {
+    description:
+      'Public endpoints of the region, pinned when the cloud was verified (registerCloud, updateCloud with credentials, verifyCloud). The broker uses these and refuses tokens whose catalog differs for compute, image or network.',
+  })
   catalog!: CatalogEndpoint[];
 
   @Field(() => CloudHealth, { description: 'Health from the last probe.' })
@@ -150,7 +153,10 @@ export class RegisterCloudInput {
   @Field({ description: 'Name, unique among your clouds.' })
   name!: string;
 
-  @Field({ description: 'Keystone v3 URL, e.g. https://keystone.example.net:5000/v3.' })
+  @Field({
+    description:
+      "Keystone v3 URL, e.g. https://keystone.example.net:5000/v3. It and the catalog's endpoints must pass the broker's endpoint policy: https (unless the operator allows http), no loopback, link-local, unspecified, multicast or broadcast addresses (unless the operator allows them).",
+  })
   authUrl!: string;
 
   @Field({ description: 'Region to use, e.g. RegionOne.' })
@@ -183,10 +189,10 @@ export class UpdateCloudInput {
   @Field({ nullable: true, description: 'New name.' })
   name?: string;
 
-  @Field({ nullable: true, description: 'New Keystone v3 URL.' })
+  @Field({ nullable: true, description: 'New Keystone v3 URL; requires credentials as well (stored ones are never sent to a new URL).' })
   authUrl?: string;
 
-  @Field({ nullable: true, description: 'New region.' })
+  @Field({ nullable: true, description: 'New region; requires credentials as well.' })
   region?: string;
 
   @Field(() => CloudCredentialsInput, { nullable: true, description: 'New credentials (exactly one complete form).' })
