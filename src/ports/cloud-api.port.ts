@@ -121,6 +121,8 @@ export interface CloudApi {
   getConsoleOutput(serverId: string, lines?: number): Promise<string>;
   listFlavors(): Promise<Flavor[]>;
   getLimits(): Promise<Limits>;
+  /** Availability zones servers can be booted in. */
+  listAvailabilityZones(): Promise<string[]>;
 
   // Glance
   listImages(filter?: { name?: string; status?: string; properties?: Record<string, string> }): Promise<Image[]>;

@@ -11,7 +11,9 @@ import { BadUserInputError, ConflictError, DomainError, ErrorCode, ForbiddenErro
 import { Principal } from '../domain/principal';
 import { Permission } from '../domain/roles';
 import { CloudConnection, CloudConnector, CloudCredentials, CloudVerification } from '../ports/cloud-connector.port';
+import { CloudApiFactory } from '../ports/cloud-api.port';
 import { SecretBox } from '../ports/secret-box.port';
+import { checkBootSettings } from './cloud-boot-settings';
 import { requirePermission } from './access';
 import { AuditService } from './audit.service';
 import { labelsRule, nameRule, parseInput, uuidRule } from './validation';
@@ -59,6 +61,7 @@ const common = {
   diskFormats: z.array(z.enum(DISK_FORMATS)).min(1, 'must list at least one disk format'),
   defaults: defaultsRule,
   shared: z.boolean(),
+  guestNames: z.array(text(255)).max(50, 'must list at most 50 names'),
 };
 
 const registerRule = z.object({
@@ -69,6 +72,8 @@ const registerRule = z.object({
   diskFormats: common.diskFormats.default(['qcow2', 'raw']),
   defaults: defaultsRule.default({}),
   shared: z.boolean().default(false),
+  guestFlavors: common.guestNames.default([]),
+  guestNetworks: common.guestNames.default([]),
 });
 
 const updateRule = z.object({
@@ -82,6 +87,8 @@ const updateRule = z.object({
   diskFormats: common.diskFormats.optional(),
   defaults: defaultsRule.optional(),
   shared: z.boolean().optional(),
+  guestFlavors: common.guestNames.optional(),
+  guestNetworks: common.guestNames.optional(),
 });
 
 type CredentialsInput = z.output<typeof credentialsRule>;
@@ -132,6 +139,7 @@ export class CloudService {
     private readonly secrets: SecretBox,
     private readonly connector: CloudConnector,
     private readonly audit: AuditService,
+    private readonly cloudApis: CloudApiFactory,
   ) {}
 
   /** The tenant's own clouds and the clouds other tenants share with the federation. */
@@ -161,7 +169,10 @@ export class CloudService {
     const credentials = toCredentials(input.credentials, 'input.credentials');
     await this.assertNameFree(this.dataSource.manager, principal.tenantId, input.name, null);
     // Keystone first: a cloud that does not accept its credentials is never stored.
-    const verified = await this.connector.verify({ cloudId: null, name: input.name, authUrl: input.authUrl, region: input.region, credentials, pinnedCatalog: null });
+    const connection: CloudConnection = { cloudId: null, name: input.name, authUrl: input.authUrl, region: input.region, credentials, pinnedCatalog: null };
+    const verified = await this.connector.verify(connection);
+    const defaults = normaliseDefaults(input.defaults);
+    await checkBootSettings(this.cloudApis.forConnection({ ...connection, pinnedCatalog: verified.catalog }), { defaults, guestFlavors: input.guestFlavors, guestNetworks: input.guestNetworks }, input.name);
     return this.dataSource.transaction(async (tx) => {
       await this.assertNameFree(tx, principal.tenantId, input.name, null);
       const cloud = await tx.save(
@@ -176,8 +187,10 @@ export class CloudService {
           bandwidthMbps: input.bandwidthMbps,
           costPerHour: input.costPerHour,
           diskFormats: input.diskFormats,
-          defaults: normaliseDefaults(input.defaults),
+          defaults,
           shared: input.shared,
+          guestFlavors: input.guestFlavors,
+          guestNetworks: input.guestNetworks,
           catalog: verified.catalog,
           health: CloudHealth.HEALTHY,
           healthLatencyMs: verified.latencyMs,
@@ -207,6 +220,17 @@ export class CloudService {
       credentials = toCredentials(input.credentials, 'input.credentials');
       verified = await this.connector.verify({ cloudId: cloud.id, name: input.name ?? cloud.name, authUrl, region, credentials, pinnedCatalog: null });
     }
+    const settings = {
+      defaults: input.defaults !== undefined ? normaliseDefaults(input.defaults) : cloud.defaults,
+      guestFlavors: input.guestFlavors ?? cloud.guestFlavors,
+      guestNetworks: input.guestNetworks ?? cloud.guestNetworks,
+    };
+    // What is set now is checked against the cloud as it will be reached from now on.
+    if (verified || input.defaults !== undefined || input.guestFlavors !== undefined || input.guestNetworks !== undefined) {
+      const connection = credentials && verified ? { cloudId: cloud.id, name: cloud.name, authUrl, region, credentials, pinnedCatalog: verified.catalog } : this.connectionOf(cloud);
+      await checkBootSettings(this.cloudApis.forConnection(connection), settings, cloud.name);
+    }
+    const stopsSharing = input.shared === false && cloud.shared;
     return this.dataSource.transaction(async (tx) => {
       if (input.name !== undefined) cloud.name = input.name;
       cloud.authUrl = authUrl;
@@ -220,9 +244,13 @@ export class CloudService {
       if (input.bandwidthMbps !== undefined) cloud.bandwidthMbps = input.bandwidthMbps;
       if (input.costPerHour !== undefined) cloud.costPerHour = input.costPerHour;
       if (input.diskFormats !== undefined) cloud.diskFormats = input.diskFormats;
-      if (input.defaults !== undefined) cloud.defaults = normaliseDefaults(input.defaults);
+      cloud.defaults = settings.defaults;
+      cloud.guestFlavors = [...settings.guestFlavors];
+      cloud.guestNetworks = [...settings.guestNetworks];
       if (input.shared !== undefined) cloud.shared = input.shared;
       const saved = await tx.save(cloud);
+      // Guests' VMs in a cloud no longer shared with them are no longer theirs to manage.
+      if (stopsSharing) await this.retireVms(tx, cloud, 'the cloud is no longer shared', { guestsOnly: true });
       const changed = Object.keys(input).filter((k) => k !== 'credentials');
       await this.audit.record(tx, principal, principal.tenantId, 'cloud.update', 'Cloud', cloud.id, {
         changed,
@@ -255,13 +283,14 @@ export class CloudService {
     });
   }
 
-  /** Refused while the broker still manages VMs in the cloud; the credentials are wiped. */
+  /**
+   * Refused while clone jobs use the cloud; the credentials are wiped and every VM the broker
+   * knew there (the owner's and guests') is retired, so the owner can always deregister.
+   */
   async deregister(principal: Principal, id: string): Promise<boolean> {
     requirePermission(principal, Permission.MANAGE_CLOUDS);
     const cloud = await this.getOwned(principal, id);
     return this.dataSource.transaction(async (tx) => {
-      const vms = await tx.count(VmEntity, { where: { cloudId: cloud.id } });
-      if (vms > 0) throw new ConflictError(`cloud ${cloud.name} still has ${vms} VM(s) known to the broker; remove them first`, { vms });
       const active = await tx.query(
         `SELECT count(*)::int AS n FROM clone_jobs WHERE (target_cloud_id = $1 OR source_cloud_id = $1) AND state NOT IN ('DONE','FAILED','CANCELLED')`,
         [cloud.id],
@@ -271,9 +300,21 @@ export class CloudService {
       cloud.credentialsCiphertext = Buffer.alloc(0);
       cloud.shared = false;
       await tx.save(cloud);
+      await this.retireVms(tx, cloud, 'the cloud was deregistered', { guestsOnly: false });
       await this.audit.record(tx, principal, principal.tenantId, 'cloud.deregister', 'Cloud', cloud.id, { name: cloud.name });
       return true;
     });
+  }
+
+  /** Marks the cloud's live VMs retired (with an audit entry in each VM's tenant); the servers themselves are left alone. */
+  private async retireVms(tx: EntityManager, cloud: CloudEntity, why: string, o: { guestsOnly: boolean }): Promise<void> {
+    const [rows] = (await tx.query(
+      `UPDATE vms SET retired_at = now(), state = 'RETIRED', updated_at = now()
+       WHERE cloud_id = $1 AND retired_at IS NULL AND ($2::boolean = false OR tenant_id <> $3)
+       RETURNING id, tenant_id`,
+      [cloud.id, o.guestsOnly, cloud.tenantId],
+    )) as [{ id: string; tenant_id: string }[], number];
+    for (const vm of rows) await this.audit.record(tx, null, vm.tenant_id, 'vm.retire', 'Vm', vm.id, { cloudId: cloud.id, reason: why });
   }
 
   /**

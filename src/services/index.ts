@@ -31,7 +31,7 @@ export interface Ports {
 export function createServices(ports: Ports) {
   const { dataSource, bus, secrets, cloudConnector, cloudApis, queue } = ports;
   const audit = new AuditService(dataSource, bus);
-  const clouds = new CloudService(dataSource, secrets, cloudConnector, audit);
+  const clouds = new CloudService(dataSource, secrets, cloudConnector, audit, cloudApis);
   const vms = new VmService(dataSource);
   const policies = new PolicyService(dataSource, audit);
   const matchmaking = new MatchmakingService(vms, clouds, policies, cloudApis);

@@ -188,6 +188,13 @@ export class NovaAdapter {
     return flavors;
   }
 
+  /** Zones the project may boot in (Nova lists only available ones to non-admins; unavailable ones are dropped here too). */
+  async listAvailabilityZones(): Promise<string[]> {
+    const res = await this.call({ method: 'GET', operation: 'GET /os-availability-zone', path: '/os-availability-zone', retry: 'idempotent' });
+    const zones = res.json<{ availabilityZoneInfo?: Array<{ zoneName?: string; zoneState?: { available?: boolean } }> }>().availabilityZoneInfo ?? [];
+    return zones.filter((z) => typeof z.zoneName === 'string' && z.zoneState?.available !== false).map((z) => z.zoneName as string);
+  }
+
   async getLimits(): Promise<Limits> {
     const res = await this.call({ method: 'GET', operation: 'GET /limits', path: '/limits', retry: 'idempotent' });
     const a = res.json<{ limits: { absolute: Record<string, number> } }>().limits.absolute;

@@ -77,6 +77,9 @@ export class OpenStackCloudApi implements CloudApi {
   getLimits(): Promise<Limits> {
     return this.nova.getLimits();
   }
+  listAvailabilityZones(): Promise<string[]> {
+    return this.nova.listAvailabilityZones();
+  }
 
   listImages(filter?: ImageFilter): Promise<Image[]> {
     return this.glance.listImages(filter);

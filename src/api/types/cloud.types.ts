@@ -96,6 +96,12 @@ export class Cloud {
   @Field({ description: 'Offered to every tenant of the federation as a clone target.' })
   shared!: boolean;
 
+  @Field(() => [String], { description: "Flavors a guest tenant's VM type may ask for here (flavorHint); any other guest clone gets defaults.flavor." })
+  guestFlavors!: string[];
+
+  @Field(() => [String], { description: "Networks a guest tenant's VM type may ask for here (networkHint); any other guest clone gets defaults.network." })
+  guestNetworks!: string[];
+
   @Field(() => [CatalogEndpoint], {
     description:
       'Public endpoints of the region, pinned when the cloud was verified (registerCloud, updateCloud with credentials, verifyCloud). The broker uses these and refuses tokens whose catalog differs for compute, image or network.',
@@ -177,11 +183,17 @@ export class RegisterCloudInput {
   @Field(() => [String], { nullable: true, description: 'Disk formats accepted (default qcow2, raw).' })
   diskFormats?: string[];
 
-  @Field(() => CloudDefaultsInput, { nullable: true, description: 'Defaults for booting clones here.' })
+  @Field(() => CloudDefaultsInput, { nullable: true, description: 'Defaults for booting clones here; each name is checked against the cloud (BAD_USER_INPUT on input.defaults.<field> otherwise).' })
   defaults?: CloudDefaultsInput;
 
   @Field({ nullable: true, description: 'Offer the cloud to every tenant as a clone target (default false).' })
   shared?: boolean;
+
+  @Field(() => [String], { nullable: true, description: "Flavors (names or ids) guests' VM types may ask for; checked against the cloud (default none: guests get defaults.flavor)." })
+  guestFlavors?: string[];
+
+  @Field(() => [String], { nullable: true, description: "Networks (names or ids) guests' VM types may ask for; checked against the cloud (default none: guests get defaults.network)." })
+  guestNetworks?: string[];
 }
 
 @InputType({ description: 'Changes to a cloud; omitted fields stay as they are. New connection settings are verified with Keystone first.' })
@@ -213,6 +225,12 @@ export class UpdateCloudInput {
   @Field(() => CloudDefaultsInput, { nullable: true, description: 'Replacement defaults.' })
   defaults?: CloudDefaultsInput;
 
-  @Field({ nullable: true, description: 'Share with the federation, or stop sharing.' })
+  @Field({ nullable: true, description: "Share with the federation, or stop sharing (guests' VMs in it are then retired)." })
   shared?: boolean;
+
+  @Field(() => [String], { nullable: true, description: "Replacement guest flavor allow-list." })
+  guestFlavors?: string[];
+
+  @Field(() => [String], { nullable: true, description: "Replacement guest network allow-list." })
+  guestNetworks?: string[];
 }
