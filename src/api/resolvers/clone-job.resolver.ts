@@ -3,6 +3,7 @@ import { CloneJobState } from '../../domain/clone-phase';
 import { CloneJobEntity } from '../../domain/entities';
 import { encodeCursor } from '../../services/clone-job-query.service';
 import { ApiContext, callerOf } from '../context';
+import { pageSizeArg } from '../types/page-size.arg';
 import { BusEvent } from '../../ports/event-bus.port';
 import { CloneEventPayload } from '../../pipeline/clone-events';
 import { CloneJob, CloneJobConnection, CloneJobError, CloneJobEvent, CloneVmInput } from '../types/clone-job.types';
@@ -21,7 +22,7 @@ export class CloneJobResolver {
   async cloneJobs(
     @Ctx() ctx: ApiContext,
     @Arg('state', () => CloneJobState, { nullable: true }) state?: CloneJobState,
-    @Arg('first', () => Int, { nullable: true }) first?: number,
+    @Arg('first', () => Int, pageSizeArg(20, 'jobs')) first?: number,
     @Arg('after', () => String, { nullable: true }) after?: string,
   ): Promise<CloneJobConnection> {
     const page = await ctx.services.cloneJobs.page(callerOf(ctx), { state, first: first ?? undefined, after });

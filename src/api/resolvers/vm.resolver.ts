@@ -1,6 +1,7 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { VmEntity } from '../../domain/entities';
 import { ApiContext, callerOf } from '../context';
+import { pageSizeArg } from '../types/page-size.arg';
 import { Cloud } from '../types/cloud.types';
 import { CloudServer, ImportVmInput, Sample, SampleInput, Vm } from '../types/vm.types';
 import { nullIfNotFound } from './cloud.resolver';
@@ -37,7 +38,7 @@ export class VmResolver {
     @Arg('vmId', () => ID) vmId: string,
     @Arg('metric') metric: string,
     @Arg('since', () => Date, { nullable: true }) since?: Date,
-    @Arg('first', () => Int, { nullable: true }) first?: number,
+    @Arg('first', () => Int, pageSizeArg(100, 'samples')) first?: number,
   ) {
     return ctx.services.samples.list(callerOf(ctx), { vmId, metric, since, first: first ?? undefined });
   }
