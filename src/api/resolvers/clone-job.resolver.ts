@@ -1,8 +1,9 @@
-import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, Subscription, UseMiddleware } from 'type-graphql';
 import { CloneJobState } from '../../domain/clone-phase';
 import { CloneJobEntity } from '../../domain/entities';
 import { encodeCursor } from '../../services/clone-job-query.service';
 import { ApiContext, callerOf } from '../context';
+import { ChargedPerExecution } from '../outside-call.middleware';
 import { pageSizeArg } from '../types/page-size.arg';
 import { BusEvent } from '../../ports/event-bus.port';
 import { CloneEventPayload } from '../../pipeline/clone-events';
@@ -36,6 +37,7 @@ export class CloneJobResolver {
   }
 
   @Mutation(() => CloneJob, { description: 'Clone a VM into a cloud (or the best one the matchmaker finds). Returns at once; watch cloneJobEvents.' })
+  @UseMiddleware(ChargedPerExecution)
   cloneVm(@Ctx() ctx: ApiContext, @Arg('input', () => CloneVmInput) input: CloneVmInput) {
     return ctx.services.clone.cloneVm(callerOf(ctx), input);
   }

@@ -1,6 +1,7 @@
-import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root, UseMiddleware } from 'type-graphql';
 import { CloudEntity } from '../../domain/entities';
 import { ApiContext, callerOf } from '../context';
+import { ChargedPerExecution } from '../outside-call.middleware';
 import { Cloud, RegisterCloudInput, UpdateCloudInput } from '../types/cloud.types';
 
 @Resolver(() => Cloud)
@@ -21,11 +22,13 @@ export class CloudResolver {
   }
 
   @Mutation(() => Cloud, { description: 'Register a cloud; Keystone must accept the credentials first, else nothing is stored.' })
+  @UseMiddleware(ChargedPerExecution)
   registerCloud(@Ctx() ctx: ApiContext, @Arg('input', () => RegisterCloudInput) input: RegisterCloudInput) {
     return ctx.services.clouds.register(callerOf(ctx), input);
   }
 
   @Mutation(() => Cloud, { description: 'Change a cloud you own.' })
+  @UseMiddleware(ChargedPerExecution)
   updateCloud(@Ctx() ctx: ApiContext, @Arg('id', () => ID) id: string, @Arg('input', () => UpdateCloudInput) input: UpdateCloudInput) {
     return ctx.services.clouds.update(callerOf(ctx), id, input);
   }
