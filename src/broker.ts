@@ -90,10 +90,13 @@ export async function startBroker(config: Config, logger: Logger): Promise<Broke
       services,
       logger,
       metrics,
-      limits: { maxDepth: config.graphql.maxDepth, maxCost: config.graphql.maxCost },
+      limits: { maxDepth: config.graphql.maxDepth, maxCost: config.graphql.maxCost, maxAliases: config.graphql.maxAliases, maxTokens: config.graphql.maxTokens },
       introspection: config.graphql.introspection,
       bodyLimit: config.requestBodyLimit,
       rateLimitPerMinute: config.rateLimitPerMinute,
+      rateLimitAnonymousPerMinute: config.rateLimitAnonymousPerMinute,
+      trustedProxies: config.trustedProxies,
+      websocket: config.websocket,
       isReady: async () => {
         await dataSource.query('SELECT 1');
         return bus.isListening();

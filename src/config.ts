@@ -6,6 +6,7 @@ import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import ipaddr from 'ipaddr.js';
 import { EndpointPolicy, Network, parseNetworks } from './domain/endpoint-policy';
 
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
@@ -66,11 +67,23 @@ const schema = z.object({
   GRAPHQL_INTROSPECTION: bool.default(true),
   GRAPHQL_MAX_DEPTH: int(2, 50).default(10),
   GRAPHQL_MAX_COST: int(10, 1_000_000).default(5000),
+  GRAPHQL_MAX_ALIASES: int(1, 1000).default(50),
+  GRAPHQL_MAX_TOKENS: int(100, 100_000).default(2000),
   REQUEST_BODY_LIMIT: z
     .string()
     .regex(/^\d+(b|kb|mb)$/i, 'must be a size like 100kb or 1mb')
     .default('1mb'),
   RATE_LIMIT_PER_MINUTE: int(1, 1_000_000).default(600),
+  RATE_LIMIT_ANONYMOUS_PER_MINUTE: int(1, 1_000_000).default(60),
+  TRUSTED_PROXIES: z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((e) => e.trim()).filter((e) => e !== ''))
+    .refine((list) => list.every((e) => ipaddr.isValidCIDR(e) || ipaddr.isValid(e)), 'must be comma-separated addresses or CIDRs, e.g. 10.0.0.0/8,2001:db8::/32'),
+  WS_MAX_CONNECTIONS_PER_ADDRESS: int(1, 100_000).default(20),
+  WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: int(1, 10_000).default(50),
+  WS_MAX_BUFFERED_BYTES: int(64 * 1024, 1024 * 1024 * 1024).default(1024 * 1024),
+  WS_TOKEN_CHECK_SECONDS: int(1, 3600).default(2),
   SHUTDOWN_GRACE_MS: int(0, 600_000).default(10_000),
   CLONE_CONCURRENCY: int(0, 64).default(2),
   CLONE_LEASE_SECONDS: int(1, 3600).default(30),
@@ -98,9 +111,14 @@ export interface Config {
   secretKey: string | undefined;
   adminToken: string | undefined;
   logLevel: string;
-  graphql: { introspection: boolean; maxDepth: number; maxCost: number };
+  graphql: { introspection: boolean; maxDepth: number; maxCost: number; maxAliases: number; maxTokens: number };
   requestBodyLimit: string;
   rateLimitPerMinute: number;
+  /** Requests without a valid token, per client address. */
+  rateLimitAnonymousPerMinute: number;
+  /** Networks of load balancers whose X-Forwarded-For names the client. */
+  trustedProxies: string[];
+  websocket: { maxConnectionsPerAddress: number; maxSubscriptionsPerConnection: number; maxBufferedBytes: number; tokenCheckIntervalMs: number };
   shutdownGraceMs: number;
   /** Clone jobs this broker runs at once (0: this replica only serves the API). */
   clone: { concurrency: number; leaseMs: number; stepAttempts: number; reaperIntervalMs: number; reaperGraceMs: number };
@@ -131,9 +149,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     secretKey: c.INTERCLOUD_SECRET_KEY,
     adminToken: c.INTERCLOUD_ADMIN_TOKEN,
     logLevel: c.LOG_LEVEL,
-    graphql: { introspection: c.GRAPHQL_INTROSPECTION, maxDepth: c.GRAPHQL_MAX_DEPTH, maxCost: c.GRAPHQL_MAX_COST },
+    graphql: {
+      introspection: c.GRAPHQL_INTROSPECTION,
+      maxDepth: c.GRAPHQL_MAX_DEPTH,
+      maxCost: c.GRAPHQL_MAX_COST,
+      maxAliases: c.GRAPHQL_MAX_ALIASES,
+      maxTokens: c.GRAPHQL_MAX_TOKENS,
+    },
     requestBodyLimit: c.REQUEST_BODY_LIMIT,
     rateLimitPerMinute: c.RATE_LIMIT_PER_MINUTE,
+    rateLimitAnonymousPerMinute: c.RATE_LIMIT_ANONYMOUS_PER_MINUTE,
+    trustedProxies: c.TRUSTED_PROXIES,
+    websocket: {
+      maxConnectionsPerAddress: c.WS_MAX_CONNECTIONS_PER_ADDRESS,
+      maxSubscriptionsPerConnection: c.WS_MAX_SUBSCRIPTIONS_PER_CONNECTION,
+      maxBufferedBytes: c.WS_MAX_BUFFERED_BYTES,
+      tokenCheckIntervalMs: c.WS_TOKEN_CHECK_SECONDS * 1000,
+    },
     shutdownGraceMs: c.SHUTDOWN_GRACE_MS,
     clone: {
       concurrency: c.CLONE_CONCURRENCY,

@@ -202,6 +202,14 @@ describe('broker binary with a bad setting', () => {
     ['CLOUD_ENDPOINT_ALLOW', '127.0.0.0/33'],
     ['CLOUD_ENDPOINT_DENY', 'intranet'],
     ['CLOUD_CA_FILE', '/nonexistent/ca.pem'],
+    ['GRAPHQL_MAX_ALIASES', '0'],
+    ['GRAPHQL_MAX_TOKENS', '10'],
+    ['RATE_LIMIT_ANONYMOUS_PER_MINUTE', '0'],
+    ['TRUSTED_PROXIES', '10.0.0.0/8,not-an-address'],
+    ['WS_MAX_CONNECTIONS_PER_ADDRESS', '0'],
+    ['WS_MAX_SUBSCRIPTIONS_PER_CONNECTION', 'many'],
+    ['WS_MAX_BUFFERED_BYTES', '1024'],
+    ['WS_TOKEN_CHECK_SECONDS', '0'],
   ])('%s=%s: exits with code 2 and names the variable', async (name, value) => {
     const p = launchBroker({ PORT: '0', HOST: '127.0.0.1', INTERCLOUD_DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...LAB_CLOUD_ENV, [name]: value });
     const timer = setTimeout(() => p.child.kill('SIGKILL'), 20_000);

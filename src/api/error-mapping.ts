@@ -7,6 +7,7 @@ import { GraphQLError, GraphQLFormattedError } from 'graphql';
 import { Logger } from 'pino';
 import { DomainError, ErrorCode } from '../domain/errors';
 import { unwrapResolverError } from '@apollo/server/errors';
+import { tokenLimitErrorFor } from './limits';
 
 const httpStatus = {
   [ErrorCode.UNAUTHENTICATED]: 401,
@@ -47,6 +48,10 @@ const passThroughCodes = new Set([
   ...Object.values(ErrorCode),
 ]);
 
+/**
+ * Apollo's formatError over HTTP; the WebSocket transport calls it on every error it sends, so
+ * both transports mask and code errors the same way.
+ */
 export function formatError(logger: Logger) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const original = unwrapResolverError(error);
@@ -55,9 +60,13 @@ export function formatError(logger: Logger) {
       if (original.code === ErrorCode.UPSTREAM_UNAVAILABLE) logger.warn({ err: original, path: formatted.path }, 'upstream failure in GraphQL operation');
       return { message: original.message, path: formatted.path, locations: formatted.locations, extensions: publicExtensions(original) };
     }
+    // The parser stopping at GRAPHQL_MAX_TOKENS is a limit like the others, not a syntax error.
+    const overTokens = formatted.extensions?.code === 'GRAPHQL_PARSE_FAILED' ? tokenLimitErrorFor(formatted.message) : null;
+    if (overTokens) return { message: overTokens.message, extensions: overTokens.extensions };
     const code = formatted.extensions?.code;
     if (typeof code === 'string' && passThroughCodes.has(code) && !(original instanceof Error && !(original instanceof GraphQLError))) {
-      const { stacktrace: _drop, ...extensions } = formatted.extensions ?? {};
+      // `http` is Apollo's (it strips it over HTTP; graphql-ws would send it).
+      const { stacktrace: _drop, http: _http, ...extensions } = formatted.extensions ?? {};
       return { ...formatted, extensions };
     }
     logger.error({ err: original, path: formatted.path }, 'internal error in GraphQL operation');

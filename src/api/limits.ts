@@ -1,82 +1,56 @@
 /**
- * Depth and cost limits for operations over HTTP and WebSocket alike. Cost: every field 1,
- * list fields times their `first` argument where they have one (else 10).
+ * The limits every operation passes, over HTTP and WebSocket alike, before any authentication
+ * work: tokens (graphql-js's parser stops itself), depth and aliases (graphql-armor's rules, which
+ * memoise each fragment, so linear in the document), cost (cost-limit.rule.ts). Introspection
+ * fields count. A refusal is GRAPHQL_VALIDATION_FAILED with `extensions.rule` naming the limit.
  */
-import {
-  DocumentNode,
-  FragmentDefinitionNode,
-  GraphQLError,
-  GraphQLOutputType,
-  GraphQLSchema,
-  isListType,
-  isNonNullType,
-  Kind,
-  OperationDefinitionNode,
-  SelectionSetNode,
-} from 'graphql';
-import { getComplexity, simpleEstimator, fieldExtensionsEstimator, ComplexityEstimator } from 'graphql-query-complexity';
+import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
+import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
+import { ASTNode, GraphQLError, ParseOptions, ValidationContext, ValidationRule } from 'graphql';
 
 export interface Limits {
   maxDepth: number;
   maxCost: number;
+  maxAliases: number;
+  maxTokens: number;
 }
 
-function depthOf(selectionSet: SelectionSetNode | undefined, fragments: Map<string, FragmentDefinitionNode>, seen: Set<string>): number {
-  if (!selectionSet) return 0;
-  let max = 0;
-  for (const sel of selectionSet.selections) {
-    if (sel.kind === Kind.FIELD) {
-      if (sel.name.value.startsWith('__')) continue;
-      max = Math.max(max, 1 + depthOf(sel.selectionSet, fragments, seen));
-    } else if (sel.kind === Kind.INLINE_FRAGMENT) {
-      max = Math.max(max, depthOf(sel.selectionSet, fragments, seen));
-    } else {
-      const name = sel.name.value;
-      const frag = fragments.get(name);
-      if (!frag || seen.has(name)) continue;
-      max = Math.max(max, depthOf(frag.selectionSet, fragments, new Set(seen).add(name)));
-    }
-  }
-  return max;
+export type LimitRule = 'maxDepth' | 'maxCost' | 'maxAliases' | 'maxTokens' | 'maxSubscriptionsPerConnection';
+
+export function limitError(rule: LimitRule, message: string, node?: ASTNode): GraphQLError {
+  return new GraphQLError(message, { nodes: node ? [node] : undefined, extensions: { code: 'GRAPHQL_VALIDATION_FAILED', rule } });
 }
 
-const isList = (type: GraphQLOutputType): boolean => isListType(isNonNullType(type) ? type.ofType : type);
+export function parseOptions(limits: Limits): ParseOptions {
+  return { maxTokens: limits.maxTokens };
+}
 
-const listEstimator: ComplexityEstimator = ({ field, args, childComplexity }) => {
-  if (!isList(field.type)) return undefined;
-  const n = typeof args.first === 'number' ? args.first : 10;
-  return n * (1 + childComplexity);
-};
+/** Depth and alias limits as validation rules. */
+export function documentLimitRules(limits: Limits): ValidationRule[] {
+  // armor throws by default (and prefixes "Syntax Error"); report our own error instead.
+  const reject = (rule: LimitRule, describe: (found: string | undefined) => string) => [
+    (context: ValidationContext | null, err: GraphQLError) => context?.reportError(limitError(rule, describe(/found (\d+)/.exec(err.message)?.[1]))),
+  ];
+  return [
+    maxDepthRule({
+      n: limits.maxDepth,
+      // armor skips `__schema` by default; nesting inside it is exactly what must be bounded.
+      ignoreIntrospection: false,
+      // Depth counts fields only: a fragment spread is not a level of the response.
+      flattenFragments: true,
+      propagateOnRejection: false,
+      onReject: reject('maxDepth', (found) => `query depth ${found ? `${found} ` : ''}exceeds the limit of ${limits.maxDepth}`),
+    }),
+    maxAliasesRule({
+      n: limits.maxAliases,
+      propagateOnRejection: false,
+      onReject: reject('maxAliases', (found) => `operation uses ${found ?? 'more'} aliases, over the limit of ${limits.maxAliases}`),
+    }),
+  ];
+}
 
-/** Errors for an operation that is too deep or too costly; empty when it is fine. */
-export function checkLimits(schema: GraphQLSchema, document: DocumentNode, operationName: string | null | undefined, variables: Record<string, unknown> | undefined, limits: Limits): GraphQLError[] {
-  const fragments = new Map<string, FragmentDefinitionNode>();
-  let operation: OperationDefinitionNode | undefined;
-  for (const def of document.definitions) {
-    if (def.kind === Kind.FRAGMENT_DEFINITION) fragments.set(def.name.value, def);
-    if (def.kind === Kind.OPERATION_DEFINITION && (!operationName || def.name?.value === operationName)) operation ??= def;
-  }
-  if (!operation) return [];
-  const errors: GraphQLError[] = [];
-  const depth = depthOf(operation.selectionSet, fragments, new Set());
-  if (depth > limits.maxDepth) {
-    errors.push(new GraphQLError(`query depth ${depth} exceeds the limit of ${limits.maxDepth}`, { extensions: { code: 'GRAPHQL_VALIDATION_FAILED', rule: 'maxDepth' } }));
-  }
-  let cost = 0;
-  try {
-    cost = getComplexity({
-      schema,
-      query: document,
-      operationName: operationName ?? undefined,
-      variables: variables ?? {},
-      estimators: [fieldExtensionsEstimator(), listEstimator, simpleEstimator({ defaultComplexity: 1 })],
-    });
-  } catch {
-    // Unknown operation or bad variables: GraphQL's own validation reports those.
-    return errors;
-  }
-  if (cost > limits.maxCost) {
-    errors.push(new GraphQLError(`query cost ${cost} exceeds the limit of ${limits.maxCost}`, { extensions: { code: 'GRAPHQL_VALIDATION_FAILED', rule: 'maxCost' } }));
-  }
-  return errors;
+/** graphql-js's parse error for a document over `maxTokens` ("more that N tokens", sic), as our limit error; null for any other message. */
+export function tokenLimitErrorFor(message: string): GraphQLError | null {
+  const over = /^Syntax Error: Document contains more th(?:at|an) (\d+) tokens/.exec(message);
+  return over ? limitError('maxTokens', `document has more than ${over[1]} tokens, the limit`) : null;
 }

@@ -26,7 +26,18 @@ export function createMetrics() {
       registers: [registry],
     }),
     wsConnections: new Gauge({ name: 'intercloud_ws_connections', help: 'Open GraphQL WebSocket connections', registers: [registry] }),
-    rateLimited: new Counter({ name: 'intercloud_rate_limited_total', help: 'Requests refused by the per-token rate limit', registers: [registry] }),
+    rateLimited: new Counter({
+      name: 'intercloud_rate_limited_total',
+      help: 'Requests and executions refused by a rate limit: per token, or per client address for callers without a valid token',
+      labelNames: ['limit'] as const,
+      registers: [registry],
+    }),
+    wsClosed: new Counter({
+      name: 'intercloud_ws_closed_total',
+      help: 'GraphQL WebSocket connections the broker closed, by reason (slow_consumer, token_revoked, too_many_connections, rate_limited)',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
     schedulerLeader: new Gauge({
       name: 'intercloud_scheduler_leader',
       help: '1 while this replica holds the scheduler leader lock (only the leader runs periodic tasks: health probes, reaper, retention)',

@@ -3,23 +3,23 @@
  * /healthz, /readyz and /metrics. Closing it drains HTTP requests and WebSockets.
  */
 import http from 'node:http';
-import { ApolloServer, ApolloServerPlugin } from '@apollo/server';
+import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
-import { GraphQLError, GraphQLSchema, parse } from 'graphql';
-import { CloseCode } from 'graphql-ws';
-import { useServer } from 'graphql-ws/use/ws';
+import { GraphQLSchema } from 'graphql';
 import { Logger } from 'pino';
-import { WebSocketServer } from 'ws';
-import { DomainError, RateLimitedError } from '../domain/errors';
-import { Principal } from '../domain/principal';
 import type { Services } from '../services';
-import { ApiContext } from './context';
-import { formatError, toGraphQLError } from './error-mapping';
-import { checkLimits, Limits } from './limits';
+import { Admission, bearerHash } from './admission';
+import { clientAddress, parseTrustedProxies } from './client-address';
+import { createApiContext } from './context';
+import { formatError } from './error-mapping';
+import { createWsTransport } from './graphql-ws.transport';
+import { Limits } from './limits';
 import { Metrics } from './metrics';
+import { createOperationGate } from './operation-gate';
 import { RateLimiter } from './rate-limiter';
+import { HttpContext, rateLimitedError, requestGatePlugin } from './request-gate.plugin';
 
 const KNOWN_ROUTES = new Set(['/graphql', '/healthz', '/readyz', '/metrics']);
 
@@ -32,6 +32,9 @@ export interface ApiServerOptions {
   introspection: boolean;
   bodyLimit: string;
   rateLimitPerMinute: number;
+  rateLimitAnonymousPerMinute: number;
+  trustedProxies: string[];
+  websocket: { maxConnectionsPerAddress: number; maxSubscriptionsPerConnection: number; maxBufferedBytes: number; tokenCheckIntervalMs: number };
   /** Readiness of the pieces the API depends on (database, event listener). */
   isReady: () => Promise<boolean>;
 }
@@ -46,104 +49,34 @@ export async function createApiServer(o: ApiServerOptions): Promise<ApiServer> {
   const app = express();
   app.disable('x-powered-by');
   const httpServer = http.createServer(app);
-  const limiter = new RateLimiter(o.rateLimitPerMinute);
+  const perToken = new RateLimiter(o.rateLimitPerMinute);
+  const admission = new Admission(new RateLimiter(o.rateLimitAnonymousPerMinute));
+  const trustedProxies = parseTrustedProxies(o.trustedProxies);
+  // One set of parse options, validation rules and limits for HTTP and WebSocket.
+  const gate = createOperationGate(o.schema, o.limits, o.introspection);
+  const contextDeps = { services: o.services, logger: o.logger, perToken, onRateLimited: () => o.metrics.rateLimited.inc({ limit: 'token' }) };
   let shuttingDown = false;
 
-  /** Bearer token -> Principal, with the per-token rate limit; throws GraphQL errors with HTTP status. */
-  async function authenticate(authorization: string | undefined): Promise<Principal | null> {
-    if (!authorization) return null;
-    try {
-      const principal = await o.services.auth.authenticate(authorization);
-      const wait = limiter.take(principal.tokenId);
-      if (wait > 0) {
-        o.metrics.rateLimited.inc();
-        throw new RateLimitedError(wait);
-      }
-      return principal;
-    } catch (err) {
-      if (err instanceof DomainError) {
-        const gqlErr = toGraphQLError(err);
-        if (err instanceof RateLimitedError) {
-          (gqlErr.extensions.http as { headers?: Map<string, string> }).headers = new Map([['retry-after', String(err.retryAfterSeconds)]]);
-        }
-        throw gqlErr;
-      }
-      throw err;
-    }
-  }
-
-  // graphql-ws on the same path: missing token -> 4401, refused token -> 4403.
-  const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: 64 * 1024 });
-  const wsCleanup = useServer<Record<string, unknown>, { principal?: Principal }>(
-    {
-      schema: o.schema,
-      context: (ctx): ApiContext => ({ principal: ctx.extra.principal ?? null, services: o.services, logger: o.logger }),
-      onConnect: async (ctx) => {
-        const authorization = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
-        if (typeof authorization !== 'string') {
-          ctx.extra.socket.close(CloseCode.Unauthorized, 'Unauthorized: send { authorization: "Bearer <token>" } in connection_init');
-          return false;
-        }
-        try {
-          const principal = await o.services.auth.authenticate(authorization);
-          (ctx.extra as { principal?: Principal }).principal = principal;
-          o.metrics.wsConnections.inc();
-          return true;
-        } catch {
-          return false; // graphql-ws closes with 4403 Forbidden
-        }
-      },
-      onDisconnect: (ctx) => {
-        if ((ctx.extra as { principal?: Principal }).principal) o.metrics.wsConnections.dec();
-      },
-      onSubscribe: async (ctx, _id, payload) => {
-        const principal = (ctx.extra as { principal?: Principal }).principal;
-        const wait = principal ? limiter.take(principal.tokenId) : 0;
-        if (wait > 0) {
-          o.metrics.rateLimited.inc();
-          return [toGraphQLError(new RateLimitedError(wait))];
-        }
-        let document;
-        try {
-          document = parse(payload.query);
-        } catch (err) {
-          return [err instanceof GraphQLError ? err : new GraphQLError('invalid query')];
-        }
-        const errors = checkLimits(o.schema, document, payload.operationName, payload.variables ?? undefined, o.limits);
-        return errors.length > 0 ? errors : undefined;
-      },
-      onError: (_ctx, _id, _payload, errors) => {
-        o.logger.warn({ errors: errors.map((e) => e.message) }, 'subscription error');
-      },
-    },
-    wsServer,
-  );
-
-  const limitsPlugin: ApolloServerPlugin<ApiContext> = {
-    async requestDidStart() {
-      const started = process.hrtime.bigint();
-      let type = 'unknown';
-      return {
-        async didResolveOperation({ request, document, operation }) {
-          type = operation?.operation ?? 'unknown';
-          const errors = checkLimits(o.schema, document, request.operationName, request.variables, o.limits);
-          if (errors.length > 0) {
-            for (const e of errors) (e.extensions as Record<string, unknown>).http = { status: 400 };
-            throw errors[0];
-          }
-        },
-        async willSendResponse({ response }) {
-          const failed = response.body.kind === 'single' && (response.body.singleResult.errors?.length ?? 0) > 0;
-          o.metrics.graphqlOperations.inc({ type, outcome: failed ? 'error' : 'ok' });
-          o.metrics.graphqlDuration.observe({ type }, Number(process.hrtime.bigint() - started) / 1e9);
-        },
-      };
-    },
-  };
-
-  const apollo = new ApolloServer<ApiContext>({
+  const ws = createWsTransport({
+    httpServer,
     schema: o.schema,
-    introspection: o.introspection,
+    gate,
+    services: o.services,
+    logger: o.logger,
+    metrics: o.metrics,
+    perToken,
+    admission,
+    trustedProxies,
+    ...o.websocket,
+  });
+
+  const apollo = new ApolloServer<HttpContext>({
+    schema: o.schema,
+    // The switch is in gate.validationRules, shared with the WebSocket path; Apollo's own would
+    // be a second, differently worded copy of the same rule.
+    introspection: true,
+    parseOptions: gate.parseOptions,
+    validationRules: gate.validationRules,
     csrfPrevention: true,
     // The broker stops Apollo itself (after draining); Apollo's own signal handlers would stop it
     // twice, and a second stop() never returns.
@@ -152,8 +85,8 @@ export async function createApiServer(o: ApiServerOptions): Promise<ApiServer> {
     formatError: formatError(o.logger),
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
-      { async serverWillStart() { return { async drainServer() { await wsCleanup.dispose(); } }; } },
-      limitsPlugin,
+      { async serverWillStart() { return { async drainServer() { await ws.dispose(); } }; } },
+      requestGatePlugin({ gate, services: o.services, metrics: o.metrics, perToken, admission }),
     ],
   });
   await apollo.start();
@@ -177,12 +110,24 @@ export async function createApiServer(o: ApiServerOptions): Promise<ApiServer> {
   });
   app.use(
     '/graphql',
+    // Before anything is read or parsed: callers without a recently valid token spend their
+    // address's anonymous budget (see admission.ts).
+    (req, res, next) => {
+      if (req.method === 'OPTIONS') return next();
+      const address = clientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for'], trustedProxies);
+      const wait = admission.admit(address, bearerHash(req.headers.authorization));
+      if (wait === 0) return next();
+      o.metrics.rateLimited.inc({ limit: 'address' });
+      const err = rateLimitedError(wait);
+      res.status(429).set('retry-after', String(wait)).json({ errors: [{ message: err.message, extensions: { code: err.extensions.code, retryAfterSeconds: wait } }] });
+    },
     express.json({ limit: o.bodyLimit }),
     expressMiddleware(apollo, {
-      context: async ({ req }) => ({
-        principal: await authenticate(req.headers.authorization),
-        services: o.services,
-        logger: o.logger,
+      // No authentication here: it runs after parsing, validation and limits (request-gate.plugin.ts).
+      context: async ({ req }): Promise<HttpContext> => ({
+        ...createApiContext(contextDeps),
+        authorization: req.headers.authorization,
+        tokenHash: bearerHash(req.headers.authorization),
       }),
     }),
   );

@@ -5,6 +5,7 @@ import { Principal } from '../domain/principal';
 import { Permission } from '../domain/roles';
 import { BusEvent, EventBus } from '../ports/event-bus.port';
 import { requirePermission } from './access';
+import { pageSizeRule, parseInput } from './validation';
 
 export interface AuditPayload {
   actorTokenId: string | null;
@@ -45,12 +46,12 @@ export class AuditService {
     return this.bus.subscribeStream(auditStream(principal.tenantId), afterSeq);
   }
 
-  async list(principal: Principal, first: number): Promise<AuditEntryEntity[]> {
+  async list(principal: Principal, first: number | undefined): Promise<AuditEntryEntity[]> {
     requirePermission(principal, Permission.READ);
     return this.dataSource.getRepository(AuditEntryEntity).find({
       where: { tenantId: principal.tenantId },
       order: { id: 'DESC' },
-      take: first,
+      take: parseInput(pageSizeRule(50), first, 'first'),
     });
   }
 }

@@ -1,5 +1,5 @@
 /** Tenants, API tokens and resolving a bearer token to a Principal. */
-import { DataSource, IsNull } from 'typeorm';
+import { DataSource, In, IsNull } from 'typeorm';
 import { z } from 'zod';
 import { AdvisoryLock } from '../ports/advisory-locks.port';
 import { ApiTokenEntity, TenantEntity } from '../domain/entities';
@@ -41,6 +41,16 @@ export class AuthService {
       await this.dataSource.getRepository(ApiTokenEntity).update(token.id, { lastUsedAt: new Date() });
     }
     return { tokenId: token.id, tokenName: token.name, tenantId: token.tenantId, tenantName: token.tenant.name, role: token.role };
+  }
+
+  /**
+   * Of these token ids, the ones that still authenticate (not revoked, not deleted with their
+   * tenant): one query for every token a replica's WebSocket connections hold.
+   */
+  async activeTokenIds(ids: readonly string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const rows = await this.dataSource.getRepository(ApiTokenEntity).find({ select: { id: true }, where: { id: In([...ids]), revokedAt: IsNull() } });
+    return new Set(rows.map((r) => r.id));
   }
 
   async createTenant(principal: Principal, input: unknown): Promise<TenantEntity> {

@@ -7,7 +7,7 @@ import { BadUserInputError, NotFoundError } from '../domain/errors';
 import { Principal } from '../domain/principal';
 import { Permission } from '../domain/roles';
 import { requirePermission } from './access';
-import { parseInput, uuidRule } from './validation';
+import { pageSizeRule, parseInput, uuidRule } from './validation';
 
 export interface CloneJobPage {
   jobs: CloneJobEntity[];
@@ -17,7 +17,7 @@ export interface CloneJobPage {
 
 const pageRule = z.object({
   state: z.nativeEnum(CloneJobState).nullable().optional(),
-  first: z.number().int().min(1, 'must be at least 1').max(200, 'must be at most 200').default(20),
+  first: pageSizeRule(20),
   after: z.string().max(200).nullable().optional(),
 });
 

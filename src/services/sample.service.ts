@@ -7,7 +7,7 @@ import { BadUserInputError, NotFoundError } from '../domain/errors';
 import { Principal } from '../domain/principal';
 import { Permission } from '../domain/roles';
 import { requirePermission } from './access';
-import { parseInput, uuidRule } from './validation';
+import { pageSizeRule, parseInput, uuidRule } from './validation';
 import { ensureMetrics, metricNameRule } from './vm-type.service';
 
 export const MAX_SAMPLES_PER_CALL = 1000;
@@ -30,7 +30,7 @@ const readRule = z.object({
   vmId: uuidRule,
   metric: metricNameRule,
   since: z.date().nullable().optional(),
-  first: z.number().int().min(1, 'must be at least 1').max(5000, 'must be at most 5000').default(100),
+  first: pageSizeRule(100),
 });
 
 export class SampleService {

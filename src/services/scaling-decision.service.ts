@@ -5,8 +5,7 @@ import { Principal } from '../domain/principal';
 import { Permission } from '../domain/roles';
 import { BusEvent, EventBus } from '../ports/event-bus.port';
 import { requirePermission } from './access';
-import { parseInput, uuidRule } from './validation';
-import { z } from 'zod';
+import { pageSizeRule, parseInput, uuidRule } from './validation';
 
 /** Decisions are published on one stream per VM type. */
 export const scalingStream = (vmTypeId: string) => `scaling:${vmTypeId}`;
@@ -19,7 +18,7 @@ export class ScalingDecisionService {
 
   async list(principal: Principal, vmTypeId: string | null | undefined, first: number | null | undefined): Promise<ScalingDecisionEntity[]> {
     requirePermission(principal, Permission.READ);
-    const take = parseInput(z.number().int().min(1, 'must be at least 1').max(500, 'must be at most 500').default(50), first ?? undefined, 'first');
+    const take = parseInput(pageSizeRule(50), first ?? undefined, 'first');
     const where: FindOptionsWhere<ScalingDecisionEntity> = { tenantId: principal.tenantId };
     if (vmTypeId) where.vmTypeId = parseInput(uuidRule, vmTypeId, 'vmTypeId');
     return this.dataSource.getRepository(ScalingDecisionEntity).find({ where, order: { decidedAt: 'DESC' }, take });

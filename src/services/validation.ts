@@ -2,6 +2,7 @@
  * (`root` is the argument name, or empty when the schema covers several arguments). */
 import { z } from 'zod';
 import { BadUserInputError } from '../domain/errors';
+import { PAGE_SIZE } from '../domain/page-size';
 
 export function parseInput<S extends z.ZodType>(schema: S, value: unknown, root: string): z.output<S> {
   const result = schema.safeParse(value);
@@ -34,3 +35,7 @@ export const labelsRule = z
   .refine((labels) => new Set(labels.map((l) => l.key)).size === labels.length, 'label keys must be unique');
 
 export const uuidRule = z.string().uuid('must be an id returned by this API');
+
+/** A list argument `first`: the same range the API declares and checks before running anything. */
+export const pageSizeRule = (defaultValue: number) =>
+  z.number().int().min(PAGE_SIZE.min, `must be at least ${PAGE_SIZE.min}`).max(PAGE_SIZE.max, `must be at most ${PAGE_SIZE.max}`).default(defaultValue);

@@ -1,8 +1,10 @@
-import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, Subscription, UseMiddleware } from 'type-graphql';
 import { CloneJobState } from '../../domain/clone-phase';
 import { CloneJobEntity } from '../../domain/entities';
 import { encodeCursor } from '../../services/clone-job-query.service';
 import { ApiContext, callerOf } from '../context';
+import { ChargedPerExecution } from '../outside-call.middleware';
+import { pageSizeArg } from '../types/page-size.arg';
 import { BusEvent } from '../../ports/event-bus.port';
 import { CloneEventPayload } from '../../pipeline/clone-events';
 import { CloneJob, CloneJobConnection, CloneJobError, CloneJobEvent, CloneVmInput } from '../types/clone-job.types';
@@ -21,7 +23,7 @@ export class CloneJobResolver {
   async cloneJobs(
     @Ctx() ctx: ApiContext,
     @Arg('state', () => CloneJobState, { nullable: true }) state?: CloneJobState,
-    @Arg('first', () => Int, { nullable: true }) first?: number,
+    @Arg('first', () => Int, pageSizeArg(20, 'jobs')) first?: number,
     @Arg('after', () => String, { nullable: true }) after?: string,
   ): Promise<CloneJobConnection> {
     const page = await ctx.services.cloneJobs.page(callerOf(ctx), { state, first: first ?? undefined, after });
@@ -35,6 +37,7 @@ export class CloneJobResolver {
   }
 
   @Mutation(() => CloneJob, { description: 'Clone a VM into a cloud (or the best one the matchmaker finds). Returns at once; watch cloneJobEvents.' })
+  @UseMiddleware(ChargedPerExecution)
   cloneVm(@Ctx() ctx: ApiContext, @Arg('input', () => CloneVmInput) input: CloneVmInput) {
     return ctx.services.clone.cloneVm(callerOf(ctx), input);
   }

@@ -1,6 +1,7 @@
-import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root, UseMiddleware } from 'type-graphql';
 import { CloudEntity } from '../../domain/entities';
 import { ApiContext, callerOf } from '../context';
+import { ChargedPerExecution } from '../outside-call.middleware';
 import { Cloud, RegisterCloudInput, UpdateCloudInput } from '../types/cloud.types';
 
 @Resolver(() => Cloud)
@@ -21,6 +22,7 @@ export class CloudResolver {
   }
 
   @Mutation(() => Cloud, { description: 'Register a cloud; Keystone must accept the credentials first, else nothing is stored.' })
+  @UseMiddleware(ChargedPerExecution)
   registerCloud(@Ctx() ctx: ApiContext, @Arg('input', () => RegisterCloudInput) input: RegisterCloudInput) {
     return ctx.services.clouds.register(callerOf(ctx), input);
   }
@@ -29,6 +31,7 @@ export class CloudResolver {
     description:
       'Change a cloud you own. A new authUrl or region needs credentials too: stored credentials are only ever sent to the Keystone URL they were registered with. New credentials are verified with Keystone (and the catalog re-pinned) before anything is stored.',
   })
+  @UseMiddleware(ChargedPerExecution)
   updateCloud(@Ctx() ctx: ApiContext, @Arg('id', () => ID) id: string, @Arg('input', () => UpdateCloudInput) input: UpdateCloudInput) {
     return ctx.services.clouds.update(callerOf(ctx), id, input);
   }
@@ -37,11 +40,14 @@ export class CloudResolver {
     description:
       "Re-verify a cloud you own: authenticate with its stored credentials, check its Keystone URL and catalog endpoints against the broker's endpoint policy again, and pin the catalog Keystone lists now. Needed after the cloud's catalog changed: until then the broker refuses tokens whose catalog differs from the pinned one.",
   })
+  @UseMiddleware(ChargedPerExecution)
   verifyCloud(@Ctx() ctx: ApiContext, @Arg('id', () => ID) id: string) {
     return ctx.services.clouds.verify(callerOf(ctx), id);
   }
 
-  @Mutation(() => Boolean, { description: 'Deregister a cloud you own; refused while the broker manages VMs or jobs in it.' })
+  @Mutation(() => Boolean, {
+    description: 'Deregister a cloud you own: its credentials are wiped and every VM the broker knew in it is retired (the servers are left running). Refused while clone jobs use it.',
+  })
   deregisterCloud(@Ctx() ctx: ApiContext, @Arg('id', () => ID) id: string) {
     return ctx.services.clouds.deregister(callerOf(ctx), id);
   }

@@ -2,6 +2,7 @@ import { Arg, Ctx, ID, Int, Query, Resolver, Root, Subscription } from 'type-gra
 import { ScalingDecisionEntity } from '../../domain/entities';
 import { BusEvent } from '../../ports/event-bus.port';
 import { ApiContext, callerOf } from '../context';
+import { pageSizeArg } from '../types/page-size.arg';
 import { ScalingDecision } from '../types/events.types';
 
 @Resolver()
@@ -10,7 +11,7 @@ export class ScalingResolver {
   scalingDecisions(
     @Ctx() ctx: ApiContext,
     @Arg('vmTypeId', () => ID, { nullable: true }) vmTypeId?: string,
-    @Arg('first', () => Int, { nullable: true }) first?: number,
+    @Arg('first', () => Int, pageSizeArg(50, 'decisions')) first?: number,
   ) {
     return ctx.services.scalingDecisions.list(callerOf(ctx), vmTypeId, first);
   }

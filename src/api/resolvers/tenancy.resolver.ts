@@ -2,6 +2,7 @@ import { Arg, Ctx, ID, Int, Mutation, Query, Resolver, Root, Subscription } from
 import { BusEvent } from '../../ports/event-bus.port';
 import { AuditPayload } from '../../services/audit.service';
 import { ApiContext, callerOf } from '../context';
+import { pageSizeArg } from '../types/page-size.arg';
 import { AuditEvent } from '../types/events.types';
 import { ApiToken, CreateApiTokenInput, CreatedApiToken, CreateTenantInput, Principal, Tenant } from '../types/tenancy.types';
 
@@ -23,9 +24,8 @@ export class TenancyResolver {
   }
 
   @Query(() => [AuditEvent], { description: 'The tenant\'s audit log, newest first.' })
-  async auditLog(@Ctx() ctx: ApiContext, @Arg('first', () => Int, { nullable: true, defaultValue: 50 }) first: number): Promise<AuditEvent[]> {
-    const rows = await ctx.services.audit.list(callerOf(ctx), Math.min(Math.max(first, 1), 500));
-    return rows;
+  async auditLog(@Ctx() ctx: ApiContext, @Arg('first', () => Int, pageSizeArg(50, 'entries')) first?: number | null): Promise<AuditEvent[]> {
+    return ctx.services.audit.list(callerOf(ctx), first ?? undefined);
   }
 
   @Mutation(() => Tenant, { description: 'Create a tenant (admins only).' })

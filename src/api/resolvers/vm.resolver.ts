@@ -1,6 +1,8 @@
-import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, UseMiddleware } from 'type-graphql';
 import { VmEntity } from '../../domain/entities';
 import { ApiContext, callerOf } from '../context';
+import { ChargedPerExecution } from '../outside-call.middleware';
+import { pageSizeArg } from '../types/page-size.arg';
 import { Cloud } from '../types/cloud.types';
 import { CloudServer, ImportVmInput, Sample, SampleInput, Vm } from '../types/vm.types';
 import { nullIfNotFound } from './cloud.resolver';
@@ -17,11 +19,13 @@ export class VmResolver {
   }
 
   @Mutation(() => Vm, { description: 'Adopt a running server of one of your clouds into a VM type.' })
+  @UseMiddleware(ChargedPerExecution)
   importVm(@Ctx() ctx: ApiContext, @Arg('input', () => ImportVmInput) input: ImportVmInput) {
     return ctx.services.vmImport.importVm(callerOf(ctx), input);
   }
 
   @Query(() => [CloudServer], { description: 'Servers of one of your own clouds, as its Nova lists them (to pick one for importVm).' })
+  @UseMiddleware(ChargedPerExecution)
   cloudServers(@Ctx() ctx: ApiContext, @Arg('cloudId', () => ID) cloudId: string) {
     return ctx.services.vmImport.listServers(callerOf(ctx), cloudId);
   }
@@ -37,7 +41,7 @@ export class VmResolver {
     @Arg('vmId', () => ID) vmId: string,
     @Arg('metric') metric: string,
     @Arg('since', () => Date, { nullable: true }) since?: Date,
-    @Arg('first', () => Int, { nullable: true }) first?: number,
+    @Arg('first', () => Int, pageSizeArg(100, 'samples')) first?: number,
   ) {
     return ctx.services.samples.list(callerOf(ctx), { vmId, metric, since, first: first ?? undefined });
   }

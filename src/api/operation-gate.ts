@@ -1,0 +1,60 @@
+/**
+ * What every operation passes before it runs, whatever the transport: one set of parse options,
+ * validation rules and limits. Over HTTP, Apollo parses and validates with these and the request
+ * plugin calls `checkWithVariables`; over WebSocket, `prepare` does all three the same way and
+ * gives errors the codes Apollo gives them.
+ */
+import { DocumentNode, getOperationAST, GraphQLError, GraphQLSchema, NoSchemaIntrospectionCustomRule, parse, ParseOptions, specifiedRules, validate, ValidationRule } from 'graphql';
+import { costLimitRule } from './cost-limit.rule';
+import { documentLimitRules, Limits, parseOptions, tokenLimitErrorFor } from './limits';
+
+export interface OperationGate {
+  parseOptions: ParseOptions;
+  /** Rules beyond graphql-js's specified ones. */
+  validationRules: ValidationRule[];
+  /** The limits that need the request's variables (cost, `first` ranges); run after validation. */
+  checkWithVariables(document: DocumentNode, operationName: string | null | undefined, variables: Readonly<Record<string, unknown>> | null | undefined): readonly GraphQLError[];
+  /** Parse, validate and check, as the HTTP path does. */
+  prepare(query: string, operationName: string | null | undefined, variables: Readonly<Record<string, unknown>> | null | undefined): { document: DocumentNode } | { errors: readonly GraphQLError[] };
+}
+
+export function createOperationGate(schema: GraphQLSchema, limits: Limits, introspection: boolean): OperationGate {
+  const options = parseOptions(limits);
+  const validationRules = [...documentLimitRules(limits), ...(introspection ? [] : [NoSchemaIntrospectionCustomRule])];
+  const checkWithVariables: OperationGate['checkWithVariables'] = (document, operationName, variables) =>
+    validate(schema, document, [costLimitRule({ maxCost: limits.maxCost, operationName, variables })]);
+  return {
+    parseOptions: options,
+    validationRules,
+    checkWithVariables,
+    prepare(query, operationName, variables) {
+      let document: DocumentNode;
+      try {
+        document = parse(query, options);
+      } catch (err) {
+        const message = err instanceof GraphQLError ? err.message : 'the query could not be parsed';
+        return { errors: [tokenLimitErrorFor(message) ?? withCode(err instanceof GraphQLError ? err : new GraphQLError(message), 'GRAPHQL_PARSE_FAILED')] };
+      }
+      const invalid = validate(schema, document, [...specifiedRules, ...validationRules]);
+      if (invalid.length > 0) return { errors: invalid.map((e) => withCode(e, 'GRAPHQL_VALIDATION_FAILED')) };
+      if (!getOperationAST(document, operationName ?? undefined)) {
+        const message = operationName ? `Unknown operation named "${operationName}".` : 'Must provide operation name if query contains multiple operations.';
+        return { errors: [new GraphQLError(message, { extensions: { code: 'OPERATION_RESOLUTION_FAILURE' } })] };
+      }
+      const refused = checkWithVariables(document, operationName, variables);
+      return refused.length > 0 ? { errors: refused } : { document };
+    },
+  };
+}
+
+/** The error with `extensions.code` set (kept when it already has one, e.g. a limit's). */
+function withCode(err: GraphQLError, code: string): GraphQLError {
+  return new GraphQLError(err.message, {
+    nodes: err.nodes,
+    source: err.source,
+    positions: err.positions,
+    path: err.path,
+    originalError: err.originalError,
+    extensions: { ...err.extensions, code: err.extensions.code ?? code },
+  });
+}
