@@ -61,8 +61,10 @@ const common = {
   diskFormats: z.array(z.enum(DISK_FORMATS)).min(1, 'must list at least one disk format'),
   defaults: defaultsRule,
   shared: z.boolean(),
-  guestNames: z.array(text(255)).max(50, 'must list at most 50 names'),
 };
+
+/** Flavors or networks (names or ids) the owner lets guests ask for. */
+const guestNamesRule = z.array(text(255)).max(50, 'must list at most 50 names');
 
 const registerRule = z.object({
   name: nameRule,
@@ -72,8 +74,8 @@ const registerRule = z.object({
   diskFormats: common.diskFormats.default(['qcow2', 'raw']),
   defaults: defaultsRule.default({}),
   shared: z.boolean().default(false),
-  guestFlavors: common.guestNames.default([]),
-  guestNetworks: common.guestNames.default([]),
+  guestFlavors: guestNamesRule.default([]),
+  guestNetworks: guestNamesRule.default([]),
 });
 
 const updateRule = z.object({
@@ -87,8 +89,8 @@ const updateRule = z.object({
   diskFormats: common.diskFormats.optional(),
   defaults: defaultsRule.optional(),
   shared: z.boolean().optional(),
-  guestFlavors: common.guestNames.optional(),
-  guestNetworks: common.guestNames.optional(),
+  guestFlavors: guestNamesRule.optional(),
+  guestNetworks: guestNamesRule.optional(),
 });
 
 type CredentialsInput = z.output<typeof credentialsRule>;
