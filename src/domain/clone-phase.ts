@@ -60,3 +60,14 @@ export interface PhaseTiming {
   finishedAt: string | null;
   durationMs: number | null;
 }
+
+/** A failure that retrying will not fix: the job is undone and ends FAILED with this code. */
+export class PermanentStepError extends Error {
+  constructor(
+    readonly code: StepErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'PermanentStepError';
+  }
+}

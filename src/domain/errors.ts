@@ -2,6 +2,8 @@
  * Typed domain errors. Services throw these; the API maps each code to a GraphQL error in
  * exactly one place (src/api/error-mapping.ts), and the compiler checks every code is mapped.
  */
+import { PermanentStepError } from './clone-phase';
+
 export enum ErrorCode {
   UNAUTHENTICATED = 'UNAUTHENTICATED',
   FORBIDDEN = 'FORBIDDEN',
@@ -20,6 +22,15 @@ export enum ErrorCode {
  */
 export function isRetryable(err: unknown): boolean {
   return err instanceof DomainError && err.code === ErrorCode.UPSTREAM_UNAVAILABLE && err.details.retryable === true;
+}
+
+/**
+ * An error's message as a tenant may read it. Domain errors are written for tenants (upstream
+ * text reduced to the fault's own bounded message); anything else may carry internals (SQL, a
+ * stack, another tenant's ids) and is only named.
+ */
+export function tenantMessage(err: unknown): string {
+  return err instanceof DomainError || err instanceof PermanentStepError ? err.message : "internal error (the broker's log has the detail)";
 }
 
 export class DomainError extends Error {

@@ -67,6 +67,11 @@ export interface MatchmakingInput<C extends CandidateCloud> {
   quotas?: ReadonlyMap<string, InstanceQuota>;
   /** Bytes the clone must move; null when not known yet (ASSUMED_IMAGE_BYTES is used and said). */
   imageBytes: number | null;
+  /**
+   * Per cloud id, whether the clone could boot there (a flavor and networks the boot rule
+   * accepts, domain/boot-choice.ts); a cloud missing here was not checked.
+   */
+  bootable?: ReadonlyMap<string, { ok: true } | { ok: false; reason: string }>;
 }
 
 export interface CloudAssessment<C extends CandidateCloud> {
@@ -115,6 +120,7 @@ function assess<C extends CandidateCloud>(cloud: C, source: CandidateCloud | nul
     ...healthExclusions(cloud),
     ...input.policies.flatMap((p) => policyExclusions(cloud, home, p)),
     ...quotaExclusions(quota),
+    ...bootExclusions(input.bootable?.get(cloud.id)),
   ];
   const eligible = exclusions.length === 0;
   return {
@@ -156,6 +162,10 @@ function policyExclusions(cloud: CandidateCloud, home: boolean, p: PlacementPoli
   return out;
 }
 
+function bootExclusions(boot: { ok: true } | { ok: false; reason: string } | undefined): string[] {
+  return boot && !boot.ok ? [`cannot boot the clone: ${boot.reason}`] : [];
+}
+
 function quotaExclusions(quota: InstanceQuota): string[] {
   if (quota.kind !== 'LIMITED' || freeOf(quota) > 0) return [];
   return [`no free instance quota (0 of ${quota.maxInstances} free)`];
@@ -189,10 +199,11 @@ function rankingNotes(cloud: CandidateCloud, home: boolean, estimate: Estimate, 
     notes.push('home cloud: no transfer');
   } else {
     const link = t.limitedBySource ? `${t.linkMbps} Mbit/s (source cloud ${t.limitedBySource}'s link)` : `${t.linkMbps} Mbit/s`;
-    notes.push(`estimated ${formatSeconds(t.seconds)} s transfer of ${formatBytes(t.bytes)} at ${link}`);
-    if (t.assumed) notes.push(`image size unknown: assumed ${formatBytes(t.bytes)}`);
+    notes.push(`estimated ${formatSeconds(t.seconds)} s transfer of ${formatBytes(t.bytes)}${t.assumed ? ' (assumed)' : " (the source server's image)"} at ${link}`);
+    if (t.assumed) notes.push(`image size unknown: assumed ${formatBytes(t.bytes)} (default)`);
   }
-  const parts = [`${SNAPSHOT_SECONDS} s snapshot`, ...(t ? [`${formatSeconds(t.seconds)} s transfer`] : []), `${BOOT_SECONDS} s boot`];
+  // Snapshot and boot are fixed default estimates (not measured yet); the transfer comes from the image size and the link.
+  const parts = [`${SNAPSHOT_SECONDS} s snapshot (default estimate)`, ...(t ? [`${formatSeconds(t.seconds)} s transfer`] : []), `${BOOT_SECONDS} s boot (default estimate)`];
   notes.push(`estimated ${formatSeconds(estimate.total)} s to capacity (${parts.join(' + ')})`);
   if (cloud.health !== CloudHealth.HEALTHY) notes.push(`health ${cloud.health}: ranked after healthier clouds at equal time`);
   if (quota.kind === 'LIMITED') notes.push(`${freeOf(quota)} of ${quota.maxInstances} instances free`);

@@ -1,7 +1,7 @@
 /** Clone job events: one stream per job (dense seq), type `clone.event` for tenant-wide listeners. */
 import { EntityManager } from 'typeorm';
 import { CloneEventKind, ClonePhase } from '../domain/clone-phase';
-import { EventBus } from '../ports/event-bus.port';
+import { BusEvent, EventBus } from '../ports/event-bus.port';
 
 export const cloneJobStream = (jobId: string) => `clone-job:${jobId}`;
 export const CLONE_EVENT_TYPE = 'clone.event';
@@ -34,4 +34,60 @@ export async function publishCloneEvent(
     at: new Date().toISOString(),
   };
   await bus.publish(tx, { stream: cloneJobStream(event.jobId), tenantId, type: CLONE_EVENT_TYPE, payload });
+}
+
+const TERMINAL_KINDS: ReadonlySet<string> = new Set([CloneEventKind.DONE, CloneEventKind.FAILED, CloneEventKind.CANCELLED]);
+
+export function isTerminalEvent(event: BusEvent): boolean {
+  return TERMINAL_KINDS.has((event.payload as Partial<CloneEventPayload>).kind ?? '');
+}
+
+/**
+ * A job's event stream that ends after its terminal event (DONE, FAILED, CANCELLED), so a
+ * subscriber sees the subscription complete instead of having to detect the end itself. An
+ * iterator object rather than a generator: `return()` (a client unsubscribing) must reach the
+ * inner stream at once, not after its next event.
+ */
+export function endingAfterTerminal(inner: AsyncIterableIterator<BusEvent>): AsyncIterableIterator<BusEvent> {
+  let ended = false;
+  const done = (): IteratorReturnResult<undefined> => ({ done: true, value: undefined });
+  const iterator: AsyncIterableIterator<BusEvent> = {
+    async next() {
+      if (ended) return done();
+      const r = await inner.next();
+      if (r.done) {
+        ended = true;
+        return done();
+      }
+      if (isTerminalEvent(r.value)) {
+        ended = true;
+        await inner.return?.();
+      }
+      return r;
+    },
+    async return() {
+      ended = true;
+      await inner.return?.();
+      return done();
+    },
+    async throw(err?: unknown) {
+      ended = true;
+      await inner.return?.();
+      throw err;
+    },
+    [Symbol.asyncIterator]() {
+      return iterator;
+    },
+  };
+  return iterator;
+}
+
+/** An event stream with nothing in it: a finished job replayed from after its last event. */
+export function emptyEvents(): AsyncIterableIterator<BusEvent> {
+  return endingAfterTerminal({
+    next: async () => ({ done: true, value: undefined }),
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  });
 }

@@ -11,7 +11,7 @@ import { Logger } from 'pino';
 import { CloneEventKind, ClonePhase, CloneJobState, PhaseTiming } from '../domain/clone-phase';
 import { CloneJobEntity, VmEntity } from '../domain/entities';
 import { VmOrigin } from '../domain/enums';
-import { DomainError, ErrorCode, isRetryable } from '../domain/errors';
+import { DomainError, ErrorCode, isRetryable, tenantMessage } from '../domain/errors';
 import { Backoff, backoffDelay, RetryBudget, sleep, withRetryBudget } from '../domain/retry';
 import { EventBus } from '../ports/event-bus.port';
 import { JobQueue } from '../ports/job-queue.port';
@@ -404,11 +404,3 @@ export class CloneRunner {
   }
 }
 
-/**
- * What a tenant reads of a failure in its job: our own errors' messages (upstream text in them is
- * already reduced to the fault's own message); anything unexpected could carry anything, so it is
- * logged where it happens and shown only as this.
- */
-function tenantMessage(err: unknown): string {
-  return err instanceof DomainError || err instanceof PermanentStepError ? err.message : "internal error (the broker's log has the detail)";
-}

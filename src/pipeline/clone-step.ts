@@ -49,16 +49,8 @@ export interface CloneStep {
   undo?(ctx: CloneContext): Promise<void>;
 }
 
-/** A failure that retrying will not fix: the job is undone and ends FAILED with this code. */
-export class PermanentStepError extends Error {
-  constructor(
-    readonly code: StepErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'PermanentStepError';
-  }
-}
+import { PermanentStepError } from '../domain/clone-phase';
+export { PermanentStepError };
 
 export interface PollOptions {
   what: string;

@@ -10,14 +10,16 @@ import { Principal } from '../domain/principal';
 import { Permission } from '../domain/roles';
 import { BusEvent, EventBus } from '../ports/event-bus.port';
 import { JobQueue } from '../ports/job-queue.port';
-import { CLONE_EVENT_TYPE, cloneJobStream, publishCloneEvent } from '../pipeline/clone-events';
+import { CLONE_EVENT_TYPE, cloneJobStream, emptyEvents, endingAfterTerminal, publishCloneEvent } from '../pipeline/clone-events';
 import { requirePermission } from './access';
 import { AuditService } from './audit.service';
 import { parseInput, uuidRule } from './validation';
 
-/** Picks a target cloud when cloneVm names none (the matchmaker). */
+/** The matchmaker, as cloneVm needs it: picks a target when none is named, checks one that is. */
 export interface TargetPicker {
   pickTarget(principal: Principal, vmId: string): Promise<string>;
+  /** BAD_USER_INPUT on input.targetCloudId when the cloud fails the matchmaker's filters for this VM. */
+  checkTarget(principal: Principal, vmId: string, cloudId: string): Promise<void>;
 }
 
 const cloneRule = z.object({
@@ -72,6 +74,8 @@ export class CloneJobService {
     if (target.health === CloudHealth.UNREACHABLE) {
       throw new BadUserInputError('input.targetCloudId', `cloud ${target.name} is unreachable (${target.healthMessage ?? 'last probe failed'})`);
     }
+    // A named target passes the same filters as a picked one (policies, quota, a flavor to boot with) before any snapshot.
+    if (input.targetCloudId) await this.targets.checkTarget(principal, vm.id, target.id);
     const idempotencyKey = input.idempotencyKey ?? crypto.randomUUID();
     try {
       return await this.dataSource.transaction(async (tx) => {
@@ -129,7 +133,12 @@ export class CloneJobService {
     const after = parseInput(z.number().int().min(0, 'must not be negative').default(0), afterSeq ?? undefined, 'afterSeq');
     const job = await this.dataSource.getRepository(CloneJobEntity).findOne({ where: { id: jobId, tenantId: principal.tenantId } });
     if (!job) throw new NotFoundError('CloneJob', jobId);
-    return this.bus.subscribeStream(cloneJobStream(job.id), after);
+    // A finished job replayed from after its last event has nothing left to say: complete at once.
+    if (isTerminal(job.state)) {
+      const [row] = await this.dataSource.query(`SELECT last_seq FROM event_streams WHERE stream = $1`, [cloneJobStream(job.id)]);
+      if (!row || Number(row.last_seq) <= after) return emptyEvents();
+    }
+    return endingAfterTerminal(this.bus.subscribeStream(cloneJobStream(job.id), after));
   }
 
   /** Live events of every job of the caller's tenant. */
@@ -138,10 +147,22 @@ export class CloneJobService {
     return this.bus.subscribeTenant(principal.tenantId, (e) => e.type === CLONE_EVENT_TYPE);
   }
 
+  /**
+   * The same request again gets the same job, while it runs or once it is DONE. A key whose job
+   * ended FAILED or CANCELLED is not silently handed back as if the clone were under way: the
+   * caller learns the job's fate and that a new attempt needs a new key.
+   */
   private sameRequestOrConflict(job: CloneJobEntity, input: z.output<typeof cloneRule>): CloneJobEntity {
     const sameTarget = !input.targetCloudId || input.targetCloudId === job.targetCloudId;
     if (job.sourceVmId !== input.vmId || !sameTarget) {
       throw new ConflictError(`idempotencyKey ${job.idempotencyKey} was already used for a different clone (job ${job.id})`, { field: 'input.idempotencyKey' });
+    }
+    if (job.state === CloneJobState.FAILED || job.state === CloneJobState.CANCELLED) {
+      const why = job.state === CloneJobState.FAILED ? `FAILED (${job.errorCode ?? 'error'}: ${job.errorMessage ?? 'no message'})` : 'CANCELLED';
+      throw new ConflictError(`idempotencyKey ${job.idempotencyKey} belongs to job ${job.id}, which ended ${why}; use a new idempotencyKey to try again`, {
+        field: 'input.idempotencyKey',
+        rule: 'names a job that ended without a clone',
+      });
     }
     return job;
   }

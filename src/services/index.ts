@@ -34,14 +34,15 @@ export function createServices(ports: Ports) {
   const clouds = new CloudService(dataSource, secrets, cloudConnector, audit, cloudApis);
   const vms = new VmService(dataSource);
   const policies = new PolicyService(dataSource, audit);
-  const matchmaking = new MatchmakingService(vms, clouds, policies, cloudApis);
+  const vmTypes = new VmTypeService(dataSource, audit);
+  const matchmaking = new MatchmakingService(vms, vmTypes, clouds, policies, cloudApis);
   return {
     audit,
     auth: new AuthService(dataSource, audit),
     clouds,
     cloudHealth: new CloudHealthService(dataSource, bus, clouds, cloudConnector),
     vmImport: new VmImportService(dataSource, clouds, cloudApis, audit),
-    vmTypes: new VmTypeService(dataSource, audit),
+    vmTypes,
     policies,
     samples: new SampleService(dataSource),
     vms,

@@ -2,7 +2,8 @@
 import { Sandbox, SandboxCloud } from '../../sandbox';
 import { startTestBroker, TestBroker } from '../support/broker';
 import { createTestDatabase, TestDatabase } from '../support/database';
-import { insertVm } from '../support/fixtures';
+import { CloneJobState } from '../../src/domain/clone-phase';
+import { insertCloneJob, insertVm } from '../support/fixtures';
 import { gqlError, gqlOk } from '../support/graphql';
 import { addToken, createTenantWithToken, TenantToken } from '../support/tenants';
 import { registerCloudInput, startSandboxClouds } from '../support/sandbox';
@@ -176,14 +177,25 @@ describe('clouds', () => {
     expect((await gqlError(url, viewer, REGISTER, { input: passwordInput(cloudA, 'viewer-cloud') })).extensions?.code).toBe('FORBIDDEN');
   });
 
-  it('deregisters a cloud: refused while it has VMs, then wipes its credentials and frees its name', async () => {
-    const { registerCloud } = await gqlOk(url, op.token, REGISTER, { input: passwordInput(cloudA, 'temporary') });
-    const vm = await insertVm(broker.dataSource, op.tenantId, registerCloud.id);
+  it('deregisters a cloud: refused while a clone job uses it; then retires its VMs (own and guests\'), wipes its credentials and frees its name', async () => {
+    const { registerCloud } = await gqlOk(url, op.token, REGISTER, { input: passwordInput(cloudA, 'temporary', { shared: true }) });
+    const own = await insertVm(broker.dataSource, op.tenantId, registerCloud.id);
+    // A guest's clone lives in the shared cloud: it must not keep the owner from deregistering.
+    const guest = await createTenantWithToken(url, broker.adminToken, 'guest-of-temporary');
+    const guestVm = await insertVm(broker.dataSource, guest.tenantId, registerCloud.id);
+    const job = await insertCloneJob(broker.dataSource, own, registerCloud.id, CloneJobState.RUNNING);
     const busy = await gqlError(url, op.token, DEREGISTER, { id: registerCloud.id });
     expect(busy.extensions?.code).toBe('CONFLICT');
-    await broker.dataSource.query('DELETE FROM vms WHERE id = $1', [vm.id]);
+    expect(busy.message).toContain('clone job');
+    await broker.dataSource.query(`UPDATE clone_jobs SET state = 'DONE' WHERE id = $1`, [job.id]);
 
     expect((await gqlOk(url, op.token, DEREGISTER, { id: registerCloud.id })).deregisterCloud).toBe(true);
+    const retired = await broker.dataSource.query(`SELECT id, state, retired_at FROM vms WHERE id = ANY($1) ORDER BY id`, [[own.id, guestVm.id]]);
+    expect(retired.map((r: { state: string }) => r.state)).toEqual(['RETIRED', 'RETIRED']);
+    expect(retired.every((r: { retired_at: Date | null }) => r.retired_at !== null)).toBe(true);
+    expect((await gqlOk(url, op.token, `{ vms { id } }`)).vms.map((v: { id: string }) => v.id)).not.toContain(own.id);
+    const { auditLog } = await gqlOk(url, guest.token, `{ auditLog(first: 20) { action objectId } }`);
+    expect(auditLog).toEqual(expect.arrayContaining([{ action: 'vm.retire', objectId: guestVm.id }]));
     const [row] = await broker.dataSource.query('SELECT length(credentials_ciphertext) AS n, deregistered_at FROM clouds WHERE id = $1', [registerCloud.id]);
     expect(Number(row.n)).toBe(0);
     expect(row.deregistered_at).not.toBeNull();
@@ -191,5 +203,18 @@ describe('clouds', () => {
     expect(cloud).toBeNull();
     const { registerCloud: again } = await gqlOk(url, op.token, REGISTER, { input: passwordInput(cloudA, 'temporary') });
     expect(again.id).not.toBe(registerCloud.id);
+  });
+
+  it("stops sharing: guests' VMs in the cloud are retired, the owner's stay", async () => {
+    const { registerCloud } = await gqlOk(url, op.token, REGISTER, { input: passwordInput(cloudA, 'unshared-later', { shared: true }) });
+    const own = await insertVm(broker.dataSource, op.tenantId, registerCloud.id);
+    const guest = await createTenantWithToken(url, broker.adminToken, 'guest-of-unshared');
+    const guestVm = await insertVm(broker.dataSource, guest.tenantId, registerCloud.id);
+    await gqlOk(url, op.token, UPDATE, { id: registerCloud.id, input: { shared: false } });
+    const rows = await broker.dataSource.query(`SELECT id, state FROM vms WHERE id = ANY($1)`, [[own.id, guestVm.id]]);
+    expect(Object.fromEntries(rows.map((r: { id: string; state: string }) => [r.id, r.state]))).toEqual({ [own.id]: 'ACTIVE', [guestVm.id]: 'RETIRED' });
+    // And the guest can no longer clone from it.
+    const err = await gqlError(url, guest.token, `mutation($input: CloneVmInput!) { cloneVm(input: $input) { id } }`, { input: { vmId: guestVm.id, targetCloudId: registerCloud.id } });
+    expect(err.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.vmId' });
   });
 });

@@ -5,7 +5,7 @@
  * Policies cannot be deleted, so the tests run in order and each adds its policies to the ones before.
  */
 import { Sandbox, SandboxCloud } from '../../sandbox';
-import { ASSUMED_IMAGE_BYTES, BOOT_SECONDS, formatSeconds, SNAPSHOT_SECONDS } from '../../src/domain/matchmaking';
+import { BOOT_SECONDS, formatBytes, formatSeconds, SNAPSHOT_SECONDS } from '../../src/domain/matchmaking';
 import { Principal } from '../../src/domain/principal';
 import { Role } from '../../src/domain/roles';
 import { DEFAULT_MATCHMAKING_OPTIONS } from '../../src/services/matchmaking.service';
@@ -33,23 +33,29 @@ interface Candidate {
 }
 
 /** How each sandbox cloud is registered: the inputs the expectations below are computed from. */
+
+// Links slow enough that the sandbox's small image takes whole seconds to cross them, so the estimates differ.
 const CLOUDS = {
-  home: { sandbox: 'mm-home', bandwidthMbps: 10_000, costPerHour: 0.1, labels: [{ key: 'jurisdiction', value: 'DE' }] },
-  de: { sandbox: 'mm-de', bandwidthMbps: 1000, costPerHour: 0.2, labels: [{ key: 'jurisdiction', value: 'DE' }] },
-  slow: { sandbox: 'mm-slow', bandwidthMbps: 100, costPerHour: 0.05, labels: [] },
-  partner: { sandbox: 'mm-partner', bandwidthMbps: 10_000, costPerHour: 0.5, labels: [{ key: 'jurisdiction', value: 'DE' }] },
+  home: { sandbox: 'mm-home', bandwidthMbps: 100, costPerHour: 0.1, labels: [{ key: 'jurisdiction', value: 'DE' }] },
+  de: { sandbox: 'mm-de', bandwidthMbps: 10, costPerHour: 0.2, labels: [{ key: 'jurisdiction', value: 'DE' }] },
+  slow: { sandbox: 'mm-slow', bandwidthMbps: 1, costPerHour: 0.05, labels: [] },
+  partner: { sandbox: 'mm-partner', bandwidthMbps: 50, costPerHour: 0.5, labels: [{ key: 'jurisdiction', value: 'DE' }] },
 } as const;
 type CloudKey = keyof typeof CLOUDS;
 
 function registerInput(cloud: SandboxCloud, name: string, spec: (typeof CLOUDS)[CloudKey], shared = false) {
-  return registerCloudInput(cloud, name, { bandwidthMbps: spec.bandwidthMbps, costPerHour: spec.costPerHour, labels: spec.labels, shared });
+  // A flavor and a network to boot with: the matchmaker only calls a cloud eligible if a clone could boot there.
+  return registerCloudInput(cloud, name, { bandwidthMbps: spec.bandwidthMbps, costPerHour: spec.costPerHour, labels: spec.labels, shared, defaults: { flavor: 'm1.tiny', network: 'private' } });
 }
 
-/** The documented estimate for a VM in the home cloud: no transfer at home, else the slower of the two links. */
+/** The size of the image the home cloud's servers boot from: what a clone will move (set in beforeAll). */
+let imageBytes = 0;
+
+/** The documented estimate for a VM in the home cloud: no transfer at home, else the source image over the slower of the two links. */
 function expectedSeconds(target: CloudKey): number {
   if (target === 'home') return SNAPSHOT_SECONDS + BOOT_SECONDS;
   const link = Math.min(CLOUDS[target].bandwidthMbps, CLOUDS.home.bandwidthMbps);
-  return SNAPSHOT_SECONDS + (ASSUMED_IMAGE_BYTES * 8) / (link * 1e6) + BOOT_SECONDS;
+  return SNAPSHOT_SECONDS + (imageBytes * 8) / (link * 1e6) + BOOT_SECONDS;
 }
 
 describe('matchmake', () => {
@@ -84,6 +90,7 @@ describe('matchmake', () => {
 
   beforeAll(async () => {
     sandbox = await startSandboxClouds(...Object.values(CLOUDS).map((c) => c.sandbox));
+    imageBytes = (await sandboxOf('home').control.listImages()).find((i) => i.name === 'cirros-sandbox')!.size!;
     db = await createTestDatabase();
     broker = await startTestBroker(db.url, { CLOUD_HEALTH_INTERVAL_SECONDS: '1' });
     url = broker.url;
@@ -124,9 +131,8 @@ describe('matchmake', () => {
     expect(result.partner.cloud).toMatchObject({ name: 'partner', owned: false });
     expect(result.home.reasons).toContain('home cloud: no transfer');
     expect(result.de.reasons).toEqual([
-      `estimated ${formatSeconds(expectedSeconds('de') - SNAPSHOT_SECONDS - BOOT_SECONDS)} s transfer of 2 GiB at ${CLOUDS.de.bandwidthMbps} Mbit/s`,
-      'image size unknown: assumed 2 GiB',
-      `estimated ${formatSeconds(expectedSeconds('de'))} s to capacity (${SNAPSHOT_SECONDS} s snapshot + ${formatSeconds(expectedSeconds('de') - SNAPSHOT_SECONDS - BOOT_SECONDS)} s transfer + ${BOOT_SECONDS} s boot)`,
+      `estimated ${formatSeconds(expectedSeconds('de') - SNAPSHOT_SECONDS - BOOT_SECONDS)} s transfer of ${formatBytes(imageBytes)} (the source server's image) at ${CLOUDS.de.bandwidthMbps} Mbit/s`,
+      `estimated ${formatSeconds(expectedSeconds('de'))} s to capacity (${SNAPSHOT_SECONDS} s snapshot (default estimate) + ${formatSeconds(expectedSeconds('de') - SNAPSHOT_SECONDS - BOOT_SECONDS)} s transfer + ${BOOT_SECONDS} s boot (default estimate))`,
       `${await freeIn('de')} of ${(await sandboxOf('de').control.settings()).quotas.instances} instances free`,
       'cost 0.20/h',
     ]);
@@ -136,11 +142,11 @@ describe('matchmake', () => {
     const vmTypeId = vmTypes.strict;
     await gqlOk(url, op.token, CREATE_POLICY, { input: { name: 'eu-only', vmTypeId, requiredLabels: [{ key: 'jurisdiction', value: 'DE' }] } });
     await gqlOk(url, op.token, CREATE_POLICY, { input: { name: 'cheap', vmTypeId, maxCostPerHour: 0.3 } });
-    await gqlOk(url, op.token, CREATE_POLICY, { input: { name: 'fast', vmTypeId, minBandwidthMbps: 500 } });
+    await gqlOk(url, op.token, CREATE_POLICY, { input: { name: 'fast', vmTypeId, minBandwidthMbps: 5 } });
 
     const strict = await matchmake(vms.strict);
     expect(strict.slow).toMatchObject({ eligible: false, rank: null });
-    expect(strict.slow.reasons).toEqual(['lacks label jurisdiction=DE required by policy "eu-only"', 'bandwidth 100 Mbit/s below 500 Mbit/s required by policy "fast"']);
+    expect(strict.slow.reasons).toEqual(['lacks label jurisdiction=DE required by policy "eu-only"', 'bandwidth 1 Mbit/s below 5 Mbit/s required by policy "fast"']);
     expect(strict.partner).toMatchObject({ eligible: false, rank: null, reasons: ['cost 0.50/h above 0.30/h allowed by policy "cheap"'] });
     expect(ranked(strict.list)).toEqual(['home', 'de']);
 
@@ -187,7 +193,7 @@ describe('matchmake', () => {
     expect(strict.slow.reasons).toEqual([
       'denied by policy "never-slow"',
       'lacks label jurisdiction=DE required by policy "eu-only"',
-      'bandwidth 100 Mbit/s below 500 Mbit/s required by policy "fast"',
+      'bandwidth 1 Mbit/s below 5 Mbit/s required by policy "fast"',
     ]);
   });
 
@@ -245,5 +251,26 @@ describe('matchmake', () => {
     expect((await gqlError(url, partner.token, MATCHMAKE, { vmId: vms.plain })).extensions).toMatchObject({ code: 'NOT_FOUND' });
     expect((await gqlError(url, op.token, MATCHMAKE, { vmId: 'not-an-id' })).extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'vmId' });
     expect((await gqlError(url, null, MATCHMAKE, { vmId: vms.plain })).extensions).toMatchObject({ code: 'UNAUTHENTICATED' });
+  });
+
+  it('calls a cloud the clone cannot boot in ineligible, and refuses a cloneVm naming it before any snapshot', async () => {
+    // The de cloud again, registered without a flavor for clones: neither the cloud nor the VM type names one.
+    const bare = (await gqlOk(url, op.token, REGISTER, { input: registerCloudInput(sandboxOf('de'), 'bare', { bandwidthMbps: 10, costPerHour: 0.01 }) })).registerCloud.id;
+    try {
+      const { matchmake: list } = await gqlOk<{ matchmake: Candidate[] }>(url, op.token, MATCHMAKE, { vmId: vms.plain });
+      const candidate = list.find((c) => c.cloud.id === bare)!;
+      expect(candidate).toMatchObject({ eligible: false, rank: null });
+      expect(candidate.reasons).toEqual(["cannot boot the clone: no flavor for cloud bare: set the VM type's flavorHint or the cloud's defaults.flavor"]);
+
+      await sandboxOf('home').control.resetCalls();
+      const err = await gqlError(url, op.token, `mutation($input: CloneVmInput!) { cloneVm(input: $input) { id } }`, { input: { vmId: vms.plain, targetCloudId: bare } });
+      expect(err.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.targetCloudId' });
+      expect(err.message).toContain('cannot boot the clone: no flavor for cloud bare');
+      expect((await sandboxOf('home').control.calls())['nova.server.createImage'] ?? 0).toBe(0);
+      const { cloneJobs } = await gqlOk(url, op.token, `{ cloneJobs(first: 50) { nodes { targetCloud { id } } } }`);
+      expect(cloneJobs.nodes.filter((n: { targetCloud: { id: string } | null }) => n.targetCloud?.id === bare)).toEqual([]);
+    } finally {
+      await gqlOk(url, op.token, `mutation($id: ID!) { deregisterCloud(id: $id) }`, { id: bare });
+    }
   });
 });

@@ -51,16 +51,16 @@ describe('matchmaking: estimate', () => {
     expect(byName('home').estimatedSecondsToCapacity).toBe(homeEstimate);
     expect(byName('home').reasons).toContain('home cloud: no transfer');
     expect(byName('remote').estimatedSecondsToCapacity).toBeCloseTo(remoteEstimate(bytes, 1000), 6);
-    expect(byName('remote').reasons).toContain(`estimated ${formatSeconds(transferSeconds(bytes, 1000))} s transfer of 3 GiB at 1000 Mbit/s`);
+    expect(byName('remote').reasons).toContain(`estimated ${formatSeconds(transferSeconds(bytes, 1000))} s transfer of 3 GiB (the source server's image) at 1000 Mbit/s`);
     expect(byName('remote').reasons).toContain(
-      `estimated ${formatSeconds(remoteEstimate(bytes, 1000))} s to capacity (${SNAPSHOT_SECONDS} s snapshot + ${formatSeconds(transferSeconds(bytes, 1000))} s transfer + ${BOOT_SECONDS} s boot)`,
+      `estimated ${formatSeconds(remoteEstimate(bytes, 1000))} s to capacity (${SNAPSHOT_SECONDS} s snapshot (default estimate) + ${formatSeconds(transferSeconds(bytes, 1000))} s transfer + ${BOOT_SECONDS} s boot (default estimate))`,
     );
   });
 
   it('assumes a size when the image size is unknown, and says so', () => {
     const { byName } = run([home, cloud('remote')], { imageBytes: null });
     expect(byName('remote').estimatedSecondsToCapacity).toBeCloseTo(remoteEstimate(ASSUMED_IMAGE_BYTES, 1000), 6);
-    expect(byName('remote').reasons).toContain(`image size unknown: assumed ${ASSUMED_IMAGE_BYTES / GiB} GiB`);
+    expect(byName('remote').reasons).toContain(`image size unknown: assumed ${ASSUMED_IMAGE_BYTES / GiB} GiB (default)`);
     const known = run([home, cloud('remote')], { imageBytes: GiB }).byName('remote');
     expect(known.reasons.some((r) => r.startsWith('image size unknown'))).toBe(false);
   });
@@ -69,7 +69,7 @@ describe('matchmaking: estimate', () => {
     const slowHome = cloud('home', { bandwidthMbps: 100 });
     const { byName } = run([slowHome, cloud('fast', { bandwidthMbps: 10_000 })]);
     expect(byName('fast').estimatedSecondsToCapacity).toBeCloseTo(remoteEstimate(2 * GiB, 100), 6);
-    expect(byName('fast').reasons).toContain(`estimated ${formatSeconds(transferSeconds(2 * GiB, 100))} s transfer of 2 GiB at 100 Mbit/s (source cloud home's link)`);
+    expect(byName('fast').reasons).toContain(`estimated ${formatSeconds(transferSeconds(2 * GiB, 100))} s transfer of 2 GiB (the source server's image) at 100 Mbit/s (source cloud home's link)`);
   });
 });
 
@@ -258,12 +258,27 @@ describe('matchmaking: ranking', () => {
     const remote = cloud('remote', { costPerHour: 0.125, health: CloudHealth.DEGRADED });
     const { byName } = run([home, remote], { quotas: new Map([[remote.id, limited(4, 1)]]) });
     expect(byName('remote').reasons).toEqual([
-      `estimated ${formatSeconds(transferSeconds(2 * GiB, 1000))} s transfer of 2 GiB at 1000 Mbit/s`,
-      `estimated ${formatSeconds(remoteEstimate(2 * GiB, 1000))} s to capacity (${SNAPSHOT_SECONDS} s snapshot + ${formatSeconds(transferSeconds(2 * GiB, 1000))} s transfer + ${BOOT_SECONDS} s boot)`,
+      `estimated ${formatSeconds(transferSeconds(2 * GiB, 1000))} s transfer of 2 GiB (the source server's image) at 1000 Mbit/s`,
+      `estimated ${formatSeconds(remoteEstimate(2 * GiB, 1000))} s to capacity (${SNAPSHOT_SECONDS} s snapshot (default estimate) + ${formatSeconds(transferSeconds(2 * GiB, 1000))} s transfer + ${BOOT_SECONDS} s boot (default estimate))`,
       'health DEGRADED: ranked after healthier clouds at equal time',
       '3 of 4 instances free',
       'cost 0.125/h',
     ]);
+  });
+});
+
+describe('matchmaking: bootability', () => {
+  it('excludes a cloud the clone could not boot in, with the boot rule\'s reason, and keeps unchecked ones', () => {
+    const noFlavor = cloud('no-flavor');
+    const unchecked = cloud('unchecked');
+    const { byName, order } = run([home, noFlavor, unchecked], {
+      bootable: new Map([
+        [noFlavor.id, { ok: false as const, reason: 'cloud no-flavor has no flavor m9.huge' }],
+        [home.id, { ok: true as const }],
+      ]),
+    });
+    expect(byName('no-flavor')).toMatchObject({ eligible: false, rank: null, reasons: ['cannot boot the clone: cloud no-flavor has no flavor m9.huge'] });
+    expect(order).toEqual(['home', 'unchecked']);
   });
 });
 

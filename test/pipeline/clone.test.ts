@@ -8,7 +8,7 @@ import { CloudApi } from '../../src/ports/cloud-api.port';
 import { startTestBroker, TestBroker } from '../support/broker';
 import { CLONE_JOB_FIELDS, CloneFixture, setUpClone, waitForJobPhase, waitForJobState } from '../support/clone-fixture';
 import { createTestDatabase, TestDatabase } from '../support/database';
-import { collect, gqlError, gqlOk, wsClient } from '../support/graphql';
+import { collect, gqlError, gqlOk, untilComplete, wsClient } from '../support/graphql';
 import { labCloudApiFactory, sandboxApi, startSandboxClouds } from '../support/sandbox';
 
 const CLONE = `mutation($input: CloneVmInput!) { cloneVm(input: $input) { ${CLONE_JOB_FIELDS} } }`;
@@ -227,6 +227,29 @@ describe('clone pipeline', () => {
       expect((await rest.done).at(-1)!.cloneJobEvents.kind).toBe('DONE');
     } finally {
       await second.dispose();
+    }
+  });
+
+  it('completes cloneJobEvents after the terminal event: live, on replay, and at once after the last event', async () => {
+    const seqs = (events: { cloneJobEvents: { seq: number } }[]) => events.map((e) => e.cloneJobEvents.seq);
+    const client = wsClient(url, fx.tenant.token);
+    try {
+      const { vmId } = await fx.importNewVm();
+      const { cloneVm } = await gqlOk(url, fx.tenant.token, CLONE, { input: { vmId, targetCloudId: fx.targetCloudId } });
+      const live = await untilComplete<{ cloneJobEvents: { seq: number; kind: string } }>(client, EVENTS, { id: cloneVm.id, after: 0 });
+      expect(live.at(-1)!.cloneJobEvents.kind).toBe('DONE');
+      expect(seqs(live)).toEqual(live.map((_, i) => i + 1));
+      const replayed = await untilComplete<{ cloneJobEvents: { seq: number } }>(client, EVENTS, { id: cloneVm.id, after: 0 });
+      expect(seqs(replayed)).toEqual(seqs(live));
+      expect(await untilComplete(client, EVENTS, { id: cloneVm.id, after: live.at(-1)!.cloneJobEvents.seq })).toEqual([]);
+      // A job that fails completes too.
+      const failing = await fx.importNewVm();
+      await sandbox.cloud('clone-dst').control.injectFault({ operation: 'nova.server.create', mode: 'fail', status: 400 });
+      const { cloneVm: failed } = await gqlOk(url, fx.tenant.token, CLONE, { input: { vmId: failing.vmId, targetCloudId: fx.targetCloudId } });
+      const ended = await untilComplete<{ cloneJobEvents: { kind: string } }>(client, EVENTS, { id: failed.id, after: 0 });
+      expect(ended.at(-1)!.cloneJobEvents.kind).toBe('FAILED');
+    } finally {
+      await client.dispose();
     }
   });
 

@@ -15,7 +15,7 @@ import { setUpClone } from '../support/clone-fixture';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { gql, gqlOk } from '../support/graphql';
 import { aliasedMe, fanOut, introspectionNesting } from '../support/hostile-documents';
-import { registerCloudInput, startSandboxClouds } from '../support/sandbox';
+import { labCloudApiFactory, registerCloudInput, startSandboxClouds } from '../support/sandbox';
 import { createTenantWithToken } from '../support/tenants';
 
 const MAX_ALIASES = 5;
@@ -170,7 +170,7 @@ describe('GraphQL limits over HTTP', () => {
     const PER_MINUTE = 4;
     let limited: TestBroker;
     let sandbox: Sandbox;
-    const factory = new OpenStackCloudApiFactory();
+    const factory = labCloudApiFactory();
 
     beforeAll(async () => {
       sandbox = await startSandboxClouds('sec-src', 'sec-dst');

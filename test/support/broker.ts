@@ -31,7 +31,8 @@ export async function startTestBroker(databaseUrl: string, env: Record<string, s
     HOST: '127.0.0.1',
     DATABASE_URL: databaseUrl,
     INTERCLOUD_DATA_DIR: dataDir,
-    INTERCLOUD_SECRET_KEY: crypto.randomBytes(32).toString('base64'),
+    // Brokers on one database are replicas: they share the key that seals cloud credentials.
+    INTERCLOUD_SECRET_KEY: crypto.createHash('sha256').update(databaseUrl).digest('base64'),
     INTERCLOUD_ADMIN_TOKEN: adminToken,
     ...LAB_CLOUD_ENV,
     ...env,

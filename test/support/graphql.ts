@@ -121,3 +121,35 @@ export function collect<T = Record<string, any>>(
     },
   };
 }
+
+/** Subscribes and resolves with everything received once the server completes the subscription (rejects on error or after `timeoutMs`). */
+export function untilComplete<T = Record<string, any>>(client: WsClient, query: string, variables: Record<string, unknown>, timeoutMs = 60_000): Promise<T[]> {
+  return new Promise<T[]>((resolve, reject) => {
+    const received: T[] = [];
+    const timer = setTimeout(() => {
+      stop();
+      reject(new Error(`the subscription did not complete within ${timeoutMs} ms; received ${JSON.stringify(received)}`));
+    }, timeoutMs);
+    const stop = client.subscribe<T>(
+      { query, variables },
+      {
+        next: (msg) => {
+          if (msg.errors) {
+            clearTimeout(timer);
+            reject(new Error(`subscription errors: ${JSON.stringify(msg.errors)}`));
+            return;
+          }
+          received.push(msg.data as T);
+        },
+        error: (err) => {
+          clearTimeout(timer);
+          reject(err instanceof Error ? err : new Error(JSON.stringify(err)));
+        },
+        complete: () => {
+          clearTimeout(timer);
+          resolve(received);
+        },
+      },
+    );
+  });
+}

@@ -48,7 +48,7 @@ export class CloneJobResolver {
   }
 
   @Subscription(() => CloneJobEvent, {
-    description: 'Events of one job after afterSeq (stored ones first), then live ones: none missed, none twice.',
+    description: 'Events of one job after afterSeq (stored ones first), then live ones: none missed, none twice. Completes after the terminal event (DONE, FAILED or CANCELLED), also when replaying a job that has already ended.',
     subscribe: ({ args, context }) => (context as ApiContext).services.clone.events(callerOf(context as ApiContext), args.jobId, args.afterSeq),
   })
   cloneJobEvents(
