@@ -7,10 +7,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { spawn } from 'node:child_process';
 import { request } from 'undici';
 import { launchBroker, LaunchedBroker, listeningUrl } from './support/broker-process';
 import { gqlOk } from './support/graphql';
 import { LAB_CLOUD_ENV } from './support/lab';
+import { waitFor } from './support/wait';
 
 const TOKEN_LINE = /^Bootstrap admin token \(shown once, store it now\): (\S+)$/m;
 
@@ -210,6 +212,9 @@ describe('broker binary with a bad setting', () => {
     ['WS_MAX_SUBSCRIPTIONS_PER_CONNECTION', 'many'],
     ['WS_MAX_BUFFERED_BYTES', '1024'],
     ['WS_TOKEN_CHECK_SECONDS', '0'],
+    ['CLONE_STEP_ATTEMPTS', '0'],
+    ['CLOUD_REQUEST_TIMEOUT_SECONDS', 'soon'],
+    ['RETENTION_EVENTS_DAYS', '-1'],
   ])('%s=%s: exits with code 2 and names the variable', async (name, value) => {
     const p = launchBroker({ PORT: '0', HOST: '127.0.0.1', INTERCLOUD_DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...LAB_CLOUD_ENV, [name]: value });
     const timer = setTimeout(() => p.child.kill('SIGKILL'), 20_000);
@@ -221,4 +226,37 @@ describe('broker binary with a bad setting', () => {
     // It stopped before touching anything.
     expect(fs.readdirSync(dataDir)).toEqual([]);
   });
+});
+
+describe('npm start as a user runs it', () => {
+  let dataDir: string;
+
+  beforeAll(() => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'intercloud-npm-start-'));
+    fs.chmodSync(dataDir, 0o755);
+  });
+
+  afterAll(() => {
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('stops everything on SIGTERM to the npm process: the broker, its embedded PostgreSQL, the port', async () => {
+    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? os.homedir(), PORT: '0', HOST: '127.0.0.1', INTERCLOUD_DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...LAB_CLOUD_ENV };
+    // npm start builds first (into dist/, which other suites use too: the same sources build the same files).
+    const child = spawn('npm', ['start'], { cwd: path.join(__dirname, '..'), env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    const url = await listeningUrl({ child, stdout: () => out, stderr: () => err, exited }, 150_000);
+    expect(await status(`${new URL(url).origin}/readyz`)).toBe(200);
+    expect(processesUsing(path.join(dataDir, 'postgres')).length).toBeGreaterThan(0);
+
+    child.kill('SIGTERM'); // the npm process, as `kill <pid of npm start>` or Ctrl-C in its terminal would
+    expect(await exited).toEqual({ code: 0, signal: null });
+    // Nothing is left: no postgres on the data directory, nothing listening on the port.
+    await waitFor(() => processesUsing(path.join(dataDir, 'postgres')).length === 0, 'the embedded PostgreSQL to stop', 20_000);
+    await expect(status(`${new URL(url).origin}/healthz`)).rejects.toThrow(/ECONNREFUSED/);
+  }, 200_000);
 });

@@ -6,7 +6,7 @@
  */
 import { ApolloServerPlugin } from '@apollo/server';
 import { GraphQLError } from 'graphql';
-import { DomainError, RateLimitedError } from '../domain/errors';
+import { DomainError, RateLimitedError, UnauthenticatedError } from '../domain/errors';
 import { Principal } from '../domain/principal';
 import type { Services } from '../services';
 import { Admission } from './admission';
@@ -42,8 +42,9 @@ function withHttpStatus(err: GraphQLError, status: number): GraphQLError {
 }
 
 export function requestGatePlugin(d: RequestGateDeps): ApolloServerPlugin<HttpContext> {
-  async function authenticate(ctx: HttpContext): Promise<Principal | null> {
-    if (!ctx.authorization) return null;
+  /** One rule for every operation: no token, or a token that is not valid, is HTTP 401 UNAUTHENTICATED. */
+  async function authenticate(ctx: HttpContext): Promise<Principal> {
+    if (!ctx.authorization) throw toGraphQLError(new UnauthenticatedError());
     let principal: Principal;
     try {
       principal = await d.services.auth.authenticate(ctx.authorization);

@@ -68,11 +68,13 @@ export class CloneJobStore {
 
   /** Takes the lease of a live job whose lease is free, handed to the queue, or lapsed. */
   async claim(jobId: string): Promise<boolean> {
+    // SKIP LOCKED: a row another session holds (a broker stalled inside a transaction) is not waited for; a later sweep hands it out again.
     const rows = await this.returning<{ id: string }>(
       `UPDATE clone_jobs SET lease_owner = $2, lease_expires_at = now() + make_interval(secs => $3),
          state = CASE WHEN state = 'QUEUED' THEN 'RUNNING' ELSE state END
-       WHERE id = $1 AND state = ANY($4)
-         AND (lease_owner = '${REQUEUED}' OR lease_expires_at IS NULL OR lease_expires_at < now())
+       WHERE id = (SELECT id FROM clone_jobs WHERE id = $1 AND state = ANY($4)
+                     AND (lease_owner = '${REQUEUED}' OR lease_expires_at IS NULL OR lease_expires_at < now())
+                   FOR UPDATE SKIP LOCKED)
        RETURNING id`,
       [jobId, this.owner, this.leaseMs / 1000, LIVE_STATES],
     );
@@ -107,10 +109,14 @@ export class CloneJobStore {
    * claiming it). Each is marked handed-over for one lease and returned for re-delivery.
    */
   async sweep(): Promise<string[]> {
+    // SKIP LOCKED: every replica sweeps; none waits on rows another holds.
     const rows = await this.returning<{ id: string }>(
       `UPDATE clone_jobs SET lease_owner = '${REQUEUED}', lease_expires_at = now() + make_interval(secs => $1)
-       WHERE (state IN ('RUNNING', 'CANCELLING', 'FAILING') AND (lease_expires_at IS NULL OR lease_expires_at < now()))
-          OR (state = 'QUEUED' AND (lease_expires_at < now() OR (lease_expires_at IS NULL AND created_at < now() - make_interval(secs => $1 * 2))))
+       WHERE id IN (
+         SELECT id FROM clone_jobs
+         WHERE (state IN ('RUNNING', 'CANCELLING', 'FAILING') AND (lease_expires_at IS NULL OR lease_expires_at < now()))
+            OR (state = 'QUEUED' AND (lease_expires_at < now() OR (lease_expires_at IS NULL AND created_at < now() - make_interval(secs => $1 * 2))))
+         FOR UPDATE SKIP LOCKED)
        RETURNING id`,
       [this.leaseMs / 1000],
     );

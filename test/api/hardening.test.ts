@@ -290,9 +290,12 @@ describe('API hardening', () => {
   });
 
   describe('authentication', () => {
-    it('answers `me` without a token with UNAUTHENTICATED', async () => {
-      const err = await gqlError(broker.url, null, '{ me { role } }');
-      expect(err.extensions?.code).toBe('UNAUTHENTICATED');
+    it('answers `me` without a token with UNAUTHENTICATED and HTTP 401, like a bad token', async () => {
+      // One rule: no token is refused exactly like a bad one, HTTP 401.
+      const res = await gql(broker.url, null, '{ me { role } }');
+      expect(res.status).toBe(401);
+      expect(res.data ?? null).toBeNull();
+      expect(res.errors?.[0].extensions?.code).toBe('UNAUTHENTICATED');
     });
 
     it('answers an unknown token with UNAUTHENTICATED and HTTP 401', async () => {

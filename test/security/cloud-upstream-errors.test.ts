@@ -60,7 +60,7 @@ describe('upstream text reaches tenants only as the fault message, and connectio
     broker = await startTestBroker(db.url, { CLOUD_HEALTH_INTERVAL_SECONDS: '1' }, { logger: logs.logger });
     tenant = await createTenantWithToken(broker.url, broker.adminToken, 'upstream-reader');
     homeId = (await gqlOk(broker.url, tenant.token, REGISTER, { input: registerCloudInput(home, 'up-home') })).registerCloud.id;
-    targetId = (await gqlOk(broker.url, tenant.token, REGISTER, { input: registerCloudInput(target, 'up-target') })).registerCloud.id;
+    targetId = (await gqlOk(broker.url, tenant.token, REGISTER, { input: registerCloudInput(target, 'up-target', { defaults: { flavor: 'm1.tiny' } }) })).registerCloud.id;
   });
 
   afterAll(async () => {

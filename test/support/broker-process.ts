@@ -69,7 +69,7 @@ export function listeningUrl(p: LaunchedBroker, timeoutMs: number): Promise<stri
 }
 
 /** Spawns the broker with exactly `env` (plus PATH/HOME) and waits for its "listening on" line. */
-export async function spawnBroker(env: Record<string, string>, timeoutMs = 30_000): Promise<BrokerProcess> {
+export async function spawnBroker(env: Record<string, string>, timeoutMs = 60_000): Promise<BrokerProcess> {
   const p = launchBroker(env);
   const url = await listeningUrl(p, timeoutMs);
   const running = () => p.child.exitCode === null && p.child.signalCode === null;

@@ -18,6 +18,7 @@ export function createDataSource(url: string, poolSize = 10): DataSource {
     synchronize: false,
     migrationsRun: false,
     logging: false,
-    extra: { max: poolSize, application_name: 'intercloud-broker' },
+    // A broker stalled inside a transaction (paused, frozen) must not hold row locks for ever: the server ends such sessions.
+    extra: { max: poolSize, application_name: 'intercloud-broker', options: '-c idle_in_transaction_session_timeout=15000' },
   });
 }
