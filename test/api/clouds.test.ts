@@ -133,6 +133,32 @@ describe('clouds', () => {
     expect(await cloudCount()).toBe(before);
   });
 
+  it('checks boot defaults and guest allow-lists against the cloud, naming the field and what the cloud has', async () => {
+    const bad: [Record<string, unknown>, string, RegExp][] = [
+      [{ defaults: { flavor: 'm9.huge' } }, 'input.defaults.flavor', /has m1\.tiny, m1\.small/],
+      [{ defaults: { network: 'nowhere' } }, 'input.defaults.network', /has private/],
+      [{ defaults: { network: 'public' } }, 'input.defaults.network', /that servers attach to/],
+      [{ defaults: { floatingNetwork: 'private' } }, 'input.defaults.floatingNetwork', /external network .*has public/],
+      [{ defaults: { availabilityZone: 'mars' } }, 'input.defaults.availabilityZone', /has nova/],
+      [{ guestFlavors: ['m1.small', 'gold'] }, 'input.guestFlavors.1', /flavor of cloud/],
+      [{ guestNetworks: ['public'] }, 'input.guestNetworks.0', /that servers attach to/],
+    ];
+    for (const [extra, field, rule] of bad) {
+      const err = await gqlError(url, op.token, REGISTER, { input: passwordInput(cloudA, 'checked', extra) });
+      expect({ field: err.extensions?.field, code: err.extensions?.code }).toEqual({ field, code: 'BAD_USER_INPUT' });
+      expect(err.extensions?.rule).toMatch(rule);
+    }
+    expect((await gqlOk(url, op.token, '{ clouds { name } }')).clouds.map((c: { name: string }) => c.name)).not.toContain('checked');
+
+    const good = { defaults: { flavor: 'm1.tiny', network: 'private', floatingNetwork: 'public', availabilityZone: 'nova' }, guestFlavors: ['m1.small'], guestNetworks: ['private'] };
+    const { registerCloud } = await gqlOk(url, op.token, REGISTER, { input: passwordInput(cloudA, 'checked', good) });
+    // An update is checked too, and a refused one changes nothing.
+    const err = await gqlError(url, op.token, UPDATE, { id: registerCloud.id, input: { defaults: { flavor: 'm9.huge' } } });
+    expect(err.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.defaults.flavor' });
+    const { cloud } = await gqlOk(url, op.token, `query($id: ID!) { cloud(id: $id) { defaults { flavor } guestFlavors guestNetworks } }`, { id: registerCloud.id });
+    expect(cloud).toEqual({ defaults: { flavor: 'm1.tiny' }, guestFlavors: ['m1.small'], guestNetworks: ['private'] });
+  });
+
   it('refuses a duplicate name in the tenant', async () => {
     const err = await gqlError(url, op.token, REGISTER, { input: passwordInput(cloudA, 'home') });
     expect(err.extensions).toMatchObject({ code: 'CONFLICT', field: 'input.name' });

@@ -136,6 +136,18 @@ describe('clone pipeline', () => {
     expect(cloneJobs.nodes.filter((n: { idempotencyKey: string }) => n.idempotencyKey === input.idempotencyKey).length).toBe(1);
   });
 
+  it("does not hand back a FAILED job for its idempotency key as if the clone were under way", async () => {
+    const { vmId } = await fx.importNewVm();
+    await sandbox.cloud('clone-dst').control.injectFault({ operation: 'nova.server.create', mode: 'fail', status: 400 });
+    const input = { vmId, targetCloudId: fx.targetCloudId, idempotencyKey: `failed-${crypto.randomUUID()}` };
+    const { cloneVm } = await gqlOk(url, fx.tenant.token, CLONE, { input });
+    expect((await waitForJobState(url, fx.tenant.token, cloneVm.id, ['DONE', 'FAILED'])).state).toBe('FAILED');
+    const err = await gqlError(url, fx.tenant.token, CLONE, { input });
+    expect(err.extensions).toMatchObject({ code: 'CONFLICT', field: 'input.idempotencyKey' });
+    expect(err.message).toContain(`job ${cloneVm.id}, which ended FAILED`);
+    expect(err.message).toContain('use a new idempotencyKey');
+  });
+
   it('retries transient cloud failures and still finishes with one image and one server', async () => {
     const { vmId } = await fx.importNewVm();
     const dstCloud = sandbox.cloud('clone-dst');
