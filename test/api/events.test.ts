@@ -14,15 +14,8 @@ import { BrokerProcess, spawnBroker } from '../support/broker-process';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { LAB_CLOUD_ENV } from '../support/lab';
 import { collect, gqlError, gqlOk, wsClient } from '../support/graphql';
+import { waitFor } from '../support/wait';
 
-
-async function waitFor(cond: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** The close code a graphql-ws connection ends with. */
 function closeCodeOf(url: string, token: string | null): Promise<number> {

@@ -20,6 +20,7 @@ import { createTestDatabase, TestDatabase } from '../support/database';
 import { gqlOk } from '../support/graphql';
 import { LAB_CLOUD_ENV } from '../support/lab';
 import { bootSandboxServer, labCloudApiFactory, sandboxApi, startSandboxClouds } from '../support/sandbox';
+import { waitFor } from '../support/wait';
 
 const CLONE = `mutation($input: CloneVmInput!) { cloneVm(input: $input) { id } }`;
 const JOB = `query($id: ID!) { cloneJob(id: $id) { ${CLONE_JOB_FIELDS} } }`;
@@ -27,13 +28,6 @@ const CROSS_CLOUD_PHASES = ['SNAPSHOT', 'TRANSFER', 'IMPORT', 'BOOT', 'NETWORK']
 
 type Job = Record<string, any>;
 
-async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('clone jobs survive a broker process killed at any point', () => {
   const adminToken = `icb_resume_${crypto.randomBytes(24).toString('base64url')}`;

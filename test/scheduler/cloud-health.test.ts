@@ -13,6 +13,7 @@ import { createTestDatabase, TestDatabase } from '../support/database';
 import { gqlOk } from '../support/graphql';
 import { startSandboxClouds } from '../support/sandbox';
 import { createTenantWithToken, TenantToken } from '../support/tenants';
+import { waitFor } from '../support/wait';
 
 type CloudHealthView = { id: string; name: string; health: string; healthMessage: string | null; healthLatencyMs: number | null; healthCheckedAt: string | null };
 
@@ -21,15 +22,6 @@ const LOCK_ID = 7_310_003;
 /** pg_locks lists every database's advisory locks; other test databases hold the same id. */
 const HELD_HERE = `locktype = 'advisory' AND objid = $1 AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`;
 
-async function waitFor<T>(check: () => Promise<T | null | undefined | false>, what: string, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** Sum of every series of a metric in a broker's /metrics. */
 async function metric(broker: TestBroker, name: string): Promise<number> {

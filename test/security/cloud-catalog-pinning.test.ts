@@ -11,20 +11,12 @@ import { createTestDatabase, TestDatabase } from '../support/database';
 import { gqlError, gqlOk } from '../support/graphql';
 import { registerCloudInput, startSandboxClouds } from '../support/sandbox';
 import { addToken, createTenantWithToken, TenantToken } from '../support/tenants';
+import { waitFor } from '../support/wait';
 
 const CLOUD = `id health healthMessage catalog { type url }`;
 const VERIFY = `mutation($id: ID!) { verifyCloud(id: $id) { ${CLOUD} } }`;
 const SERVERS = `query($c: ID!) { cloudServers(cloudId: $c) { id } }`;
 
-async function waitFor<T>(check: () => Promise<T | null | undefined | false>, what: string, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('the catalog is pinned when a cloud is verified', () => {
   let sandbox: Sandbox;

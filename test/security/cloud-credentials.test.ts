@@ -15,19 +15,11 @@ import { gqlError, gqlOk } from '../support/graphql';
 import { RecordingListener, startRecordingListener } from '../support/listeners';
 import { passwordCredentials, registerCloudInput, startSandboxClouds } from '../support/sandbox';
 import { createTenantWithToken, TenantToken } from '../support/tenants';
+import { waitFor } from '../support/wait';
 
 const UPDATE = `mutation($id: ID!, $input: UpdateCloudInput!) { updateCloud(id: $id, input: $input) { id authUrl region credentialKind } }`;
 const SERVERS = `query($c: ID!) { cloudServers(cloudId: $c) { id } }`;
 
-async function waitFor<T>(check: () => Promise<T | null | undefined | false>, what: string, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('stored credentials stay where their owner sent them', () => {
   let sandbox: Sandbox;

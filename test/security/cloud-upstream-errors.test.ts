@@ -15,6 +15,7 @@ import { closedPort, Listener, RecordingListener, startBlackHole, startRecording
 import { captureLogs, CapturedLogs } from '../support/logs';
 import { bootSandboxServer, labCloudApiFactory, registerCloudInput, startSandboxClouds } from '../support/sandbox';
 import { createTenantWithToken, TenantToken } from '../support/tenants';
+import { waitFor } from '../support/wait';
 
 const REGISTER = `mutation($input: RegisterCloudInput!) { registerCloud(input: $input) { id } }`;
 const SERVERS = `query($c: ID!) { cloudServers(cloudId: $c) { id } }`;
@@ -22,15 +23,6 @@ const INTERNAL = 'INTERNAL-ADMIN-PAGE root:x:0:0:root:/root:/bin/bash';
 /** Markup and terminal control sequences a hostile cloud might put in a fault message. */
 const HOSTILE_MESSAGE = 'Quota <script>alert(1)</script>exceeded<br/>\u0007\u001b[2J for instances';
 
-async function waitFor<T>(check: () => Promise<T | null | undefined | false>, what: string, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** Nothing a tenant reads may carry markup or control characters. */
 function expectClean(text: string): void {
