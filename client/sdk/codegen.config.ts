@@ -9,7 +9,9 @@ import type { CodegenConfig } from '@graphql-codegen/cli';
 
 const root = path.resolve(__dirname, '../..');
 
-export const GENERATED_FILE = path.join(root, 'client/sdk/generated/graphql.ts');
+/** The committed output; SDK_GENERATED_FILE redirects it (the staleness test generates into a temporary file). */
+export const COMMITTED_FILE = path.join(root, 'client/sdk/generated/graphql.ts');
+const GENERATED_FILE = process.env.SDK_GENERATED_FILE ?? COMMITTED_FILE;
 
 const config: CodegenConfig = {
   schema: path.join(root, 'schema/schema.graphql'),
