@@ -16,6 +16,7 @@ import { DomainError, RateLimitedError } from '../domain/errors';
 import { Principal } from '../domain/principal';
 import type { Services } from '../services';
 import { ApiContext } from './context';
+import { dashboardRouter } from './dashboard';
 import { formatError, toGraphQLError } from './error-mapping';
 import { checkLimits, Limits } from './limits';
 import { Metrics } from './metrics';
@@ -186,6 +187,7 @@ export async function createApiServer(o: ApiServerOptions): Promise<ApiServer> {
       }),
     }),
   );
+  app.use(dashboardRouter());
   // Body-parser errors (too large, malformed JSON) as GraphQL-shaped JSON, not an HTML page.
   app.use((err: { status?: number; type?: string; message?: string }, _req: express.Request, res: express.Response, next: express.NextFunction) => {
     if (!err || !err.status) return next(err);
