@@ -6,10 +6,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { waitForJobState } from '../support/clone-fixture';
 import { gqlOk } from '../support/graphql';
 import { bootSandboxServer } from '../support/sandbox';
 import { addToken } from '../support/tenants';
-import { cli, CliResult } from './support/cli-runner';
+import { cli, CliResult, startCli } from './support/cli-runner';
+import { waitFor } from '../support/wait';
 import { ClientLab, cloudYaml, startClientLab } from './support/client-lab';
 
 const ESC = '\u001b';
@@ -245,5 +247,40 @@ describe('intercloud CLI', () => {
     const unknown = await run(['clone', 'no-such-vm', '--watch']);
     expectExit(unknown, 2);
     expect(unknown.stderr).toContain('no VM "no-such-vm"');
+  });
+
+  describe('Ctrl-C during clone --watch (transfer slowed to 512 KiB/s)', () => {
+    beforeAll(() => lab.partner.control.setBandwidth({ uploadBytesPerSecond: 512 * 1024 }));
+    afterAll(() => lab.partner.control.setBandwidth({ uploadBytesPerSecond: null }));
+
+    /** Starts clone --watch and sends SIGINT once the transfer is under way. */
+    async function interruptDuringTransfer(extra: string[]) {
+      const run = startCli(home, ['clone', vmName, '--to', 'cli-partner', '--watch', ...extra]);
+      await waitFor(() => run.stdout().includes('[TRANSFER] started'), 'the transfer to start', 60_000);
+      run.child.kill('SIGINT');
+      const result = await run.done;
+      const jobId = /^Clone job (\S+):/m.exec(result.stdout)![1];
+      return { result, jobId };
+    }
+
+    it('detaches with exit 130 and the job goes on to DONE', async () => {
+      const { result, jobId } = await interruptDuringTransfer([]);
+      expectExit(result, 130);
+      expect(result.stderr).toContain(`Detached from clone job ${jobId}; it goes on. Watch it again: intercloud jobs watch ${jobId}`);
+      expect((await waitForJobState(lab.broker.url, lab.tenant.token, jobId, ['DONE', 'FAILED', 'CANCELLED'], 120_000)).state).toBe('DONE');
+      const again = await run(['jobs', 'watch', jobId]);
+      expectExit(again, 0);
+      expect(again.stdout).toContain('Clone DONE');
+    });
+
+    it('with --cancel-on-interrupt cancels the job, waits for its undo and exits 1', async () => {
+      const { result, jobId } = await interruptDuringTransfer(['--cancel-on-interrupt']);
+      expectExit(result, 1);
+      expect(result.stderr).toContain(`cancelling clone job ${jobId}`);
+      expect(result.stdout).toContain('[CANCELLED]');
+      expect(result.stderr).toMatch(new RegExp(`clone job ${jobId} CANCELLED`));
+      const { cloneJob } = await gqlOk(lab.broker.url, lab.tenant.token, 'query($id: ID!) { cloneJob(id: $id) { state } }', { id: jobId });
+      expect(cloneJob.state).toBe('CANCELLED');
+    });
   });
 });
