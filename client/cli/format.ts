@@ -14,7 +14,7 @@ export function bytes(n: number | null | undefined): string {
 }
 
 export function rate(bytesPerSecond: number | null | undefined): string {
-  return bytesPerSecond === null || bytesPerSecond === undefined ? '-' : `${bytes(Math.round(bytesPerSecond))}/s`;
+  return !bytesPerSecond ? '-' : `${bytes(Math.round(bytesPerSecond))}/s`;
 }
 
 /** 850 -> "850ms", 12_300 -> "12.3s", 754_000 -> "12m34s". */
@@ -28,7 +28,8 @@ export function duration(ms: number | null | undefined): string {
 }
 
 export function seconds(s: number | null | undefined): string {
-  return s === null || s === undefined ? '-' : duration(s * 1000);
+  if (s === null || s === undefined) return '-';
+  return s < 1 ? `${Math.round(s)}s` : duration(s * 1000);
 }
 
 export function percent(done: number | null | undefined, total: number | null | undefined): string {

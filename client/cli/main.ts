@@ -54,6 +54,10 @@ Example:
 }
 
 export async function main(argv: string[]): Promise<void> {
+  // `intercloud ... | head`: a reader that has gone is no error; stop quietly (a watched job goes on).
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => process.exit(err.code === 'EPIPE' ? Exit.OK : Exit.FAILED));
+  }
   const json = argv.includes('--json');
   const out = new Output(json);
   let code: number;
