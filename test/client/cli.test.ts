@@ -208,7 +208,7 @@ describe('intercloud CLI', () => {
     const again = await run(['clone', vmName, '--to', 'cli-partner', '--key', 'cli-watch-text', '--watch']);
     expectExit(again, 0);
     expect(again.stdout.match(/^Clone job (\S+):/m)?.[1]).toBe(out.match(/^Clone job (\S+):/m)?.[1]);
-  });
+  }, 180_000);
 
   it('clone --watch --json prints one JSON object per line: the job, every event once in order, the final job', async () => {
     const r = await run(['clone', vmName, '--to', 'cli-partner', '--watch', '--json']);
@@ -230,7 +230,7 @@ describe('intercloud CLI', () => {
     expect(JSON.parse(list.stdout).nodes.map((j: { id: string }) => j.id)).toContain(final.id);
     const show = await run(['jobs', 'show', final.id]);
     expect(show.stdout).toMatch(/state\s+DONE/);
-  });
+  }, 180_000);
 
   it('a failing clone exits 1 and says why', async () => {
     await lab.partner.control.injectFault({ operation: 'nova.server.create', mode: 'fail', status: 400, message: 'Invalid flavorRef provided.', count: 'always' });
@@ -247,7 +247,7 @@ describe('intercloud CLI', () => {
     const unknown = await run(['clone', 'no-such-vm', '--watch']);
     expectExit(unknown, 2);
     expect(unknown.stderr).toContain('no VM "no-such-vm"');
-  });
+  }, 180_000);
 
   describe('Ctrl-C during clone --watch (transfer slowed to 512 KiB/s)', () => {
     beforeAll(() => lab.partner.control.setBandwidth({ uploadBytesPerSecond: 512 * 1024 }));
@@ -271,7 +271,7 @@ describe('intercloud CLI', () => {
       const again = await run(['jobs', 'watch', jobId]);
       expectExit(again, 0);
       expect(again.stdout).toContain('Clone DONE');
-    });
+    }, 180_000);
 
     it('with --cancel-on-interrupt cancels the job, waits for its undo and exits 1', async () => {
       const { result, jobId } = await interruptDuringTransfer(['--cancel-on-interrupt']);
@@ -281,6 +281,6 @@ describe('intercloud CLI', () => {
       expect(result.stderr).toMatch(new RegExp(`clone job ${jobId} CANCELLED`));
       const { cloneJob } = await gqlOk(lab.broker.url, lab.tenant.token, 'query($id: ID!) { cloneJob(id: $id) { state } }', { id: jobId });
       expect(cloneJob.state).toBe('CANCELLED');
-    });
+    }, 180_000);
   });
 });

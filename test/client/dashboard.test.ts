@@ -103,7 +103,7 @@ describe('dashboard', () => {
     expect(await page.evaluate('sessionStorage.getItem("intercloud.token")')).toBe(lab.tenant.token);
     expect((await page.context().cookies()).length).toBe(0);
     await page.getByText('Live').waitFor();
-    await expectAccessible('overview');
+    await expectAccessible('overview-signed-in');
   });
 
   it('sets thresholds through the form, and shows the API validation message at the field', async () => {
@@ -154,7 +154,7 @@ describe('dashboard', () => {
     // A reload of a dashboard route is served by the broker (SPA fallback) and shows the same job.
     await page.reload();
     await page.locator('#job-state', { hasText: 'DONE' }).waitFor();
-  });
+  }, 2 * LONG);
 
   it('shows a scaling decision the moment it is made, filterable by VM type', async () => {
     await page.getByRole('link', { name: 'Decisions' }).click();
@@ -174,6 +174,12 @@ describe('dashboard', () => {
     });
     await page.getByRole('list', { name: /Scaling decisions/ }).getByText(reason).waitFor();
     await expectAccessible('decisions');
+
+    // The overview shows it too, with the clone that ended and the clouds after it.
+    await page.getByRole('link', { name: 'Overview' }).click();
+    await page.getByRole('list', { name: 'Latest scaling decisions' }).getByText(reason).waitFor();
+    await page.getByRole('region', { name: 'Recently ended clone jobs' }).locator('.badge', { hasText: 'DONE' }).waitFor();
+    await expectAccessible('overview');
   });
 
   it('works at phone width, with no page-wide sideways scrolling and no console errors', async () => {

@@ -55,11 +55,14 @@ export async function seriousViolations(page: Page): Promise<string[]> {
     .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')}`);
 }
 
+/** The screenshots the README shows. */
+const README_NAMES = new Set(['overview', 'vm-type', 'clone-job', 'decisions', 'overview-phone', 'clone-job-phone']);
+
 export async function screenshot(page: Page, name: string): Promise<void> {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   const file = path.join(ARTIFACTS, `${name}.png`);
   await page.screenshot({ path: file, fullPage: true });
-  if (process.env.UPDATE_SCREENSHOTS === '1') {
+  if (process.env.UPDATE_SCREENSHOTS === '1' && README_NAMES.has(name)) {
     fs.mkdirSync(README_SHOTS, { recursive: true });
     fs.copyFileSync(file, path.join(README_SHOTS, `${name}.png`));
   }
