@@ -43,6 +43,7 @@ export function readConfig(file = configPath()): ConfigFile {
 export function writeConfig(config: ConfigFile, file = configPath()): void {
   const dir = path.dirname(file);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  fs.chmodSync(dir, 0o700);
   const tmp = path.join(dir, `.config.${process.pid}.tmp`);
   fs.writeFileSync(tmp, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
   fs.chmodSync(tmp, 0o600);

@@ -12,6 +12,8 @@ import { bootSandboxServer } from '../support/sandbox';
 import { addToken } from '../support/tenants';
 import { cli, CliResult, startCli } from './support/cli-runner';
 import { waitFor } from '../support/wait';
+import { insertScalingDecision } from '../support/scaling-decision.fixture';
+import { ScalingAction } from '../../src/domain/enums';
 import { ClientLab, cloudYaml, startClientLab } from './support/client-lab';
 
 const ESC = '\u001b';
@@ -184,6 +186,42 @@ describe('intercloud CLI', () => {
     expect(candidates.map((c) => c.cloud.name).sort()).toEqual(['cli-home', 'cli-partner']);
     expect(candidates.filter((c) => c.eligible).map((c) => c.rank)).toEqual([1, 2]);
     expect(candidates.every((c) => c.reasons.length > 0)).toBe(true);
+  });
+
+  it('charts samples in the terminal and streams scaling decisions as they are made', async () => {
+    const { vms } = await gqlOk(lab.broker.url, lab.tenant.token, '{ vms { id name vmTypeId } }');
+    const vm = vms.find((v: { name: string }) => v.name === vmName);
+    const now = Date.now();
+    const samples = Array.from({ length: 30 }, (_, i) => ({
+      vmId: vm.id,
+      metric: 'active calls',
+      state: i < 10 ? 'OK' : i < 20 ? 'WARNING' : 'CRITICAL',
+      value: i < 10 ? 40 : i < 20 ? 160 : 250,
+      observedAt: new Date(now - (30 - i) * 60_000).toISOString(),
+    }));
+    await gqlOk(lab.broker.url, lab.tenant.token, 'mutation($s: [SampleInput!]!) { recordSamples(samples: $s) }', { s: samples });
+    const chart = await run(['samples', vmName, 'active calls', '--since', '1h']);
+    expectExit(chart, 0);
+    expect(chart.stdout).toContain(`active calls of ${vmName}`);
+    expect(chart.stdout).toMatch(/250\.0 ┤/);
+    expect(chart.stdout).toContain('states: OK 10, WARNING 10, CRITICAL 10; latest CRITICAL 250');
+    expect(JSON.parse((await run(['samples', vmName, 'active calls', '--json'])).stdout)).toHaveLength(30);
+    expectExit(await run(['samples', vmName, 'active calls', '--since', 'yesterday']), 2);
+
+    const watch = startCli(home, ['decisions', 'watch', '--vm-type', 'opensips', '--json']);
+    // Decisions have no afterSeq: one made before the subscription is live is not shown, so
+    // one is made every half second until the first arrives.
+    let n = 0;
+    await waitFor(async () => {
+      await insertScalingDecision(lab.broker.dataSource, lab.db.url, { tenantId: lab.tenant.tenantId, vmTypeId: vm.vmTypeId, action: ScalingAction.SCALE_UP, metric: 'active calls', reason: `CRITICAL held ${++n}` });
+      return watch.stdout().includes('CRITICAL held');
+    }, 'a decision on stdout', 30_000, 500);
+    watch.child.kill('SIGINT');
+    const ended = await watch.done;
+    expectExit(ended, 0);
+    const first = JSON.parse(ended.stdout.trim().split('\n')[0]);
+    expect(first).toMatchObject({ action: 'SCALE_UP', metric: 'active calls', vmTypeId: vm.vmTypeId });
+    expect(first.reason).toMatch(/^CRITICAL held \d+$/);
   });
 
   it('clone --watch follows a clone to DONE with line-wise progress and phase durations, and exits 0', async () => {

@@ -63,7 +63,7 @@ async function samples(ctx: CliContext, vmRef: string, metric: string, opts: { s
   const ms = parseDuration(opts.since);
   if (ms === null) throw usage(`--since must be a duration like 30m, 1h or 2d, not "${opts.since}"`);
   const vm = await ctx.vm(vmRef);
-  const { samples: list } = await ctx.client.request(SamplesDocument, { vmId: vm.id, metric, since: new Date(Date.now() - ms).toISOString() });
+  const { samples: list } = await ctx.client.request(SamplesDocument, { vmId: vm.id, metric, since: new Date(Date.now() - ms).toISOString(), first: 500 });
   ctx.out.result(list);
   if (list.length === 0) return ctx.out.line(`No samples of "${metric}" for ${vm.name} in the last ${opts.since}.`);
   const ordered = [...list].reverse(); // the API answers newest first

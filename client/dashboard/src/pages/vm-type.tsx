@@ -279,7 +279,8 @@ function Matchmaker({ vmId }: { vmId: string }) {
 function Samples({ vmId, vmName, metrics, thresholds }: { vmId: string; vmName: string; metrics: string[]; thresholds: ThresholdFieldsFragment[] }) {
   const [metric, setMetric] = useState(metrics[0] ?? '');
   const [since] = useState(() => new Date(Date.now() - 6 * 3600_000).toISOString());
-  const samples = useQuery(SamplesDocument, metric ? { vmId, metric, since } : null, [vmId, metric]);
+  // `first` within 1..500 (the API's bound for list arguments); with `since` it caps the newest samples.
+  const samples = useQuery(SamplesDocument, metric ? { vmId, metric, since, first: 500 } : null, [vmId, metric]);
   if (metrics.length === 0) return <p class="muted">Set a threshold to chart its metric.</p>;
   const ordered = [...(samples.data?.samples ?? [])].reverse();
   return (
