@@ -13,6 +13,7 @@ import path from 'node:path';
 import WebSocket from 'ws';
 import {
   AuditEvent,
+  AuditEventsDocument,
   ConnectionState,
   CreateVmTypeDocument,
   IntercloudClient,
@@ -69,6 +70,15 @@ describe('SDK: typed operations and errors', () => {
     expect(setThresholds.thresholds).toEqual([{ metric: 'active calls', active: true, warningHoldSeconds: 60, criticalHoldSeconds: 30, role: 'SCALE_UP', prepareOnWarning: true }]);
     const { vmTypes } = await client.request(VmTypesDocument);
     expect(vmTypes.map((t) => t.name)).toEqual(['sdk-opensips']);
+
+    // The same subscriptions as an async iterator: the audit stream from its start.
+    const audit = client.iterate(AuditEventsDocument, { afterSeq: 0 }, { seqOf: (d) => d.auditEvents.seq });
+    const seen: string[] = [];
+    for await (const { auditEvents } of audit) {
+      seen.push(auditEvents.action);
+      if (auditEvents.action === 'vmType.setThresholds') break;
+    }
+    expect(seen.slice(-2)).toEqual(['vmType.create', 'vmType.setThresholds']);
   });
 
   it('raises one error class carrying code, field and rule for bad input', async () => {
