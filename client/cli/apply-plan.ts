@@ -41,10 +41,6 @@ export interface Change {
   diff: string[];
 }
 
-const VM_TYPE_KEYS = [
-  'name', 'minInstances', 'maxInstances', 'scaleUpCooldownSeconds', 'scaleDownCooldownSeconds', 'flavorHint', 'networkHint',
-  'configureRecipe', 'monitoring', 'loadBalancer', 'drainTimeoutSeconds', 'drainTimeoutAction', 'thresholds', 'policies',
-];
 const POLICY_KEYS = ['name', 'allowClouds', 'denyClouds', 'requiredLabels', 'homeCloudOnly', 'maxCostPerHour', 'minBandwidthMbps'];
 
 function only(obj: Record<string, unknown>, keys: string[], where: string): void {
@@ -82,7 +78,7 @@ export function parseDesired(docs: unknown[], file: string): Desired {
     for (const [i, raw] of ((doc.vmTypes as unknown[] | undefined) ?? []).entries()) {
       const w = `${where}: vmTypes[${i}]`;
       if (!isObject(raw) || typeof raw.name !== 'string') throw usage(`${w} must be a map with at least name, minInstances, maxInstances`);
-      only(raw, VM_TYPE_KEYS, w);
+      // Everything but thresholds and policies is VmTypeInput; the broker names a field it does not know.
       const { thresholds, policies, ...input } = raw;
       if (thresholds !== undefined && !Array.isArray(thresholds)) throw usage(`${w}.thresholds must be a list`);
       desired.vmTypes.push({ input: input as unknown as VmTypeInput, thresholds: (thresholds as ThresholdInput[] | undefined) ?? null });

@@ -115,6 +115,12 @@ describe('intercloud CLI', () => {
     expect(r.stderr).toMatch(/registered cli-home \([0-9a-f-]{36}\)/);
     expect(r.stdout).toContain('cli-partner');
 
+    const typo = path.join(files, 'typo.yaml');
+    fs.writeFileSync(typo, `${await cloudYaml(lab.home, 'HOME_PASSWORD')}\ncolour: blue\n`.replace('name: cli-home', 'name: cli-typo'));
+    const refused = await run(['clouds', 'register', '-f', typo], { env });
+    expectExit(refused, 2);
+    expect(refused.stderr).toContain('colour');
+
     const missing = await run(['clouds', 'register', '-f', file]);
     expectExit(missing, 2);
     expect(missing.stderr).toContain('HOME_PASSWORD');

@@ -16,13 +16,12 @@ import { usage } from '../errors';
 import { isObject, labelList, parseLabelFlag, readYamlDocuments } from '../files';
 import { time } from '../format';
 
-const CLOUD_KEYS = ['name', 'authUrl', 'region', 'credentials', 'labels', 'bandwidthMbps', 'costPerHour', 'shared', 'defaults', 'diskFormats'];
-
-/** A cloud of a file: the fields of RegisterCloudInput; labels may be a map. */
+/**
+ * A cloud of a file: the fields of RegisterCloudInput (labels may be a map). Other fields go to
+ * the broker as they are, which names any it does not know, so fields the API gains work at once.
+ */
 function cloudInput(doc: unknown, where: string): RegisterCloudInput {
   if (!isObject(doc)) throw usage(`${where} must be a map with the fields of a cloud (name, authUrl, region, credentials, ...)`);
-  const unknown = Object.keys(doc).filter((k) => !CLOUD_KEYS.includes(k));
-  if (unknown.length > 0) throw usage(`${where}: unknown field ${unknown.join(', ')} (known: ${CLOUD_KEYS.join(', ')})`);
   return { ...(doc as unknown as RegisterCloudInput), labels: labelList(doc.labels, `${where}.labels`) };
 }
 
