@@ -4,7 +4,7 @@ import { VmTypesDocument } from '../../../sdk';
 import { useQuery } from '../api';
 import { ErrorNote, useTitle } from '../components/common';
 import { DecisionList } from '../components/decision-list';
-import { useLiveDecisions } from './overview';
+import { useLiveDecisions } from '../live-decisions';
 
 export function DecisionsPage() {
   useTitle('Decisions');

@@ -1,13 +1,10 @@
 /** What a NOC engineer looks at first: clouds, VM types against their bounds, jobs in flight, decisions as they are made. */
-import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { useEffect, useRef } from 'preact/hooks';
 import {
   CloneJobsDocument,
   CloneJobUpdatesDocument,
   CloudsDocument,
-  DecisionFieldsFragment,
   MatchmakeDocument,
-  ScalingDecisionsDocument,
-  ScalingDecisionsLiveDocument,
   VmsDocument,
   VmTypesDocument,
 } from '../../../sdk';
@@ -15,6 +12,7 @@ import { bytes, percent, time } from '../../../cli/format';
 import { api, handleAuth, useQuery } from '../api';
 import { Badge, ErrorNote, Loading, TableWrap, TERMINAL, useTitle } from '../components/common';
 import { DecisionList } from '../components/decision-list';
+import { useLiveDecisions } from '../live-decisions';
 
 /** Refetches at most once a second however many events arrive. */
 function useThrottledRefetch(refetch: () => void): () => void {
@@ -27,33 +25,6 @@ function useThrottledRefetch(refetch: () => void): () => void {
       refetch();
     }, 1000);
   };
-}
-
-export function useLiveDecisions(vmTypeId: string | null, first: number): { decisions: DecisionFieldsFragment[]; error: Error | null } {
-  const initial = useQuery(ScalingDecisionsDocument, { vmTypeId, first }, [vmTypeId, first]);
-  const [live, setLive] = useState<DecisionFieldsFragment[]>([]);
-  const [error, setError] = useState<Error | null>(null);
-  useEffect(() => {
-    setLive([]);
-    return api().subscribe(
-      ScalingDecisionsLiveDocument,
-      { vmTypeId },
-      {
-        next: (d) => setLive((l) => [d.scalingDecisions, ...l].slice(0, 200)),
-        error: (e) => {
-          handleAuth(e);
-          setError(e);
-        },
-        // Decisions made while disconnected are not replayed by the API: read them again.
-        onResubscribed: () => initial.refetch(),
-      },
-    );
-  }, [vmTypeId]);
-  const decisions = useMemo(() => {
-    const seen = new Set<string>();
-    return [...live, ...(initial.data?.scalingDecisions ?? [])].filter((d) => !seen.has(d.id) && !!seen.add(d.id)).slice(0, first);
-  }, [live, initial.data, first]);
-  return { decisions, error: error ?? initial.error };
 }
 
 function Clouds() {
