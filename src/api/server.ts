@@ -13,6 +13,7 @@ import type { Services } from '../services';
 import { Admission, bearerHash } from './admission';
 import { clientAddress, parseTrustedProxies } from './client-address';
 import { createApiContext } from './context';
+import { dashboardRouter } from './dashboard';
 import { formatError } from './error-mapping';
 import { createWsTransport } from './graphql-ws.transport';
 import { Limits } from './limits';
@@ -131,6 +132,8 @@ export async function createApiServer(o: ApiServerOptions): Promise<ApiServer> {
       }),
     }),
   );
+  // The web dashboard's static bundle at / (never shadowing the routes above).
+  app.use(dashboardRouter());
   // Body-parser errors (too large, malformed JSON) as GraphQL-shaped JSON, not an HTML page.
   app.use((err: { status?: number; type?: string; message?: string }, _req: express.Request, res: express.Response, next: express.NextFunction) => {
     if (!err || !err.status) return next(err);

@@ -1,0 +1,330 @@
+/**
+ * The `intercloud` binary as a user runs it (a subprocess without a TTY, its own HOME) against a
+ * real broker and two sandbox clouds: login, clouds from YAML, apply twice, import, matchmake,
+ * clone --watch to DONE in text and --json, a failing clone, exit codes. Needs dist/ (npm run build).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { waitForJobState } from '../support/clone-fixture';
+import { gqlOk } from '../support/graphql';
+import { bootSandboxServer } from '../support/sandbox';
+import { addToken } from '../support/tenants';
+import { cli, CliResult, startCli } from './support/cli-runner';
+import { waitFor } from '../support/wait';
+import { insertScalingDecision } from '../support/scaling-decision.fixture';
+import { ScalingAction } from '../../src/domain/enums';
+import { ClientLab, cloudYaml, startClientLab } from './support/client-lab';
+
+const ESC = '\u001b';
+
+/** The JSON lines of a --json stream. */
+const records = (r: CliResult) => r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, any>);
+
+function expectExit(r: CliResult, code: number): void {
+  if (r.code !== code) throw new Error(`expected exit ${code}, got ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
+}
+
+const APPLY = (maxInstances: number) => `
+vmTypes:
+  - name: opensips
+    minInstances: 1
+    maxInstances: ${maxInstances}
+    flavorHint: m1.tiny
+    monitoring:
+      hostTemplate: linux-server
+      services:
+        - { description: active calls, template: sip-service }
+    thresholds:
+      - { metric: active calls, active: true, warningHoldSeconds: 60, criticalHoldSeconds: 30, role: SCALE_UP, prepareOnWarning: true }
+      - { metric: idle, active: true, warningHoldSeconds: 600, criticalHoldSeconds: 300, role: SCALE_DOWN }
+    policies:
+      - { name: opensips-de, requiredLabels: { jurisdiction: DE } }
+policies:
+  - { name: affordable, maxCostPerHour: 5 }
+`;
+
+describe('intercloud CLI', () => {
+  let lab: ClientLab;
+  let home: string;
+  let files: string;
+  let vmName: string;
+  const run = (args: string[], options: { env?: Record<string, string>; input?: string } = {}) => cli(home, args, options);
+
+  beforeAll(async () => {
+    lab = await startClientLab(['cli-home', 'cli-partner']);
+    home = fs.mkdtempSync(path.join(os.tmpdir(), 'intercloud-cli-home-'));
+    files = fs.mkdtempSync(path.join(os.tmpdir(), 'intercloud-cli-files-'));
+  });
+
+  afterAll(async () => {
+    await lab?.stop();
+    for (const d of [home, files]) if (d) fs.rmSync(d, { recursive: true, force: true });
+  });
+
+  afterEach(async () => {
+    for (const c of lab.sandbox.clouds) await c.control.clearFaults();
+  });
+
+  it('prints help with an example on every level, and exits 2 on bad usage', async () => {
+    const top = await run(['--help']);
+    expectExit(top, 0);
+    expect(top.stdout).toContain('Example:');
+    for (const group of ['clouds', 'vms', 'jobs']) expect((await run([group, '--help'])).stdout).toContain('Example:');
+    for (const sub of [['clouds', 'register'], ['clouds', 'list'], ['vms', 'import'], ['matchmake'], ['clone'], ['jobs', 'watch'], ['decisions', 'watch'], ['samples'], ['apply'], ['login']]) {
+      const r = await run([...sub, '--help']);
+      expectExit(r, 0);
+      expect(r.stdout).toContain('Example:');
+      expect(r.stdout).toContain('--json');
+    }
+    expectExit(await run(['clouds', 'register']), 2); // -f is required
+    expectExit(await run(['no-such-command']), 2);
+    expectExit(await run(['clouds', 'list']), 2); // not logged in: no URL
+  });
+
+  it('logs in with a token read from stdin and keeps it in a 0600 config file', async () => {
+    const bad = await run(['login', '--url', lab.baseUrl, '--token', 'icb_not-a-token-of-this-broker-0123456789abcdef']);
+    expectExit(bad, 3);
+    expect(bad.stderr).toContain('UNAUTHENTICATED');
+
+    const r = await run(['login', '--url', lab.baseUrl], { input: `${lab.tenant.token}\n` });
+    expectExit(r, 0);
+    expect(r.stdout).toMatch(/^Logged in to http:\/\/127\.0\.0\.1:\d+\/graphql as .* \(OPERATOR\) of tenant client-/);
+    const file = path.join(home, '.config/intercloud/config.json');
+    expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+    expect(fs.statSync(path.dirname(file)).mode & 0o777).toBe(0o700);
+    const config = JSON.parse(fs.readFileSync(file, 'utf8'));
+    expect(config).toEqual({ currentProfile: 'default', profiles: { default: { url: `${lab.baseUrl}/graphql`, token: lab.tenant.token } } });
+
+    // A second profile, and the environment overriding the saved token.
+    const viewer = await addToken(lab.broker.url, lab.broker.adminToken, lab.tenant.tenantId, 'VIEWER');
+    expectExit(await run(['--profile', 'noc', 'login', '--url', lab.baseUrl, '--token', viewer, '--json']), 0);
+    expect(JSON.parse(fs.readFileSync(file, 'utf8')).currentProfile).toBe('noc');
+    expectExit(await run(['--profile', 'default', 'clouds', 'list']), 0);
+    expectExit(await run(['--profile', 'default', 'clouds', 'list'], { env: { INTERCLOUD_TOKEN: 'icb_revoked-or-wrong-0123456789abcdef0123' } }), 3);
+    expectExit(await run(['--profile', 'nope', 'clouds', 'list']), 2);
+    expectExit(await run(['--profile', 'default', 'login', '--url', lab.baseUrl, '--token', lab.tenant.token]), 0);
+  });
+
+  it('registers two clouds from one YAML file (secrets from the environment) and lists them', async () => {
+    const file = path.join(files, 'clouds.yaml');
+    fs.writeFileSync(file, `${await cloudYaml(lab.home, 'HOME_PASSWORD')}\n---\n${await cloudYaml(lab.partner, 'PARTNER_PASSWORD')}\n`);
+    const env = { HOME_PASSWORD: lab.home.credentials.password.password, PARTNER_PASSWORD: lab.partner.credentials.password.password };
+    const r = await run(['clouds', 'register', '-f', file], { env });
+    expectExit(r, 0);
+    expect(r.stderr).toMatch(/registered cli-home \([0-9a-f-]{36}\)/);
+    expect(r.stdout).toContain('cli-partner');
+
+    const typo = path.join(files, 'typo.yaml');
+    fs.writeFileSync(typo, `${await cloudYaml(lab.home, 'HOME_PASSWORD')}\ncolour: blue\n`.replace('name: cli-home', 'name: cli-typo'));
+    const refused = await run(['clouds', 'register', '-f', typo], { env });
+    expectExit(refused, 2);
+    expect(refused.stderr).toContain('colour');
+
+    const missing = await run(['clouds', 'register', '-f', file]);
+    expectExit(missing, 2);
+    expect(missing.stderr).toContain('HOME_PASSWORD');
+
+    const list = await run(['clouds', 'list', '--json']);
+    expectExit(list, 0);
+    const clouds = JSON.parse(list.stdout) as { name: string; health: string; labels: unknown[] }[];
+    expect(clouds.map((c) => c.name).sort()).toEqual(['cli-home', 'cli-partner']);
+    expect(clouds.every((c) => c.health === 'HEALTHY')).toBe(true);
+
+    const text = await run(['clouds', 'list']);
+    expect(text.stdout).toMatch(/cli-home .*HEALTHY/);
+    expect(text.stdout).not.toContain(ESC);
+    const show = await run(['clouds', 'show', 'cli-partner']);
+    expectExit(show, 0);
+    expect(show.stdout).toMatch(/labels\s+jurisdiction=DE/);
+  });
+
+  it('applies a VM type with thresholds and policies; the second apply changes nothing; --dry-run shows a difference and changes nothing', async () => {
+    const file = path.join(files, 'opensips.yaml');
+    fs.writeFileSync(file, APPLY(4));
+    const first = await run(['apply', '-f', file]);
+    expectExit(first, 0);
+    expect(first.stdout).toContain('+ vmType opensips: created');
+    expect(first.stdout).toContain('+ thresholds of opensips: created');
+    expect(first.stdout).toContain('+ policy opensips-de: created');
+    expect(first.stdout).toContain('+ policy affordable: created');
+
+    const second = await run(['apply', '-f', file, '--json']);
+    expectExit(second, 0);
+    const plan = JSON.parse(second.stdout) as { changes: { kind: string; name: string; action: string }[] };
+    expect(plan.changes.map((c) => `${c.kind} ${c.name} ${c.action}`)).toEqual([
+      'vmType opensips unchanged',
+      'thresholds opensips unchanged',
+      'policy opensips-de unchanged',
+      'policy affordable unchanged',
+    ]);
+    const text = await run(['apply', '-f', file]);
+    expect(text.stdout).toContain('Applied: 0 created, 0 updated, 4 unchanged.');
+
+    fs.writeFileSync(file, APPLY(5));
+    const dry = await run(['apply', '-f', file, '--dry-run']);
+    expectExit(dry, 0);
+    expect(dry.stdout).toContain('~ vmType opensips: would be updated');
+    expect(dry.stdout).toContain('maxInstances: 4 -> 5');
+    expect(dry.stdout).toContain('nothing was changed');
+
+    const { vmTypes } = await gqlOk(lab.broker.url, lab.tenant.token, '{ vmTypes { name maxInstances thresholds { metric } } policies { name vmTypeId } }');
+    expect(vmTypes).toEqual([{ name: 'opensips', maxInstances: 4, thresholds: [{ metric: 'active calls' }, { metric: 'idle' }] }]);
+    const { policies } = await gqlOk(lab.broker.url, lab.tenant.token, '{ policies { name } }');
+    expect(policies.map((p: { name: string }) => p.name).sort()).toEqual(['affordable', 'opensips-de']);
+  });
+
+  it('imports a running server and ranks the clouds a clone could go to', async () => {
+    vmName = `sip-cli-${process.pid}`;
+    await bootSandboxServer(lab.home, vmName);
+    const servers = await run(['clouds', 'servers', 'cli-home']);
+    expect(servers.stdout).toContain(vmName);
+    const imported = await run(['vms', 'import', '--cloud', 'cli-home', '--server', vmName, '--vm-type', 'opensips']);
+    expectExit(imported, 0);
+    expect(imported.stdout).toContain(`Imported ${vmName} as VM`);
+
+    const table = await run(['matchmake', vmName]);
+    expectExit(table, 0);
+    expect(table.stdout).toMatch(/RANK .*CLOUD .*ELIGIBLE .*TO CAPACITY .*REASONS/);
+    expect(table.stdout).toContain('cli-partner');
+    const json = await run(['matchmake', vmName, '--json']);
+    const candidates = JSON.parse(json.stdout) as { cloud: { name: string }; eligible: boolean; rank: number | null; reasons: string[] }[];
+    expect(candidates.map((c) => c.cloud.name).sort()).toEqual(['cli-home', 'cli-partner']);
+    expect(candidates.filter((c) => c.eligible).map((c) => c.rank)).toEqual([1, 2]);
+    expect(candidates.every((c) => c.reasons.length > 0)).toBe(true);
+  });
+
+  it('charts samples in the terminal and streams scaling decisions as they are made', async () => {
+    const { vms } = await gqlOk(lab.broker.url, lab.tenant.token, '{ vms { id name vmTypeId } }');
+    const vm = vms.find((v: { name: string }) => v.name === vmName);
+    const now = Date.now();
+    const samples = Array.from({ length: 30 }, (_, i) => ({
+      vmId: vm.id,
+      metric: 'active calls',
+      state: i < 10 ? 'OK' : i < 20 ? 'WARNING' : 'CRITICAL',
+      value: i < 10 ? 40 : i < 20 ? 160 : 250,
+      observedAt: new Date(now - (30 - i) * 60_000).toISOString(),
+    }));
+    await gqlOk(lab.broker.url, lab.tenant.token, 'mutation($s: [SampleInput!]!) { recordSamples(samples: $s) }', { s: samples });
+    const chart = await run(['samples', vmName, 'active calls', '--since', '1h']);
+    expectExit(chart, 0);
+    expect(chart.stdout).toContain(`active calls of ${vmName}`);
+    expect(chart.stdout).toMatch(/250\.0 ┤/);
+    expect(chart.stdout).toContain('states: OK 10, WARNING 10, CRITICAL 10; latest CRITICAL 250');
+    expect(JSON.parse((await run(['samples', vmName, 'active calls', '--json'])).stdout)).toHaveLength(30);
+    expectExit(await run(['samples', vmName, 'active calls', '--since', 'yesterday']), 2);
+
+    const watch = startCli(home, ['decisions', 'watch', '--vm-type', 'opensips', '--json']);
+    // Decisions have no afterSeq: one made before the subscription is live is not shown, so
+    // one is made every half second until the first arrives.
+    let n = 0;
+    await waitFor(async () => {
+      await insertScalingDecision(lab.broker.dataSource, lab.db.url, { tenantId: lab.tenant.tenantId, vmTypeId: vm.vmTypeId, action: ScalingAction.SCALE_UP, metric: 'active calls', reason: `CRITICAL held ${++n}` });
+      return watch.stdout().includes('CRITICAL held');
+    }, 'a decision on stdout', 30_000, 500);
+    watch.child.kill('SIGINT');
+    const ended = await watch.done;
+    expectExit(ended, 0);
+    const first = JSON.parse(ended.stdout.trim().split('\n')[0]);
+    expect(first).toMatchObject({ action: 'SCALE_UP', metric: 'active calls', vmTypeId: vm.vmTypeId });
+    expect(first.reason).toMatch(/^CRITICAL held \d+$/);
+  });
+
+  it('clone --watch follows a clone to DONE with line-wise progress and phase durations, and exits 0', async () => {
+    const r = await run(['clone', vmName, '--to', 'cli-partner', '--key', 'cli-watch-text', '--watch']);
+    expectExit(r, 0);
+    const out = r.stdout;
+    expect(out).not.toContain(ESC); // no colours, no bars without a TTY
+    expect(out).toMatch(/^Clone job [0-9a-f-]{36}: sip-cli-\d+ \(cli-home\) -> cli-partner as /);
+    for (const phase of ['SNAPSHOT', 'TRANSFER', 'IMPORT', 'BOOT', 'NETWORK']) {
+      expect(out).toContain(`[${phase}] started`);
+      expect(out).toContain(`[${phase}] completed`);
+    }
+    expect(out).toMatch(/\[TRANSFER\] \d+\.\d MiB \/ \d+\.\d MiB \(100%\) at .*\/s, ETA/);
+    expect(out).toContain('[DONE]');
+    expect(out).toMatch(/PHASE +│? *DURATION|PHASE\s+DURATION/);
+    expect(out).toMatch(/Clone DONE: VM .* in cli-partner at /);
+    // Phases are listed in order, each once.
+    const started = [...out.matchAll(/\[(\w+)\] started/g)].map((m) => m[1]);
+    expect(started).toEqual(['QUEUED', 'SNAPSHOT', 'TRANSFER', 'IMPORT', 'BOOT', 'NETWORK']);
+
+    // The same key is the same job: watching it again replays it and ends at once.
+    const again = await run(['clone', vmName, '--to', 'cli-partner', '--key', 'cli-watch-text', '--watch']);
+    expectExit(again, 0);
+    expect(again.stdout.match(/^Clone job (\S+):/m)?.[1]).toBe(out.match(/^Clone job (\S+):/m)?.[1]);
+  }, 180_000);
+
+  it('clone --watch --json prints one JSON object per line: the job, every event once in order, the final job', async () => {
+    const r = await run(['clone', vmName, '--to', 'cli-partner', '--watch', '--json']);
+    expectExit(r, 0);
+    const lines = records(r);
+    expect(lines[0].job.state).toMatch(/QUEUED|RUNNING/);
+    const events = lines.filter((l) => l.event).map((l) => l.event);
+    expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+    expect(events.every((e) => e.jobId === lines[0].job.id)).toBe(true);
+    expect(events.at(-1)).toMatchObject({ kind: 'DONE', phase: 'DONE' });
+    expect(events.some((e) => e.kind === 'PROGRESS' && e.phase === 'TRANSFER' && e.bytesTransferred === e.bytesTotal)).toBe(true);
+    const final = lines.at(-1)!.job;
+    expect(final).toMatchObject({ id: lines[0].job.id, state: 'DONE', error: null });
+    expect(final.phases.map((p: { phase: string }) => p.phase)).toEqual(['SNAPSHOT', 'TRANSFER', 'IMPORT', 'BOOT', 'NETWORK']);
+    expect(final.phases.every((p: { durationMs: number | null }) => typeof p.durationMs === 'number')).toBe(true);
+    expect(r.stderr).toBe('');
+
+    const list = await run(['jobs', 'list', '--state', 'DONE', '--json']);
+    expect(JSON.parse(list.stdout).nodes.map((j: { id: string }) => j.id)).toContain(final.id);
+    const show = await run(['jobs', 'show', final.id]);
+    expect(show.stdout).toMatch(/state\s+DONE/);
+  }, 180_000);
+
+  it('a failing clone exits 1 and says why', async () => {
+    await lab.partner.control.injectFault({ operation: 'nova.server.create', mode: 'fail', status: 400, message: 'Invalid flavorRef provided.', count: 'always' });
+    const r = await run(['clone', vmName, '--to', 'cli-partner', '--watch']);
+    expectExit(r, 1);
+    expect(r.stdout).toContain('[FAILED]');
+    expect(r.stderr).toMatch(/error: clone job [0-9a-f-]{36} FAILED: \w+: .*Invalid flavorRef provided/);
+
+    const json = await run(['clone', vmName, '--to', 'cli-partner', '--watch', '--json']);
+    expectExit(json, 1);
+    expect(records(json).at(-1)!.job).toMatchObject({ state: 'FAILED', error: { message: expect.stringContaining('Invalid flavorRef') } });
+    expect(JSON.parse(json.stderr.trim()).error).toMatchObject({ state: 'FAILED' });
+
+    const unknown = await run(['clone', 'no-such-vm', '--watch']);
+    expectExit(unknown, 2);
+    expect(unknown.stderr).toContain('no VM "no-such-vm"');
+  }, 180_000);
+
+  describe('Ctrl-C during clone --watch (transfer slowed to 512 KiB/s)', () => {
+    beforeAll(() => lab.partner.control.setBandwidth({ uploadBytesPerSecond: 512 * 1024 }));
+    afterAll(() => lab.partner.control.setBandwidth({ uploadBytesPerSecond: null }));
+
+    /** Starts clone --watch and sends SIGINT once the transfer is under way. */
+    async function interruptDuringTransfer(extra: string[]) {
+      const run = startCli(home, ['clone', vmName, '--to', 'cli-partner', '--watch', ...extra]);
+      await waitFor(() => run.stdout().includes('[TRANSFER] started'), 'the transfer to start', 60_000);
+      run.child.kill('SIGINT');
+      const result = await run.done;
+      const jobId = /^Clone job (\S+):/m.exec(result.stdout)![1];
+      return { result, jobId };
+    }
+
+    it('detaches with exit 130 and the job goes on to DONE', async () => {
+      const { result, jobId } = await interruptDuringTransfer([]);
+      expectExit(result, 130);
+      expect(result.stderr).toContain(`Detached from clone job ${jobId}; it goes on. Watch it again: intercloud jobs watch ${jobId}`);
+      expect((await waitForJobState(lab.broker.url, lab.tenant.token, jobId, ['DONE', 'FAILED', 'CANCELLED'], 120_000)).state).toBe('DONE');
+      const again = await run(['jobs', 'watch', jobId]);
+      expectExit(again, 0);
+      expect(again.stdout).toContain('Clone DONE');
+    }, 180_000);
+
+    it('with --cancel-on-interrupt cancels the job, waits for its undo and exits 1', async () => {
+      const { result, jobId } = await interruptDuringTransfer(['--cancel-on-interrupt']);
+      expectExit(result, 1);
+      expect(result.stderr).toContain(`cancelling clone job ${jobId}`);
+      expect(result.stdout).toContain('[CANCELLED]');
+      expect(result.stderr).toMatch(new RegExp(`clone job ${jobId} CANCELLED`));
+      const { cloneJob } = await gqlOk(lab.broker.url, lab.tenant.token, 'query($id: ID!) { cloneJob(id: $id) { state } }', { id: jobId });
+      expect(cloneJob.state).toBe('CANCELLED');
+    }, 180_000);
+  });
+});
