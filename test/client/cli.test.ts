@@ -137,6 +137,10 @@ describe('intercloud CLI', () => {
     const show = await run(['clouds', 'show', 'cli-partner']);
     expectExit(show, 0);
     expect(show.stdout).toMatch(/labels\s+jurisdiction=DE/);
+
+    const verified = await run(['clouds', 'verify', 'cli-partner', '--json']);
+    expectExit(verified, 0);
+    expect(JSON.parse(verified.stdout)).toMatchObject({ name: 'cli-partner', health: 'HEALTHY' });
   });
 
   it('applies a VM type with thresholds and policies; the second apply changes nothing; --dry-run shows a difference and changes nothing', async () => {

@@ -8,6 +8,7 @@ import {
   RegisterCloudDocument,
   RegisterCloudInput,
   UpdateCloudDocument,
+  VerifyCloudDocument,
   UpdateCloudInput,
 } from '../../sdk';
 import { leaf, run } from '../command';
@@ -127,6 +128,14 @@ async function update(ctx: CliContext, ref: string, opts: UpdateOptions): Promis
   ctx.out.table(CLOUD_HEAD, [cloudRow(updateCloud)]);
 }
 
+async function verify(ctx: CliContext, ref: string): Promise<void> {
+  const cloud = await ctx.cloud(ref);
+  const { verifyCloud } = await ctx.client.request(VerifyCloudDocument, { id: cloud.id });
+  ctx.out.result(verifyCloud);
+  ctx.out.line(`Verified ${verifyCloud.name} (${verifyCloud.id}): its catalog is pinned as Keystone lists it now.`);
+  ctx.out.table(CLOUD_HEAD, [cloudRow(verifyCloud)]);
+}
+
 async function deregister(ctx: CliContext, ref: string): Promise<void> {
   const cloud = await ctx.cloud(ref);
   const { deregisterCloud } = await ctx.client.request(DeregisterCloudDocument, { id: cloud.id });
@@ -172,7 +181,15 @@ export function cloudsCommand(): Command {
     ).action(run(update)),
   );
   clouds.addCommand(
-    leaf(new Command('deregister').description('deregister a cloud you own (refused while the broker manages VMs or jobs in it)').argument('<cloud>', 'cloud name or id'), 'intercloud clouds deregister partner-b').action(
+    leaf(
+      new Command('verify')
+        .description("re-verify a cloud you own with its stored credentials and pin the catalog Keystone lists now (needed after the cloud's catalog changed)")
+        .argument('<cloud>', 'cloud name or id'),
+      'intercloud clouds verify partner-b',
+    ).action(run(verify)),
+  );
+  clouds.addCommand(
+    leaf(new Command('deregister').description('deregister a cloud you own: its VMs are retired (refused while clone jobs use it)').argument('<cloud>', 'cloud name or id'), 'intercloud clouds deregister partner-b').action(
       run(deregister),
     ),
   );

@@ -363,6 +363,13 @@ export type UpdateCloudMutationVariables = Exact<{
 
 export type UpdateCloudMutation = { updateCloud: { id: string, name: string, authUrl: string, region: string, owned: boolean, shared: boolean, health: CloudHealth, healthLatencyMs: number | null, healthCheckedAt: string | null, healthMessage: string | null, bandwidthMbps: number, costPerHour: number, credentialKind: CredentialKind, diskFormats: Array<string>, labels: Array<{ key: string, value: string }>, defaults: { network: string | null, floatingNetwork: string | null, flavor: string | null, availabilityZone: string | null } } };
 
+export type VerifyCloudMutationVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type VerifyCloudMutation = { verifyCloud: { id: string, name: string, authUrl: string, region: string, owned: boolean, shared: boolean, health: CloudHealth, healthLatencyMs: number | null, healthCheckedAt: string | null, healthMessage: string | null, bandwidthMbps: number, costPerHour: number, credentialKind: CredentialKind, diskFormats: Array<string>, labels: Array<{ key: string, value: string }>, defaults: { network: string | null, floatingNetwork: string | null, flavor: string | null, availabilityZone: string | null } } };
+
 export type DeregisterCloudMutationVariables = Exact<{
   id: string | number;
 }>;
@@ -809,6 +816,38 @@ export const UpdateCloudDocument = new TypedDocumentString(`
     availabilityZone
   }
 }`) as unknown as TypedDocumentString<UpdateCloudMutation, UpdateCloudMutationVariables>;
+export const VerifyCloudDocument = new TypedDocumentString(`
+    mutation VerifyCloud($id: ID!) {
+  verifyCloud(id: $id) {
+    ...CloudFields
+  }
+}
+    fragment CloudFields on Cloud {
+  id
+  name
+  authUrl
+  region
+  owned
+  shared
+  health
+  healthLatencyMs
+  healthCheckedAt
+  healthMessage
+  bandwidthMbps
+  costPerHour
+  credentialKind
+  diskFormats
+  labels {
+    key
+    value
+  }
+  defaults {
+    network
+    floatingNetwork
+    flavor
+    availabilityZone
+  }
+}`) as unknown as TypedDocumentString<VerifyCloudMutation, VerifyCloudMutationVariables>;
 export const DeregisterCloudDocument = new TypedDocumentString(`
     mutation DeregisterCloud($id: ID!) {
   deregisterCloud(id: $id)
