@@ -21,8 +21,9 @@ import { createMetrics } from './api/metrics';
 import { buildApiSchema } from './api/schema';
 import { ApiServer, createApiServer } from './api/server';
 import { Config } from './config';
+import { CloneJobEntity } from './domain/entities';
 import { CloneContextFactory } from './pipeline/clone-context.factory';
-import { CloneJobStore } from './pipeline/clone-job.store';
+import { JobStore } from './pipeline/job.store';
 import { CloneRunner, DEFAULT_BACKOFFS } from './pipeline/clone-runner';
 import { DEFAULT_STEP_TIMEOUTS } from './pipeline/clone-step';
 import { createCloneSteps } from './pipeline/steps';
@@ -60,7 +61,7 @@ export async function startBroker(config: Config, logger: Logger): Promise<Broke
     const dataSource = createDataSource(databaseUrl);
     await dataSource.initialize();
     cleanups.push(() => dataSource.destroy());
-    const queue = new PgBossJobQueue(databaseUrl, logger, { concurrency: config.clone.concurrency });
+    const queue = new PgBossJobQueue(databaseUrl, logger);
     // Every schema change of a start (ours, then pg-boss's schema and queue) under one lock:
     // brokers starting together on an empty database take turns instead of deadlocking.
     const applied = await withSchemaLock(dataSource, async () => {
@@ -110,7 +111,7 @@ export async function startBroker(config: Config, logger: Logger): Promise<Broke
     const owner = `${os.hostname()}:${process.pid}:${crypto.randomBytes(3).toString('hex')}`;
     const runner = new CloneRunner(
       {
-        store: new CloneJobStore(dataSource, owner, config.clone.leaseMs),
+        store: new JobStore(dataSource, CloneJobEntity, 'clone_jobs', owner, config.clone.leaseMs),
         bus,
         queue,
         contexts: new CloneContextFactory(dataSource, cloudApis, services.clouds),
@@ -119,8 +120,8 @@ export async function startBroker(config: Config, logger: Logger): Promise<Broke
       },
       { leaseMs: config.clone.leaseMs, stepAttempts: config.clone.stepAttempts, sweepIntervalMs: Math.max(1000, config.clone.leaseMs / 2), ...DEFAULT_BACKOFFS },
     );
-    if (config.clone.concurrency > 0) await runner.start();
-    cleanups.push(() => runner.stop());
+    if (config.clone.concurrency > 0) await runner.start(config.clone.concurrency);
+    cleanups.push(async () => runner.stop());
 
     // Also after the API and stopped before the database; only the replica holding the lock runs these.
     const scheduler = new LeaderScheduler(new LeaderLock(databaseUrl, { lockId: AdvisoryLock.SCHEDULER, name: 'scheduler' }, logger), logger, {

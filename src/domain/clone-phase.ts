@@ -53,9 +53,9 @@ export enum StepErrorCode {
   TIMEOUT = 'TIMEOUT',
 }
 
-/** Timing of one phase of one job, as stored on the job. */
-export interface PhaseTiming {
-  phase: ClonePhase;
+/** Timing of one phase of one job, as stored on the job (clone phases by default; scale-down jobs have theirs). */
+export interface PhaseTiming<P extends string = ClonePhase> {
+  phase: P;
   startedAt: string;
   finishedAt: string | null;
   durationMs: number | null;

@@ -7,6 +7,7 @@ import { CloneJobEntity, CloudEntity, VmEntity, VmTypeEntity } from '../domain/e
 import { CloudApi, CloudApiFactory } from '../ports/cloud-api.port';
 import { CloudService } from '../services/cloud.service';
 import { fenced, LeaseFence } from './lease-fence';
+import { JobUnrunnableError } from './saga-runner';
 
 export interface OpenedJob {
   source: { cloud: CloudEntity; api: CloudApi; vm: VmEntity };
@@ -14,13 +15,6 @@ export interface OpenedJob {
   vmType: VmTypeEntity | null;
 }
 
-/** Something a job needs is gone: retrying the job will not bring it back. */
-export class JobUnrunnableError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'JobUnrunnableError';
-  }
-}
 
 export class CloneContextFactory {
   constructor(

@@ -96,7 +96,7 @@ export class CloneJobService {
         );
         await publishCloneEvent(this.bus, tx, job.tenantId, { jobId: job.id, kind: CloneEventKind.PHASE_STARTED, phase: ClonePhase.QUEUED, message: `clone of ${vm.name} into ${target.name} queued` });
         await this.audit.record(tx, principal, principal.tenantId, 'cloneJob.create', 'CloneJob', job.id, { vmId: vm.id, targetCloudId: target.id });
-        await this.queue.enqueueClone(tx, job.id);
+        await this.queue.enqueue('clone', tx, job.id);
         return job;
       });
     } catch (err) {

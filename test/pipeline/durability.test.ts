@@ -67,7 +67,7 @@ describe('clone job durability', () => {
     } finally {
       stale.child.kill('SIGCONT');
     }
-    await waitFor(() => stale.logs().some((l) => l.jobId === jobId && l.msg === 'clone job paused; another broker will resume it'), 'the stale broker to stop');
+    await waitFor(() => stale.logs().some((l) => l.jobId === jobId && l.msg === 'job paused; another broker will resume it'), 'the stale broker to stop');
     expect((await lab.jobServers(lab.dst, jobId)).length).toBe(1);
     expect(await lab.calls(lab.dstCloud, 'nova.server.create')).toBe(1);
     await stale.dispose();
@@ -120,6 +120,6 @@ describe('clone job durability', () => {
     await new Promise((r) => setTimeout(r, 4_000));
     expect(await failures()).toBe(2);
     expect((await lab.getJob(broker.url, jobId)).state).toBe('FAILED');
-    expect(broker.logs().filter((l) => l.jobId === jobId && l.msg === 'handing out a clone job nobody runs').length).toBeLessThanOrEqual(2);
+    expect(broker.logs().filter((l) => l.jobId === jobId && l.msg === 'handing out a job nobody runs').length).toBeLessThanOrEqual(2);
   }, 120_000);
 });

@@ -280,7 +280,7 @@ describe('clone jobs survive a broker process killed at any point', () => {
     expect(await calls(srcCloud, 'nova.server.createImage')).toBe(3);
     expect(await calls(dstCloud, 'nova.server.create')).toBe(3);
     for (const id of jobIds) {
-      const ranOn = brokers.filter((b) => b.logs().some((l) => l.jobId === id && l.msg === 'clone phase started'));
+      const ranOn = brokers.filter((b) => b.logs().some((l) => l.jobId === id && l.msg === 'job phase started'));
       expect(ranOn).toHaveLength(1);
     }
     await other.crash();

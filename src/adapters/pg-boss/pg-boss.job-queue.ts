@@ -7,11 +7,11 @@
 import PgBoss from 'pg-boss';
 import { Logger } from 'pino';
 import { EntityManager } from 'typeorm';
-import { JobQueue } from '../../ports/job-queue.port';
+import { JobKind, JobQueue } from '../../ports/job-queue.port';
 
-/** v2: the `short` policy (the first queue, v1, was `standard` and let sweeps pile up duplicates). */
-const CLONE_QUEUE = 'clone-job-v2';
-const QUEUE_OPTIONS = { name: CLONE_QUEUE, policy: 'short', retryLimit: 0, expireInSeconds: 6 * 3600 } as const;
+/** Clone jobs: v2 has the `short` policy (the first queue, v1, was `standard` and let sweeps pile up duplicates). */
+const QUEUES: Record<JobKind, string> = { clone: 'clone-job-v2', 'scale-down': 'scale-down-job' };
+const QUEUE_OPTIONS = { policy: 'short', retryLimit: 0, expireInSeconds: 6 * 3600 } as const;
 
 export class PgBossJobQueue implements JobQueue {
   private readonly boss: PgBoss;
@@ -20,7 +20,6 @@ export class PgBossJobQueue implements JobQueue {
   constructor(
     connectionString: string,
     private readonly logger: Logger,
-    private readonly options: { concurrency: number } = { concurrency: 2 },
   ) {
     this.boss = new PgBoss({ connectionString, application_name: 'intercloud-jobs', max: 4, schedule: false });
     this.boss.on('error', (err) => this.logger.error({ err }, 'pg-boss error'));
@@ -29,10 +28,12 @@ export class PgBossJobQueue implements JobQueue {
   /** Installs or migrates pg-boss's schema and creates the queue: run it under the schema lock. */
   async start(): Promise<void> {
     await this.boss.start();
-    if (!(await this.boss.getQueue(CLONE_QUEUE))) await this.boss.createQueue(CLONE_QUEUE, QUEUE_OPTIONS);
+    for (const name of Object.values(QUEUES)) {
+      if (!(await this.boss.getQueue(name))) await this.boss.createQueue(name, { name, ...QUEUE_OPTIONS });
+    }
   }
 
-  async enqueueClone(tx: EntityManager | null, cloneJobId: string): Promise<void> {
+  async enqueue(kind: JobKind, tx: EntityManager | null, jobId: string): Promise<void> {
     const db = tx
       ? {
           // The transaction's own pg client, so pg-boss's parameters reach pg untouched.
@@ -43,12 +44,13 @@ export class PgBossJobQueue implements JobQueue {
         }
       : undefined;
     // null when the job already waits in the queue: nothing to add.
-    await this.boss.send(CLONE_QUEUE, { cloneJobId }, { db, singletonKey: cloneJobId, retryLimit: 0, expireInSeconds: 6 * 3600 });
+    // The payload keeps the name it had when only clone jobs existed, so queued v2 jobs stay readable.
+    await this.boss.send(QUEUES[kind], { cloneJobId: jobId }, { db, singletonKey: jobId, retryLimit: 0, expireInSeconds: 6 * 3600 });
   }
 
-  async workClones(handler: (cloneJobId: string) => Promise<void>): Promise<void> {
-    for (let i = 0; i < this.options.concurrency; i++) {
-      await this.boss.work<{ cloneJobId: string }>(CLONE_QUEUE, { batchSize: 1, pollingIntervalSeconds: 0.5 }, async ([job]) => {
+  async work(kind: JobKind, concurrency: number, handler: (jobId: string) => Promise<void>): Promise<void> {
+    for (let i = 0; i < concurrency; i++) {
+      await this.boss.work<{ cloneJobId: string }>(QUEUES[kind], { batchSize: 1, pollingIntervalSeconds: 0.5 }, async ([job]) => {
         await handler(job.data.cloneJobId);
       });
     }

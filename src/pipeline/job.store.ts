@@ -1,26 +1,29 @@
 /**
- * Every SQL statement about a clone job's lease, checkpoint and state, in one place. The runner
+ * Every SQL statement about a durable job's lease, checkpoint and state, in one place, for both
+ * kinds of job (clone jobs and scale-down jobs share the columns that matter here). The runner
  * decides; the store reads and writes. Writes made while a job runs are fenced by its lease:
  * they apply only while this broker still owns the job, so a broker that stalled past its lease
  * cannot overwrite what the broker that took over has written.
  */
-import { DataSource, EntityManager } from 'typeorm';
+import { DataSource, EntityManager, EntityTarget, ObjectLiteral } from 'typeorm';
 import { CloneJobState, PhaseTiming } from '../domain/clone-phase';
-import { CloneJobEntity } from '../domain/entities';
 
 /** This broker no longer owns the job (its lease lapsed and another broker took it). */
 export class LeaseLostError extends Error {
   constructor(jobId: string) {
-    super(`lost the lease on clone job ${jobId}`);
+    super(`lost the lease on job ${jobId}`);
     this.name = 'LeaseLostError';
   }
 }
 
+/** The tables of the job kinds (fixed names, never input). */
+export type JobTable = 'clone_jobs' | 'scale_down_jobs';
+
 /** Columns the runner writes, by their names in code. */
-export interface CloneJobPatch {
+export interface JobPatch {
   state?: CloneJobState;
   phase?: string;
-  phases?: PhaseTiming[];
+  phases?: PhaseTiming<string>[];
   artefacts?: Record<string, unknown>;
   bytesTotal?: number | null;
   bytesTransferred?: number;
@@ -31,7 +34,7 @@ export interface CloneJobPatch {
   finishedAt?: 'now';
 }
 
-const COLUMNS: Record<keyof CloneJobPatch, { column: string; json?: boolean }> = {
+const COLUMNS: Record<keyof JobPatch, { column: string; json?: boolean }> = {
   state: { column: 'state' },
   phase: { column: 'phase' },
   phases: { column: 'phases', json: true },
@@ -50,16 +53,18 @@ const LIVE_STATES = [CloneJobState.QUEUED, CloneJobState.RUNNING, CloneJobState.
 /** A lease that a sweep handed to the queue, not yet claimed by any broker. */
 const REQUEUED = 'requeued';
 
-export class CloneJobStore {
+export class JobStore<J extends ObjectLiteral> {
   constructor(
     private readonly dataSource: DataSource,
+    private readonly entity: EntityTarget<J>,
+    private readonly table: JobTable,
     /** This broker's name in leases. */
     readonly owner: string,
     private readonly leaseMs: number,
   ) {}
 
-  load(jobId: string): Promise<CloneJobEntity | null> {
-    return this.dataSource.getRepository(CloneJobEntity).findOneBy({ id: jobId });
+  load(jobId: string): Promise<J | null> {
+    return this.dataSource.getRepository(this.entity).findOneBy({ id: jobId } as never);
   }
 
   transaction<T>(fn: (tx: EntityManager) => Promise<T>): Promise<T> {
@@ -70,9 +75,9 @@ export class CloneJobStore {
   async claim(jobId: string): Promise<boolean> {
     // SKIP LOCKED: a row another session holds (a broker stalled inside a transaction) is not waited for; a later sweep hands it out again.
     const rows = await this.returning<{ id: string }>(
-      `UPDATE clone_jobs SET lease_owner = $2, lease_expires_at = now() + make_interval(secs => $3),
+      `UPDATE ${this.table} SET lease_owner = $2, lease_expires_at = now() + make_interval(secs => $3),
          state = CASE WHEN state = 'QUEUED' THEN 'RUNNING' ELSE state END
-       WHERE id = (SELECT id FROM clone_jobs WHERE id = $1 AND state = ANY($4)
+       WHERE id = (SELECT id FROM ${this.table} WHERE id = $1 AND state = ANY($4)
                      AND (lease_owner = '${REQUEUED}' OR lease_expires_at IS NULL OR lease_expires_at < now())
                    FOR UPDATE SKIP LOCKED)
        RETURNING id`,
@@ -84,7 +89,7 @@ export class CloneJobStore {
   /** Extends the lease; the job's state, or null when the lease is no longer ours. */
   async renew(jobId: string): Promise<CloneJobState | null> {
     const rows = await this.returning<{ state: CloneJobState }>(
-      `UPDATE clone_jobs SET lease_expires_at = now() + make_interval(secs => $3) WHERE id = $1 AND lease_owner = $2 RETURNING state`,
+      `UPDATE ${this.table} SET lease_expires_at = now() + make_interval(secs => $3) WHERE id = $1 AND lease_owner = $2 RETURNING state`,
       [jobId, this.owner, this.leaseMs / 1000],
     );
     return rows[0]?.state ?? null;
@@ -96,7 +101,7 @@ export class CloneJobStore {
    */
   async release(jobId: string, retryAfterMs?: number): Promise<void> {
     await this.dataSource.query(
-      `UPDATE clone_jobs SET lease_owner = NULL,
+      `UPDATE ${this.table} SET lease_owner = NULL,
          lease_expires_at = CASE WHEN $3::float8 IS NULL THEN NULL ELSE now() + make_interval(secs => $3::float8) END
        WHERE id = $1 AND lease_owner = $2`,
       [jobId, this.owner, retryAfterMs === undefined ? null : retryAfterMs / 1000],
@@ -111,9 +116,9 @@ export class CloneJobStore {
   async sweep(): Promise<string[]> {
     // SKIP LOCKED: every replica sweeps; none waits on rows another holds.
     const rows = await this.returning<{ id: string }>(
-      `UPDATE clone_jobs SET lease_owner = '${REQUEUED}', lease_expires_at = now() + make_interval(secs => $1)
+      `UPDATE ${this.table} SET lease_owner = '${REQUEUED}', lease_expires_at = now() + make_interval(secs => $1)
        WHERE id IN (
-         SELECT id FROM clone_jobs
+         SELECT id FROM ${this.table}
          WHERE (state IN ('RUNNING', 'CANCELLING', 'FAILING') AND (lease_expires_at IS NULL OR lease_expires_at < now()))
             OR (state = 'QUEUED' AND (lease_expires_at < now() OR (lease_expires_at IS NULL AND created_at < now() - make_interval(secs => $1 * 2))))
          FOR UPDATE SKIP LOCKED)
@@ -129,10 +134,10 @@ export class CloneJobStore {
    * transaction, with its events, rolls back); false when the lease is held but the state was
    * another (a cancellation arrived).
    */
-  async write(tx: EntityManager, jobId: string, patch: CloneJobPatch, inStates?: readonly CloneJobState[]): Promise<boolean> {
+  async write(tx: EntityManager, jobId: string, patch: JobPatch, inStates?: readonly CloneJobState[]): Promise<boolean> {
     const params: unknown[] = [jobId, this.owner];
     const assignments = ['updated_at = now()'];
-    for (const [key, value] of Object.entries(patch) as [keyof CloneJobPatch, unknown][]) {
+    for (const [key, value] of Object.entries(patch) as [keyof JobPatch, unknown][]) {
       if (value === undefined) continue;
       const { column, json } = COLUMNS[key];
       if (value === 'now' && key === 'finishedAt') {
@@ -147,9 +152,9 @@ export class CloneJobStore {
       params.push(inStates);
       stateClause = ` AND state = ANY($${params.length})`;
     }
-    const [, count] = (await tx.query(`UPDATE clone_jobs SET ${assignments.join(', ')} WHERE id = $1 AND lease_owner = $2${stateClause}`, params)) as [unknown, number];
+    const [, count] = (await tx.query(`UPDATE ${this.table} SET ${assignments.join(', ')} WHERE id = $1 AND lease_owner = $2${stateClause}`, params)) as [unknown, number];
     if (count > 0) return true;
-    const [row] = (await tx.query(`SELECT lease_owner FROM clone_jobs WHERE id = $1`, [jobId])) as { lease_owner: string | null }[];
+    const [row] = (await tx.query(`SELECT lease_owner FROM ${this.table} WHERE id = $1`, [jobId])) as { lease_owner: string | null }[];
     if (row?.lease_owner !== this.owner) throw new LeaseLostError(jobId);
     return false;
   }
@@ -157,7 +162,7 @@ export class CloneJobStore {
   /** Counts one failure of this broker to run the job outside any step; the new count. */
   async countRunnerFailure(jobId: string): Promise<number> {
     const rows = await this.returning<{ runner_failures: number }>(
-      `UPDATE clone_jobs SET runner_failures = runner_failures + 1, updated_at = now() WHERE id = $1 AND lease_owner = $2 RETURNING runner_failures`,
+      `UPDATE ${this.table} SET runner_failures = runner_failures + 1, updated_at = now() WHERE id = $1 AND lease_owner = $2 RETURNING runner_failures`,
       [jobId, this.owner],
     );
     if (rows.length === 0) throw new LeaseLostError(jobId);
