@@ -21,12 +21,14 @@ import { createMetrics } from './api/metrics';
 import { buildApiSchema } from './api/schema';
 import { ApiServer, createApiServer } from './api/server';
 import { Config } from './config';
-import { CloneJobEntity } from './domain/entities';
+import { CloneJobEntity, ScaleDownJobEntity } from './domain/entities';
 import { CloneContextFactory } from './pipeline/clone-context.factory';
 import { JobStore } from './pipeline/job.store';
 import { CloneRunner, DEFAULT_BACKOFFS } from './pipeline/clone-runner';
 import { DEFAULT_STEP_TIMEOUTS } from './pipeline/clone-step';
 import { createCloneSteps } from './pipeline/steps';
+import { ScaleDownRunner } from './pipeline/scale-down/scale-down-runner';
+import { createScaleDownSteps } from './pipeline/scale-down/steps';
 import { AdvisoryLock } from './ports/advisory-locks.port';
 import { CloneReaper } from './scheduler/clone-reaper';
 import { CloudHealthProber } from './scheduler/cloud-health.prober';
@@ -122,6 +124,21 @@ export async function startBroker(config: Config, logger: Logger): Promise<Broke
     );
     if (config.clone.concurrency > 0) await runner.start(config.clone.concurrency);
     cleanups.push(async () => runner.stop());
+    const scaleDownRunner = new ScaleDownRunner(
+      {
+        dataSource,
+        store: new JobStore(dataSource, ScaleDownJobEntity, 'scale_down_jobs', owner, config.clone.leaseMs),
+        bus,
+        queue,
+        cloudApis,
+        clouds: services.clouds,
+        steps: createScaleDownSteps({ timeouts: { deleteMs: DEFAULT_STEP_TIMEOUTS.deleteMs } }),
+        logger,
+      },
+      { leaseMs: config.clone.leaseMs, stepAttempts: config.clone.stepAttempts, sweepIntervalMs: Math.max(1000, config.clone.leaseMs / 2), ...DEFAULT_BACKOFFS },
+    );
+    if (config.scaleDown.concurrency > 0) await scaleDownRunner.start(config.scaleDown.concurrency);
+    cleanups.push(async () => scaleDownRunner.stop());
 
     // Also after the API and stopped before the database; only the replica holding the lock runs these.
     const scheduler = new LeaderScheduler(new LeaderLock(databaseUrl, { lockId: AdvisoryLock.SCHEDULER, name: 'scheduler' }, logger), logger, {

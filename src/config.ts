@@ -88,6 +88,7 @@ const schema = z.object({
   CLONE_CONCURRENCY: int(0, 64).default(2),
   CLONE_LEASE_SECONDS: int(1, 3600).default(30),
   CLONE_STEP_ATTEMPTS: int(1, 50).default(8),
+  SCALE_DOWN_CONCURRENCY: int(0, 64).default(4),
   CLONE_REAPER_INTERVAL_SECONDS: int(1, 86_400).default(300),
   CLONE_REAPER_GRACE_SECONDS: int(0, 86_400).default(60),
   CLOUD_HEALTH_INTERVAL_SECONDS: int(1, 86_400).default(60),
@@ -122,6 +123,8 @@ export interface Config {
   shutdownGraceMs: number;
   /** Clone jobs this broker runs at once (0: this replica only serves the API). */
   clone: { concurrency: number; leaseMs: number; stepAttempts: number; reaperIntervalMs: number; reaperGraceMs: number };
+  /** Scale-down jobs this broker runs at once (0: none here); they share the clone jobs' lease and attempts. */
+  scaleDown: { concurrency: number };
   /** How often the leader replica probes every registered cloud's Keystone. */
   cloudHealth: { intervalMs: number };
   /** HTTP to clouds: the deadline of one attempt, and how long an unanswered create is looked for before it is sent again. */
@@ -174,6 +177,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       reaperIntervalMs: c.CLONE_REAPER_INTERVAL_SECONDS * 1000,
       reaperGraceMs: c.CLONE_REAPER_GRACE_SECONDS * 1000,
     },
+    scaleDown: { concurrency: c.SCALE_DOWN_CONCURRENCY },
     cloudHealth: { intervalMs: c.CLOUD_HEALTH_INTERVAL_SECONDS * 1000 },
     cloudHttp: { timeoutMs: c.CLOUD_REQUEST_TIMEOUT_SECONDS * 1000, createGraceMs: c.CLOUD_CREATE_GRACE_SECONDS * 1000 },
     retention: {

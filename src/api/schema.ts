@@ -6,12 +6,13 @@ import './types/enums';
 import { CloneJobResolver } from './resolvers/clone-job.resolver';
 import { CloudResolver } from './resolvers/cloud.resolver';
 import { MatchmakingResolver } from './resolvers/matchmaking.resolver';
+import { ScaleDownResolver } from './resolvers/scale-down.resolver';
 import { ScalingResolver } from './resolvers/scaling.resolver';
 import { TenancyResolver } from './resolvers/tenancy.resolver';
 import { VmTypeResolver } from './resolvers/vm-type.resolver';
 import { VmResolver } from './resolvers/vm.resolver';
 
-export const resolvers = [TenancyResolver, CloudResolver, VmTypeResolver, VmResolver, CloneJobResolver, ScalingResolver, MatchmakingResolver] as const;
+export const resolvers = [TenancyResolver, CloudResolver, VmTypeResolver, VmResolver, CloneJobResolver, ScaleDownResolver, ScalingResolver, MatchmakingResolver] as const;
 
 export async function buildApiSchema(): Promise<GraphQLSchema> {
   return buildSchema({

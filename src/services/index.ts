@@ -14,6 +14,7 @@ import { CloudService } from './cloud.service';
 import { MatchmakingService } from './matchmaking.service';
 import { PolicyService } from './policy.service';
 import { SampleService } from './sample.service';
+import { ScaleDownService } from './scale-down.service';
 import { ScalingDecisionService } from './scaling-decision.service';
 import { VmTypeService } from './vm-type.service';
 import { VmImportService } from './vm-import.service';
@@ -50,6 +51,7 @@ export function createServices(ports: Ports) {
     scalingDecisions: new ScalingDecisionService(dataSource, bus),
     matchmaking,
     clone: new CloneJobService(dataSource, bus, queue, audit, matchmaking),
+    scaleDown: new ScaleDownService(dataSource, bus, queue, audit),
   };
 }
 

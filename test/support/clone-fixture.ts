@@ -22,8 +22,8 @@ export interface CloneFixture {
   sourceCloudId: string;
   targetCloudId: string;
   vmTypeId: string;
-  /** Imports a freshly booted server of the source cloud; returns the broker's VM id. */
-  importNewVm(name?: string, imageId?: string): Promise<{ vmId: string; server: Server }>;
+  /** Imports a freshly booted server of the source cloud (into the fixture's VM type, or `vmTypeId`); returns the broker's VM id. */
+  importNewVm(name?: string, imageId?: string, vmTypeId?: string): Promise<{ vmId: string; server: Server }>;
 }
 
 export async function setUpClone(url: string, adminToken: string, sandbox: Sandbox, factory: OpenStackCloudApiFactory, source: string, target: string): Promise<CloneFixture> {
@@ -39,10 +39,10 @@ export async function setUpClone(url: string, adminToken: string, sandbox: Sandb
     sourceCloudId,
     targetCloudId,
     vmTypeId: createVmType.id,
-    async importNewVm(name = `sip-${crypto.randomBytes(3).toString('hex')}`, imageId?: string) {
+    async importNewVm(name = `sip-${crypto.randomBytes(3).toString('hex')}`, imageId?: string, vmTypeId: string = createVmType.id) {
       const server = await bootSandboxServer(src, name, imageId, factory);
       const { importVm } = await gqlOk(url, tenant.token, `mutation($input: ImportVmInput!) { importVm(input: $input) { id } }`, {
-        input: { cloudId: sourceCloudId, serverId: server.id, vmTypeId: createVmType.id },
+        input: { cloudId: sourceCloudId, serverId: server.id, vmTypeId },
       });
       return { vmId: importVm.id, server };
     },

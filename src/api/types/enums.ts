@@ -3,6 +3,7 @@ import { registerEnumType } from 'type-graphql';
 import { CloneEventKind, ClonePhase, CloneJobState } from '../../domain/clone-phase';
 import { CloudHealth, CredentialKind, DrainAction, LoadBalancerKind, SampleState, ScalingAction, ThresholdRole, VmOrigin } from '../../domain/enums';
 import { Role } from '../../domain/roles';
+import { ScaleDownPhase } from '../../domain/scale-down';
 
 registerEnumType(Role, {
   name: 'Role',
@@ -30,6 +31,11 @@ registerEnumType(CloneJobState, {
     CANCELLED: { description: 'Ended after a cancellation; what it made was undone.' },
   },
 });
-registerEnumType(CloneEventKind, { name: 'CloneJobEventKind', description: 'Kind of a clone job event.' });
+registerEnumType(CloneEventKind, { name: 'CloneJobEventKind', description: 'Kind of a clone job (or scale-down job) event.' });
+registerEnumType(ScaleDownPhase, {
+  name: 'ScaleDownPhase',
+  description: 'Phase of a scale-down job, in order (a phase whose binding the VM type lacks is skipped); FAILED and CANCELLED end a job after its undo steps ran.',
+});
 
+export { ScaleDownPhase };
 export { CloneEventKind, ClonePhase, CloneJobState, CloudHealth, CredentialKind, DrainAction, LoadBalancerKind, Role, SampleState, ScalingAction, ThresholdRole, VmOrigin };

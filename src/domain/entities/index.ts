@@ -5,6 +5,7 @@ import { CloudEntity } from './cloud.entity';
 import { MetricEntity } from './metric.entity';
 import { PolicyEntity } from './policy.entity';
 import { SampleEntity } from './sample.entity';
+import { ScaleDownJobEntity } from './scale-down-job.entity';
 import { ScalingDecisionEntity } from './scaling-decision.entity';
 import { EventStreamEntity, StoredEventEntity } from './stored-event.entity';
 import { TenantEntity } from './tenant.entity';
@@ -23,6 +24,7 @@ export const entities = [
   SampleEntity,
   PolicyEntity,
   CloneJobEntity,
+  ScaleDownJobEntity,
   StoredEventEntity,
   EventStreamEntity,
   ScalingDecisionEntity,
@@ -38,6 +40,7 @@ export {
   MetricEntity,
   PolicyEntity,
   SampleEntity,
+  ScaleDownJobEntity,
   ScalingDecisionEntity,
   StoredEventEntity,
   TenantEntity,

@@ -1,0 +1,36 @@
+/**
+ * What a scale-down step is: a small idempotent function over the job's context (the VM, its
+ * cloud, its VM type), plus its undo, built by `createScaleDownSteps(deps)` (steps/index.ts).
+ */
+import { Logger } from 'pino';
+import { CloudEntity, ScaleDownJobEntity, VmEntity, VmTypeEntity } from '../../domain/entities';
+import { CloudApi } from '../../ports/cloud-api.port';
+import { SagaStep } from '../saga-runner';
+
+/** What the steps found or did, checkpointed as they go. */
+export interface ScaleDownArtefacts {
+  serverDeleted?: boolean;
+  floatingIpIds?: string[];
+  /** DRAIN: the last reading and when it was taken. */
+  drainValue?: number | null;
+  drainObservedAt?: string | null;
+}
+
+export interface ScaleDownContext {
+  readonly job: ScaleDownJobEntity;
+  readonly artefacts: ScaleDownArtefacts;
+  readonly vm: VmEntity;
+  readonly cloud: CloudEntity;
+  /** The VM's cloud, fenced by the job's lease. */
+  readonly api: CloudApi;
+  readonly vmType: VmTypeEntity | null;
+  readonly signal: AbortSignal;
+  readonly log: Logger;
+  checkpoint(patch: Partial<ScaleDownArtefacts>): Promise<void>;
+}
+
+export type ScaleDownStep = SagaStep<ScaleDownContext>;
+
+export interface ScaleDownStepDeps {
+  timeouts: { deleteMs: number };
+}
