@@ -191,4 +191,22 @@ describe('VM types, thresholds and policies', () => {
     const { policies: bPolicies } = await gqlOk(url, b.token, `{ policies { name } }`);
     expect(bPolicies).toEqual([]);
   });
+
+  it('updates and deletes policies with the same rules, within the tenant', async () => {
+    const own = await insertCloud(broker.dataSource, a.tenantId, 'home-2');
+    const hidden = await insertCloud(broker.dataSource, b.tenantId, 'partner-private-2', false);
+    const { createPolicy } = await gqlOk(url, a.token, CREATE_POLICY, { input: { name: 'to-change', maxCostPerHour: 1 } });
+    const UPDATE_POLICY = `mutation($id: ID!, $input: PolicyInput!) { updatePolicy(id: $id, input: $input) { id name allowCloudIds maxCostPerHour } }`;
+    const { updatePolicy } = await gqlOk(url, a.token, UPDATE_POLICY, { id: createPolicy.id, input: { name: 'changed', allowCloudIds: [own.id] } });
+    expect(updatePolicy).toEqual({ id: createPolicy.id, name: 'changed', allowCloudIds: [own.id], maxCostPerHour: null });
+    expect((await gqlError(url, a.token, UPDATE_POLICY, { id: createPolicy.id, input: { name: 'changed', denyCloudIds: [hidden.id] } })).extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.denyCloudIds.0' });
+    expect((await gqlError(url, a.token, UPDATE_POLICY, { id: createPolicy.id, input: { name: 'eu-only' } })).extensions).toMatchObject({ code: 'CONFLICT', field: 'input.name' });
+    // Another tenant can neither change nor delete it.
+    expect((await gqlError(url, b.token, UPDATE_POLICY, { id: createPolicy.id, input: { name: 'stolen' } })).extensions?.code).toBe('NOT_FOUND');
+    expect((await gqlError(url, b.token, `mutation($id: ID!) { deletePolicy(id: $id) }`, { id: createPolicy.id })).extensions?.code).toBe('NOT_FOUND');
+    expect((await gqlOk(url, a.token, `mutation($id: ID!) { deletePolicy(id: $id) }`, { id: createPolicy.id })).deletePolicy).toBe(true);
+    expect((await gqlOk(url, a.token, `{ policies { name } }`)).policies.map((p: { name: string }) => p.name)).not.toContain('changed');
+    const { auditLog } = await gqlOk(url, a.token, `{ auditLog(first: 10) { action objectId } }`);
+    expect(auditLog.filter((e: { objectId: string }) => e.objectId === createPolicy.id).map((e: { action: string }) => e.action)).toEqual(['policy.delete', 'policy.update', 'policy.create']);
+  });
 });

@@ -44,4 +44,14 @@ export class VmTypeResolver {
   createPolicy(@Ctx() ctx: ApiContext, @Arg('input', () => PolicyInput) input: PolicyInput) {
     return ctx.services.policies.create(callerOf(ctx), input);
   }
+
+  @Mutation(() => Policy, { description: 'Replace a placement policy\'s settings (the same rules as createPolicy).' })
+  updatePolicy(@Ctx() ctx: ApiContext, @Arg('id', () => ID) id: string, @Arg('input', () => PolicyInput) input: PolicyInput) {
+    return ctx.services.policies.update(callerOf(ctx), id, input);
+  }
+
+  @Mutation(() => Boolean, { description: 'Delete a placement policy: it no longer filters any clone.' })
+  deletePolicy(@Ctx() ctx: ApiContext, @Arg('id', () => ID) id: string) {
+    return ctx.services.policies.delete(callerOf(ctx), id);
+  }
 }

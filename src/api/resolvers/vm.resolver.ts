@@ -18,6 +18,11 @@ export class VmResolver {
     return ctx.services.vms.list(callerOf(ctx), { vmTypeId, cloudId });
   }
 
+  @Query(() => Vm, { nullable: true, description: 'One of your VMs (retired ones too), or null.' })
+  vm(@Ctx() ctx: ApiContext, @Arg('id', () => ID) id: string) {
+    return ctx.services.vms.get(callerOf(ctx), id).catch(nullIfNotFound);
+  }
+
   @Mutation(() => Vm, { description: 'Adopt a running server of one of your clouds into a VM type.' })
   @UseMiddleware(ChargedPerExecution)
   importVm(@Ctx() ctx: ApiContext, @Arg('input', () => ImportVmInput) input: ImportVmInput) {
