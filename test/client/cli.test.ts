@@ -176,6 +176,14 @@ describe('intercloud CLI', () => {
     expect(vmTypes).toEqual([{ name: 'opensips', maxInstances: 4, thresholds: [{ metric: 'active calls' }, { metric: 'idle' }] }]);
     const { policies } = await gqlOk(lab.broker.url, lab.tenant.token, '{ policies { name } }');
     expect(policies.map((p: { name: string }) => p.name).sort()).toEqual(['affordable', 'opensips-de']);
+
+    // A policy that differs from the file is updated to match it.
+    fs.writeFileSync(file, APPLY(4).replace('maxCostPerHour: 5', 'maxCostPerHour: 3'));
+    const changed = await run(['apply', '-f', file]);
+    expectExit(changed, 0);
+    expect(changed.stdout).toContain('~ policy affordable: updated');
+    const { policies: after } = await gqlOk(lab.broker.url, lab.tenant.token, '{ policies { name maxCostPerHour } }');
+    expect(after.find((p: { name: string }) => p.name === 'affordable').maxCostPerHour).toBe(3);
   });
 
   it('imports a running server and ranks the clouds a clone could go to', async () => {

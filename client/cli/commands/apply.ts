@@ -6,6 +6,7 @@ import {
   CreateVmTypeDocument,
   PoliciesDocument,
   SetThresholdsDocument,
+  UpdatePolicyDocument,
   UpdateVmTypeDocument,
   VmTypesDocument,
 } from '../../sdk';
@@ -89,8 +90,8 @@ async function apply(ctx: CliContext, opts: { file: string; dryRun?: boolean }):
       continue;
     }
     const diff = diffFields(normalPolicy(have), normalPolicy(input));
-    // The API can create policies but not change or delete them (no updatePolicy / deletePolicy).
-    changes.push({ kind: 'policy', name: want.name, action: diff.length === 0 ? 'unchanged' : 'conflict', diff });
+    changes.push({ kind: 'policy', name: want.name, action: diff.length === 0 ? 'unchanged' : 'update', diff });
+    if (diff.length > 0 && !opts.dryRun) await ctx.client.request(UpdatePolicyDocument, { id: have.id, input });
   }
 
   const count = (a: Change['action']) => changes.filter((c) => c.action === a).length;
@@ -99,7 +100,7 @@ async function apply(ctx: CliContext, opts: { file: string; dryRun?: boolean }):
     const label = c.kind === 'thresholds' ? `thresholds of ${c.name}` : `${c.kind} ${c.name}`;
     const verb =
       c.action === 'conflict'
-        ? 'differs from the file, and the API cannot change a policy (no updatePolicy): rename it in the file or remove it by hand'
+        ? 'differs from the file and cannot be changed to match it'
         : opts.dryRun
           ? { create: 'would be created', update: 'would be updated', unchanged: 'unchanged' }[c.action]
           : { create: 'created', update: 'updated', unchanged: 'unchanged' }[c.action];

@@ -407,6 +407,14 @@ export type CreatePolicyMutationVariables = Exact<{
 
 export type CreatePolicyMutation = { createPolicy: { id: string, name: string, vmTypeId: string | null, allowCloudIds: Array<string>, denyCloudIds: Array<string>, homeCloudOnly: boolean, maxCostPerHour: number | null, minBandwidthMbps: number | null, requiredLabels: Array<{ key: string, value: string }> } };
 
+export type UpdatePolicyMutationVariables = Exact<{
+  id: string | number;
+  input: PolicyInput;
+}>;
+
+
+export type UpdatePolicyMutation = { updatePolicy: { id: string, name: string, vmTypeId: string | null, allowCloudIds: Array<string>, denyCloudIds: Array<string>, homeCloudOnly: boolean, maxCostPerHour: number | null, minBandwidthMbps: number | null, requiredLabels: Array<{ key: string, value: string }> } };
+
 export type ImportVmMutationVariables = Exact<{
   input: ImportVmInput;
 }>;
@@ -1032,6 +1040,26 @@ export const CreatePolicyDocument = new TypedDocumentString(`
     value
   }
 }`) as unknown as TypedDocumentString<CreatePolicyMutation, CreatePolicyMutationVariables>;
+export const UpdatePolicyDocument = new TypedDocumentString(`
+    mutation UpdatePolicy($id: ID!, $input: PolicyInput!) {
+  updatePolicy(id: $id, input: $input) {
+    ...PolicyFields
+  }
+}
+    fragment PolicyFields on Policy {
+  id
+  name
+  vmTypeId
+  allowCloudIds
+  denyCloudIds
+  homeCloudOnly
+  maxCostPerHour
+  minBandwidthMbps
+  requiredLabels {
+    key
+    value
+  }
+}`) as unknown as TypedDocumentString<UpdatePolicyMutation, UpdatePolicyMutationVariables>;
 export const ImportVmDocument = new TypedDocumentString(`
     mutation ImportVm($input: ImportVmInput!) {
   importVm(input: $input) {
