@@ -189,10 +189,15 @@ export function isIpAddress(value: string): boolean {
   return !tail.includes('.') || ipaddr.IPv4.isValidFourPartDecimal(tail);
 }
 
-/** RFC 1123: dot-separated labels of 1-63 letters, digits and inner hyphens; at most 253 in all. */
+/**
+ * RFC 1123: dot-separated labels of 1-63 letters, digits and inner hyphens; at most 253 in all.
+ * The last label must not be all digits (RFC 3696 2): resolvers read `127.1` or `2130706433` as
+ * addresses, so such a "name" would dodge every rule about addresses.
+ */
 export function isRfc1123Hostname(value: string): boolean {
   if (value.length === 0 || value.length > 253) return false;
-  return value.split('.').every((label) => /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(label));
+  const labels = value.split('.');
+  return labels.every((label) => /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(label)) && !/^\d+$/.test(labels[labels.length - 1]);
 }
 
 /** A Nagios object name the broker writes: no characters Nagios forbids, no spaces, no newlines. */

@@ -11,10 +11,14 @@ import { CloneJobQueryService } from './clone-job-query.service';
 import { CloneJobService } from './clone-job.service';
 import { CloudHealthService } from './cloud-health.service';
 import { CloudService } from './cloud.service';
+import { LoadBalancerService } from './load-balancer.service';
 import { MatchmakingService } from './matchmaking.service';
+import { MonitoringServerService } from './monitoring-server.service';
 import { PolicyService } from './policy.service';
 import { SampleService } from './sample.service';
 import { ScalingDecisionService } from './scaling-decision.service';
+import { SipBindingsService } from './sip-bindings.service';
+import { SshKeyService } from './ssh-key.service';
 import { VmTypeService } from './vm-type.service';
 import { VmImportService } from './vm-import.service';
 import { VmService } from './vm.service';
@@ -33,6 +37,9 @@ export function createServices(ports: Ports) {
   const audit = new AuditService(dataSource, bus);
   const clouds = new CloudService(dataSource, secrets, cloudConnector, audit, cloudApis);
   const vms = new VmService(dataSource);
+  const sshKeys = new SshKeyService(dataSource, secrets, audit);
+  const monitoringServers = new MonitoringServerService(dataSource, secrets, sshKeys, audit);
+  const loadBalancers = new LoadBalancerService(dataSource, secrets, audit);
   const policies = new PolicyService(dataSource, audit);
   const vmTypes = new VmTypeService(dataSource, audit);
   const matchmaking = new MatchmakingService(vms, vmTypes, clouds, policies, cloudApis);
@@ -50,6 +57,11 @@ export function createServices(ports: Ports) {
     scalingDecisions: new ScalingDecisionService(dataSource, bus),
     matchmaking,
     clone: new CloneJobService(dataSource, bus, queue, audit, matchmaking),
+    sshKeys,
+    monitoringServers,
+    loadBalancers,
+    /** For the SIP pipeline steps: bindings resolved and decrypted. */
+    sipBindings: new SipBindingsService(dataSource, sshKeys, monitoringServers, loadBalancers),
   };
 }
 

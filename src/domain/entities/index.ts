@@ -2,10 +2,13 @@ import { ApiTokenEntity } from './api-token.entity';
 import { AuditEntryEntity } from './audit-entry.entity';
 import { CloneJobEntity } from './clone-job.entity';
 import { CloudEntity } from './cloud.entity';
+import { LoadBalancerEntity } from './load-balancer.entity';
 import { MetricEntity } from './metric.entity';
+import { MonitoringServerEntity } from './monitoring-server.entity';
 import { PolicyEntity } from './policy.entity';
 import { SampleEntity } from './sample.entity';
 import { ScalingDecisionEntity } from './scaling-decision.entity';
+import { SshKeyEntity } from './ssh-key.entity';
 import { EventStreamEntity, StoredEventEntity } from './stored-event.entity';
 import { TenantEntity } from './tenant.entity';
 import { ThresholdEntity } from './threshold.entity';
@@ -16,6 +19,9 @@ export const entities = [
   TenantEntity,
   ApiTokenEntity,
   CloudEntity,
+  SshKeyEntity,
+  MonitoringServerEntity,
+  LoadBalancerEntity,
   VmTypeEntity,
   MetricEntity,
   ThresholdEntity,
@@ -35,10 +41,13 @@ export {
   CloneJobEntity,
   CloudEntity,
   EventStreamEntity,
+  LoadBalancerEntity,
   MetricEntity,
+  MonitoringServerEntity,
   PolicyEntity,
   SampleEntity,
   ScalingDecisionEntity,
+  SshKeyEntity,
   StoredEventEntity,
   TenantEntity,
   ThresholdEntity,
