@@ -13,6 +13,7 @@ import { CloudTransport } from './adapters/openstack/cloud-transport';
 import { KeystoneCloudConnector } from './adapters/openstack/keystone.client';
 import { OpenStackCloudApiFactory } from './adapters/openstack/openstack-cloud-api.factory';
 import { PgBossJobQueue } from './adapters/pg-boss/pg-boss.job-queue';
+import { Ssh2HostKeyFetcher } from './adapters/ssh/host-key.fetcher';
 import { createDataSource } from './adapters/postgres/data-source';
 import { EmbeddedDatabase, startEmbeddedPostgres } from './adapters/postgres/embedded-postgres';
 import { runMigrations, withSchemaLock } from './adapters/postgres/migrate';
@@ -81,7 +82,15 @@ export async function startBroker(config: Config, logger: Logger): Promise<Broke
     const cloudApis = new OpenStackCloudApiFactory({ transport, policy: { timeoutMs: config.cloudHttp.timeoutMs, createGraceMs: config.cloudHttp.createGraceMs } });
     cleanups.push(() => cloudApis.close());
     cleanups.push(() => queue.stop());
-    const services = createServices({ dataSource, bus, secrets, cloudConnector: new KeystoneCloudConnector(transport), cloudApis, queue });
+    const services = createServices({
+      dataSource,
+      bus,
+      secrets,
+      cloudConnector: new KeystoneCloudConnector(transport),
+      cloudApis,
+      queue,
+      hostKeys: new Ssh2HostKeyFetcher(),
+    });
     const { generatedSecret } = await services.auth.bootstrapAdmin(config.adminToken);
 
     const metrics = createMetrics();

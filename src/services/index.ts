@@ -20,7 +20,7 @@ import { ScalingDecisionService } from './scaling-decision.service';
 import { SipBindingsService } from './sip-bindings.service';
 import { SshKeyService } from './ssh-key.service';
 import { VmTypeService } from './vm-type.service';
-import { VmImportService } from './vm-import.service';
+import { HostKeyFetcher, VmImportService } from './vm-import.service';
 import { VmService } from './vm.service';
 
 export interface Ports {
@@ -30,13 +30,15 @@ export interface Ports {
   cloudConnector: CloudConnector;
   cloudApis: CloudApiFactory;
   queue: JobQueue;
+  /** Reads servers' SSH host keys (importVm's trust on first use). */
+  hostKeys: HostKeyFetcher;
 }
 
 export function createServices(ports: Ports) {
   const { dataSource, bus, secrets, cloudConnector, cloudApis, queue } = ports;
   const audit = new AuditService(dataSource, bus);
   const clouds = new CloudService(dataSource, secrets, cloudConnector, audit, cloudApis);
-  const vms = new VmService(dataSource);
+  const vms = new VmService(dataSource, audit);
   const sshKeys = new SshKeyService(dataSource, secrets, audit);
   const monitoringServers = new MonitoringServerService(dataSource, secrets, sshKeys, audit);
   const loadBalancers = new LoadBalancerService(dataSource, secrets, audit);
@@ -48,7 +50,7 @@ export function createServices(ports: Ports) {
     auth: new AuthService(dataSource, audit),
     clouds,
     cloudHealth: new CloudHealthService(dataSource, bus, clouds, cloudConnector),
-    vmImport: new VmImportService(dataSource, clouds, cloudApis, audit),
+    vmImport: new VmImportService(dataSource, clouds, cloudApis, audit, ports.hostKeys),
     vmTypes,
     policies,
     samples: new SampleService(dataSource),
