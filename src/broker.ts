@@ -28,10 +28,12 @@ import { CloneRunner, DEFAULT_BACKOFFS } from './pipeline/clone-runner';
 import { DEFAULT_STEP_TIMEOUTS } from './pipeline/clone-step';
 import { createCloneSteps } from './pipeline/steps';
 import { AdvisoryLock } from './ports/advisory-locks.port';
+import { MonitoringSource } from './ports/monitoring.port';
 import { CloneReaper } from './scheduler/clone-reaper';
 import { CloudHealthProber } from './scheduler/cloud-health.prober';
 import { LeaderLock } from './scheduler/leader-lock';
 import { LeaderScheduler } from './scheduler/leader-scheduler';
+import { MonitoringPoller } from './scheduler/monitoring.poller';
 import { RetentionTask } from './scheduler/retention.task';
 import { createServices, Services } from './services';
 
@@ -45,7 +47,16 @@ export interface Broker {
   stop(): Promise<void>;
 }
 
-export async function startBroker(config: Config, logger: Logger): Promise<Broker> {
+/** Adapters a caller may bind instead of the built-in ones. */
+export interface BrokerAdapters {
+  /**
+   * Where the monitoring poller reads Nagios. No Nagios adapter is bound by default yet
+   * (src/adapters/nagios): without one the broker runs no poller and says so at start-up.
+   */
+  monitoringSource?: MonitoringSource;
+}
+
+export async function startBroker(config: Config, logger: Logger, adapters: BrokerAdapters = {}): Promise<Broker> {
   const cleanups: (() => Promise<void>)[] = [];
   const stopAll = async () => {
     for (const cleanup of cleanups.reverse()) await cleanup().catch((err) => logger.error({ err }, 'error while stopping'));
@@ -82,6 +93,7 @@ export async function startBroker(config: Config, logger: Logger): Promise<Broke
     const cloudApis = new OpenStackCloudApiFactory({ transport, policy: { timeoutMs: config.cloudHttp.timeoutMs, createGraceMs: config.cloudHttp.createGraceMs } });
     cleanups.push(() => cloudApis.close());
     cleanups.push(() => queue.stop());
+    const monitoringSource = adapters.monitoringSource ?? null;
     const services = createServices({
       dataSource,
       bus,
@@ -90,6 +102,8 @@ export async function startBroker(config: Config, logger: Logger): Promise<Broke
       cloudApis,
       queue,
       hostKeys: new Ssh2HostKeyFetcher(),
+      monitoringSource,
+      logger,
     });
     const { generatedSecret } = await services.auth.bootstrapAdmin(config.adminToken);
 
@@ -144,6 +158,8 @@ export async function startBroker(config: Config, logger: Logger): Promise<Broke
         }),
       )
       .add(new RetentionTask(dataSource, metrics, logger, config.retention));
+    if (services.monitoringPoll) scheduler.add(new MonitoringPoller(services.monitoringPoll, logger, config.monitoring.pollIntervalMs));
+    else logger.info('no Nagios status adapter is bound: the monitoring poller does not run (samples come from recordSamples only)');
     scheduler.start();
     cleanups.push(() => scheduler.stop());
     const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;

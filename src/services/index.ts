@@ -1,9 +1,11 @@
 /** The use cases, built once from the ports they need. This is the only place they are wired. */
+import { Logger } from 'pino';
 import { DataSource } from 'typeorm';
 import { CloudApiFactory } from '../ports/cloud-api.port';
 import { CloudConnector } from '../ports/cloud-connector.port';
 import { EventBus } from '../ports/event-bus.port';
 import { JobQueue } from '../ports/job-queue.port';
+import { MonitoringSource } from '../ports/monitoring.port';
 import { SecretBox } from '../ports/secret-box.port';
 import { AuditService } from './audit.service';
 import { AuthService } from './auth.service';
@@ -13,6 +15,7 @@ import { CloudHealthService } from './cloud-health.service';
 import { CloudService } from './cloud.service';
 import { LoadBalancerService } from './load-balancer.service';
 import { MatchmakingService } from './matchmaking.service';
+import { MonitoringPollService } from './monitoring-poll.service';
 import { MonitoringServerService } from './monitoring-server.service';
 import { PolicyService } from './policy.service';
 import { SampleService } from './sample.service';
@@ -32,6 +35,9 @@ export interface Ports {
   queue: JobQueue;
   /** Reads servers' SSH host keys (importVm's trust on first use). */
   hostKeys: HostKeyFetcher;
+  /** Reads Nagios service states; null: this broker runs no monitoring poller. */
+  monitoringSource: MonitoringSource | null;
+  logger: Logger;
 }
 
 export function createServices(ports: Ports) {
@@ -64,6 +70,7 @@ export function createServices(ports: Ports) {
     loadBalancers,
     /** For the SIP pipeline steps: bindings resolved and decrypted. */
     sipBindings: new SipBindingsService(dataSource, sshKeys, monitoringServers, loadBalancers),
+    monitoringPoll: ports.monitoringSource ? new MonitoringPollService(dataSource, monitoringServers, ports.monitoringSource, ports.logger) : null,
   };
 }
 
