@@ -13,6 +13,7 @@ import { CloudTransport } from './adapters/openstack/cloud-transport';
 import { KeystoneCloudConnector } from './adapters/openstack/keystone.client';
 import { OpenStackCloudApiFactory } from './adapters/openstack/openstack-cloud-api.factory';
 import { PgBossJobQueue } from './adapters/pg-boss/pg-boss.job-queue';
+import { Ssh2HostKeyFetcher } from './adapters/ssh/host-key.fetcher';
 import { createDataSource } from './adapters/postgres/data-source';
 import { EmbeddedDatabase, startEmbeddedPostgres } from './adapters/postgres/embedded-postgres';
 import { runMigrations, withSchemaLock } from './adapters/postgres/migrate';
@@ -30,10 +31,12 @@ import { createCloneSteps } from './pipeline/steps';
 import { ScaleDownRunner } from './pipeline/scale-down/scale-down-runner';
 import { createScaleDownSteps } from './pipeline/scale-down/steps';
 import { AdvisoryLock } from './ports/advisory-locks.port';
+import { MonitoringSource } from './ports/monitoring.port';
 import { CloneReaper } from './scheduler/clone-reaper';
 import { CloudHealthProber } from './scheduler/cloud-health.prober';
 import { LeaderLock } from './scheduler/leader-lock';
 import { LeaderScheduler } from './scheduler/leader-scheduler';
+import { MonitoringPoller } from './scheduler/monitoring.poller';
 import { RetentionTask } from './scheduler/retention.task';
 import { createServices, Services } from './services';
 
@@ -47,7 +50,16 @@ export interface Broker {
   stop(): Promise<void>;
 }
 
-export async function startBroker(config: Config, logger: Logger): Promise<Broker> {
+/** Adapters a caller may bind instead of the built-in ones. */
+export interface BrokerAdapters {
+  /**
+   * Where the monitoring poller reads Nagios. No Nagios adapter is bound by default yet
+   * (src/adapters/nagios): without one the broker runs no poller and says so at start-up.
+   */
+  monitoringSource?: MonitoringSource;
+}
+
+export async function startBroker(config: Config, logger: Logger, adapters: BrokerAdapters = {}): Promise<Broker> {
   const cleanups: (() => Promise<void>)[] = [];
   const stopAll = async () => {
     for (const cleanup of cleanups.reverse()) await cleanup().catch((err) => logger.error({ err }, 'error while stopping'));
@@ -84,7 +96,18 @@ export async function startBroker(config: Config, logger: Logger): Promise<Broke
     const cloudApis = new OpenStackCloudApiFactory({ transport, policy: { timeoutMs: config.cloudHttp.timeoutMs, createGraceMs: config.cloudHttp.createGraceMs } });
     cleanups.push(() => cloudApis.close());
     cleanups.push(() => queue.stop());
-    const services = createServices({ dataSource, bus, secrets, cloudConnector: new KeystoneCloudConnector(transport), cloudApis, queue });
+    const monitoringSource = adapters.monitoringSource ?? null;
+    const services = createServices({
+      dataSource,
+      bus,
+      secrets,
+      cloudConnector: new KeystoneCloudConnector(transport),
+      cloudApis,
+      queue,
+      hostKeys: new Ssh2HostKeyFetcher(),
+      monitoringSource,
+      logger,
+    });
     const { generatedSecret } = await services.auth.bootstrapAdmin(config.adminToken);
 
     const metrics = createMetrics();
@@ -153,6 +176,8 @@ export async function startBroker(config: Config, logger: Logger): Promise<Broke
         }),
       )
       .add(new RetentionTask(dataSource, metrics, logger, config.retention));
+    if (services.monitoringPoll) scheduler.add(new MonitoringPoller(services.monitoringPoll, logger, config.monitoring.pollIntervalMs));
+    else logger.info('no Nagios status adapter is bound: the monitoring poller does not run (samples come from recordSamples only)');
     scheduler.start();
     cleanups.push(() => scheduler.stop());
     const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;

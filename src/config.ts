@@ -92,6 +92,7 @@ const schema = z.object({
   CLONE_REAPER_INTERVAL_SECONDS: int(1, 86_400).default(300),
   CLONE_REAPER_GRACE_SECONDS: int(0, 86_400).default(60),
   CLOUD_HEALTH_INTERVAL_SECONDS: int(1, 86_400).default(60),
+  MONITORING_POLL_SECONDS: int(1, 3600).default(15),
   CLOUD_REQUEST_TIMEOUT_SECONDS: int(1, 600).default(30),
   CLOUD_CREATE_GRACE_SECONDS: int(0, 600).default(15),
   RETENTION_INTERVAL_SECONDS: int(60, 86_400 * 7).default(3600),
@@ -127,6 +128,8 @@ export interface Config {
   scaleDown: { concurrency: number };
   /** How often the leader replica probes every registered cloud's Keystone. */
   cloudHealth: { intervalMs: number };
+  /** How often the leader replica reads every registered Nagios. */
+  monitoring: { pollIntervalMs: number };
   /** HTTP to clouds: the deadline of one attempt, and how long an unanswered create is looked for before it is sent again. */
   cloudHttp: { timeoutMs: number; createGraceMs: number };
   /** How long events, audit entries and samples are kept (days; 0: forever), pruned by the leader every interval. */
@@ -179,6 +182,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     scaleDown: { concurrency: c.SCALE_DOWN_CONCURRENCY },
     cloudHealth: { intervalMs: c.CLOUD_HEALTH_INTERVAL_SECONDS * 1000 },
+    monitoring: { pollIntervalMs: c.MONITORING_POLL_SECONDS * 1000 },
     cloudHttp: { timeoutMs: c.CLOUD_REQUEST_TIMEOUT_SECONDS * 1000, createGraceMs: c.CLOUD_CREATE_GRACE_SECONDS * 1000 },
     retention: {
       intervalMs: c.RETENTION_INTERVAL_SECONDS * 1000,

@@ -46,6 +46,58 @@ describe('migrations', () => {
     expect(await tables()).toContain('clone_jobs');
   });
 
+  it('clears the draft SIP bindings that named nothing, keeps new ones, and says where old host keys came from', async () => {
+    // Back to the schema before SipIntegrations, with rows as older versions wrote them.
+    while ((await ds.query(`SELECT count(*)::int AS n FROM typeorm_migrations WHERE name LIKE 'SipIntegrations%' OR name LIKE 'DraftSipBindingsCleared%'`))[0].n > 0) {
+      await ds.undoLastMigration({ transaction: 'each' });
+    }
+    const [{ id: tenantId }] = await ds.query(`INSERT INTO tenants (name) VALUES ('old-version') RETURNING id`);
+    const [{ id: cloudId }] = await ds.query(
+      `INSERT INTO clouds (tenant_id, name, auth_url, region, credential_kind, credentials_ciphertext, bandwidth_mbps, cost_per_hour)
+       VALUES ($1, 'c', 'https://keystone.example.net/v3', 'RegionOne', 'PASSWORD', '\\x00', 1000, 0.1) RETURNING id`,
+      [tenantId],
+    );
+    const [{ id: typeId }] = await ds.query(
+      `INSERT INTO vm_types (tenant_id, name, min_instances, max_instances, configure_recipe, monitoring, load_balancer, drain_timeout_seconds)
+       VALUES ($1, 'opensips', 1, 2, $2, $3, $4, 120) RETURNING id`,
+      [
+        tenantId,
+        JSON.stringify({ sshUser: 'sipadmin', sshPort: 22, files: [], commands: [['systemctl', 'restart', 'opensips']] }),
+        JSON.stringify({ hostTemplate: 'sip-host', services: [] }),
+        JSON.stringify({ kind: 'KAMAILIO_DISPATCHER', setId: 1, sipPort: 5060, transport: 'udp', target: 'kamailio-main' }),
+      ],
+    );
+    const vm = (origin: string, fingerprint: string | null) =>
+      ds.query(`INSERT INTO vms (tenant_id, vm_type_id, cloud_id, server_id, name, state, origin, ssh_host_key_fingerprint) VALUES ($1, $2, $3, gen_random_uuid()::text, 'v', 'ACTIVE', $4, $5)`, [
+        tenantId,
+        typeId,
+        cloudId,
+        origin,
+        fingerprint,
+      ]);
+    await vm('IMPORTED', 'SHA256:lLIELZX6+EsXwDC7EkuwH4v1x+ql0wml8YA41VDr0NU');
+    await vm('CLONE', 'SHA256:lLIELZX6+EsXwDC7EkuwH4v1x+ql0wml8YA41VDr0NU');
+    await vm('IMPORTED', null);
+
+    expect(await migrate(ds)).toEqual(['SipIntegrations1796161246440', 'DraftSipBindingsCleared1796161259476']);
+    expect(await ds.query(`SELECT configure_recipe, monitoring, load_balancer, ssh_key_id FROM vm_types WHERE id = $1`, [typeId])).toEqual([
+      { configure_recipe: null, monitoring: null, load_balancer: null, ssh_key_id: null },
+    ]);
+    const vms = await ds.query(`SELECT origin, ssh_host_key_source AS source, ssh_host_key_note AS note FROM vms WHERE tenant_id = $1 ORDER BY origin, ssh_host_key_fingerprint NULLS LAST`, [tenantId]);
+    expect(vms).toEqual([
+      { origin: 'CLONE', source: 'CLONED', note: null },
+      { origin: 'IMPORTED', source: 'IMPORTED', note: null },
+      { origin: 'IMPORTED', source: null, note: expect.stringContaining('setVmHostKey') },
+    ]);
+
+    // A binding of the new shape survives the data migration run again.
+    const recipe = { sshKeyId: '0b5e9a5c-0000-4000-8000-000000000000', sshPort: 22, sudo: null, files: [], commands: [], readiness: null };
+    await ds.query(`UPDATE vm_types SET configure_recipe = $2 WHERE id = $1`, [typeId, JSON.stringify(recipe)]);
+    await ds.undoLastMigration({ transaction: 'each' });
+    await migrate(ds);
+    expect((await ds.query(`SELECT configure_recipe FROM vm_types WHERE id = $1`, [typeId]))[0].configure_recipe).toEqual(recipe);
+  });
+
   it('lets two brokers migrate at the same time (advisory lock)', async () => {
     const other = await createTestDatabase({ empty: true });
     const a = createDataSource(other.url, 2);

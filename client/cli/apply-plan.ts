@@ -107,18 +107,32 @@ export function normalVmType(v: VmTypeInput | VmTypeFieldsFragment): Record<stri
     scaleDownCooldownSeconds: v.scaleDownCooldownSeconds ?? 600,
     flavorHint: v.flavorHint ?? null,
     networkHint: v.networkHint ?? null,
-    drainTimeoutSeconds: v.drainTimeoutSeconds ?? 300,
-    drainTimeoutAction: v.drainTimeoutAction ?? 'FORCE_REMOVE',
     configureRecipe: recipe
       ? {
-          sshUser: recipe.sshUser,
+          sshKeyId: recipe.sshKeyId,
           sshPort: recipe.sshPort ?? 22,
+          sudo: recipe.sudo ?? null,
           files: (recipe.files ?? []).map((f) => ({ path: f.path, template: f.template, mode: f.mode ?? 0o644 })),
           commands: recipe.commands ?? [],
+          readiness: recipe.readiness
+            ? { command: recipe.readiness.command ?? null, tcpPort: recipe.readiness.tcpPort ?? null, udpPort: recipe.readiness.udpPort ?? null, timeoutSeconds: recipe.readiness.timeoutSeconds ?? 120 }
+            : null,
         }
       : null,
-    monitoring: mon ? { hostTemplate: mon.hostTemplate, services: (mon.services ?? []).map((s) => ({ description: s.description, template: s.template })) } : null,
-    loadBalancer: lb ? { kind: lb.kind, setId: lb.setId, sipPort: lb.sipPort ?? 5060, transport: lb.transport ?? 'udp', target: lb.target } : null,
+    monitoring: mon
+      ? { serverId: mon.serverId, hostName: mon.hostName ?? '{{vmName}}', hostTemplate: mon.hostTemplate, metrics: (mon.metrics ?? []).map((m) => ({ service: m.service, metric: m.metric })) }
+      : null,
+    loadBalancer: lb
+      ? {
+          loadBalancerId: lb.loadBalancerId,
+          setId: lb.setId,
+          uriTemplate: lb.uriTemplate ?? 'sip:{{fixedIp}}:5060',
+          attrs: lb.attrs ?? '',
+          drainMetric: lb.drainMetric ?? null,
+          drainTimeoutSeconds: lb.drainTimeoutSeconds ?? 300,
+          drainAction: lb.drainAction ?? 'FORCE_REMOVE',
+        }
+      : null,
   };
 }
 

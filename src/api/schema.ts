@@ -5,14 +5,29 @@ import { buildSchema } from 'type-graphql';
 import './types/enums';
 import { CloneJobResolver } from './resolvers/clone-job.resolver';
 import { CloudResolver } from './resolvers/cloud.resolver';
+import { LoadBalancerResolver } from './resolvers/load-balancer.resolver';
 import { MatchmakingResolver } from './resolvers/matchmaking.resolver';
 import { ScaleDownResolver } from './resolvers/scale-down.resolver';
+import { MonitoringServerResolver } from './resolvers/monitoring-server.resolver';
 import { ScalingResolver } from './resolvers/scaling.resolver';
+import { SshKeyResolver } from './resolvers/ssh-key.resolver';
 import { TenancyResolver } from './resolvers/tenancy.resolver';
 import { VmTypeResolver } from './resolvers/vm-type.resolver';
 import { VmResolver } from './resolvers/vm.resolver';
 
-export const resolvers = [TenancyResolver, CloudResolver, VmTypeResolver, VmResolver, CloneJobResolver, ScaleDownResolver, ScalingResolver, MatchmakingResolver] as const;
+export const resolvers = [
+  TenancyResolver,
+  CloudResolver,
+  VmTypeResolver,
+  VmResolver,
+  CloneJobResolver,
+  ScaleDownResolver,
+  ScalingResolver,
+  MatchmakingResolver,
+  SshKeyResolver,
+  MonitoringServerResolver,
+  LoadBalancerResolver,
+] as const;
 
 export async function buildApiSchema(): Promise<GraphQLSchema> {
   return buildSchema({

@@ -47,3 +47,22 @@ export enum ScalingAction {
   SCALE_DOWN = 'SCALE_DOWN',
   EXPIRE_PREPARED = 'EXPIRE_PREPARED',
 }
+
+/** Where a VM's pinned SSH host key came from. */
+export enum HostKeySource {
+  /** Read from the server when it was imported (trust on first use). */
+  IMPORTED = 'IMPORTED',
+  /** Given by the tenant with setVmHostKey. */
+  SET = 'SET',
+  /** Inherited from the VM it was cloned from (a clone carries its source's disk, host keys included). */
+  CLONED = 'CLONED',
+}
+
+/** What the monitoring poller found at a monitoring server's status URL last time. */
+export enum MonitoringHealth {
+  /** Not polled yet. */
+  UNKNOWN = 'UNKNOWN',
+  HEALTHY = 'HEALTHY',
+  /** The last poll failed (no answer, an HTTP error, an answer that is not Nagios's JSON); see lastError. */
+  UNREACHABLE = 'UNREACHABLE',
+}

@@ -13,8 +13,10 @@ export enum Permission {
   MANAGE_OWN_TOKENS = 'MANAGE_OWN_TOKENS',
   /** Register, update and deregister the tenant's clouds. */
   MANAGE_CLOUDS = 'MANAGE_CLOUDS',
-  /** VM types, thresholds, policies, imports, clones, scale-down. */
+  /** VM types, thresholds, policies, imports, clones, scale-down, VMs' host keys. */
   MANAGE_SCALING = 'MANAGE_SCALING',
+  /** SSH keys, monitoring servers and load balancers the tenant's VM types bind to. */
+  MANAGE_INTEGRATIONS = 'MANAGE_INTEGRATIONS',
   /** Push monitoring samples. */
   RECORD_SAMPLES = 'RECORD_SAMPLES',
   /** Read everything of the tenant and subscribe to its events. */
@@ -27,6 +29,7 @@ const grants: Record<Role, readonly Permission[]> = {
     Permission.MANAGE_OWN_TOKENS,
     Permission.MANAGE_CLOUDS,
     Permission.MANAGE_SCALING,
+    Permission.MANAGE_INTEGRATIONS,
     Permission.RECORD_SAMPLES,
     Permission.READ,
   ],

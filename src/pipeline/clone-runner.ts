@@ -7,6 +7,7 @@ import { EntityManager } from 'typeorm';
 import { CloneEventKind, ClonePhase, CloneJobState } from '../domain/clone-phase';
 import { CloneJobEntity, VmEntity } from '../domain/entities';
 import { VmOrigin } from '../domain/enums';
+import { inheritedHostKey } from '../domain/sip-bindings';
 import { EventBus } from '../ports/event-bus.port';
 import { JobQueue } from '../ports/job-queue.port';
 import { CloneEventPayload, publishCloneEvent } from './clone-events';
@@ -116,7 +117,7 @@ export class CloneRunner extends SagaRunner<CloneJobEntity, CloneContext> {
           sourceVmId: ctx.source.vm.id,
           cloneJobId: job.id,
           // The clone keeps the source's host keys, so the source's pinned key is the one to expect.
-          sshHostKeyFingerprint: ctx.source.vm.sshHostKeyFingerprint,
+          ...inheritedHostKey(ctx.source.vm),
         }),
       );
       await store.write(tx, job.id, { resultVmId: vm.id });

@@ -1,9 +1,11 @@
 /** The use cases, built once from the ports they need. This is the only place they are wired. */
+import { Logger } from 'pino';
 import { DataSource } from 'typeorm';
 import { CloudApiFactory } from '../ports/cloud-api.port';
 import { CloudConnector } from '../ports/cloud-connector.port';
 import { EventBus } from '../ports/event-bus.port';
 import { JobQueue } from '../ports/job-queue.port';
+import { MonitoringSource } from '../ports/monitoring.port';
 import { SecretBox } from '../ports/secret-box.port';
 import { AuditService } from './audit.service';
 import { AuthService } from './auth.service';
@@ -11,13 +13,18 @@ import { CloneJobQueryService } from './clone-job-query.service';
 import { CloneJobService } from './clone-job.service';
 import { CloudHealthService } from './cloud-health.service';
 import { CloudService } from './cloud.service';
+import { LoadBalancerService } from './load-balancer.service';
 import { MatchmakingService } from './matchmaking.service';
+import { MonitoringPollService } from './monitoring-poll.service';
+import { MonitoringServerService } from './monitoring-server.service';
 import { PolicyService } from './policy.service';
 import { SampleService } from './sample.service';
 import { ScaleDownService } from './scale-down.service';
 import { ScalingDecisionService } from './scaling-decision.service';
+import { SipBindingsService } from './sip-bindings.service';
+import { SshKeyService } from './ssh-key.service';
 import { VmTypeService } from './vm-type.service';
-import { VmImportService } from './vm-import.service';
+import { HostKeyFetcher, VmImportService } from './vm-import.service';
 import { VmService } from './vm.service';
 
 export interface Ports {
@@ -27,13 +34,21 @@ export interface Ports {
   cloudConnector: CloudConnector;
   cloudApis: CloudApiFactory;
   queue: JobQueue;
+  /** Reads servers' SSH host keys (importVm's trust on first use). */
+  hostKeys: HostKeyFetcher;
+  /** Reads Nagios service states; null: this broker runs no monitoring poller. */
+  monitoringSource: MonitoringSource | null;
+  logger: Logger;
 }
 
 export function createServices(ports: Ports) {
   const { dataSource, bus, secrets, cloudConnector, cloudApis, queue } = ports;
   const audit = new AuditService(dataSource, bus);
   const clouds = new CloudService(dataSource, secrets, cloudConnector, audit, cloudApis);
-  const vms = new VmService(dataSource);
+  const vms = new VmService(dataSource, audit);
+  const sshKeys = new SshKeyService(dataSource, secrets, audit);
+  const monitoringServers = new MonitoringServerService(dataSource, secrets, sshKeys, audit);
+  const loadBalancers = new LoadBalancerService(dataSource, secrets, audit);
   const policies = new PolicyService(dataSource, audit);
   const vmTypes = new VmTypeService(dataSource, audit);
   const matchmaking = new MatchmakingService(vms, vmTypes, clouds, policies, cloudApis);
@@ -42,7 +57,7 @@ export function createServices(ports: Ports) {
     auth: new AuthService(dataSource, audit),
     clouds,
     cloudHealth: new CloudHealthService(dataSource, bus, clouds, cloudConnector),
-    vmImport: new VmImportService(dataSource, clouds, cloudApis, audit),
+    vmImport: new VmImportService(dataSource, clouds, cloudApis, audit, ports.hostKeys),
     vmTypes,
     policies,
     samples: new SampleService(dataSource),
@@ -52,6 +67,12 @@ export function createServices(ports: Ports) {
     matchmaking,
     clone: new CloneJobService(dataSource, bus, queue, audit, matchmaking),
     scaleDown: new ScaleDownService(dataSource, bus, queue, audit),
+    sshKeys,
+    monitoringServers,
+    loadBalancers,
+    /** For the SIP pipeline steps: bindings resolved and decrypted. */
+    sipBindings: new SipBindingsService(dataSource, sshKeys, monitoringServers, loadBalancers),
+    monitoringPoll: ports.monitoringSource ? new MonitoringPollService(dataSource, monitoringServers, ports.monitoringSource, ports.logger) : null,
   };
 }
 

@@ -1,13 +1,20 @@
-/** VM types under scaling control, and their per-metric thresholds. */
+/**
+ * VM types under scaling control: their bindings (recipe, monitoring, load balancer; every
+ * template checked and every integration one of the tenant's own) and per-metric thresholds.
+ */
 import { DataSource, EntityManager, In } from 'typeorm';
 import { z } from 'zod';
-import { MetricEntity, ThresholdEntity, VmTypeEntity } from '../domain/entities';
-import { DrainAction, LoadBalancerKind, ThresholdRole } from '../domain/enums';
-import { ConflictError, NotFoundError } from '../domain/errors';
+import { LoadBalancerEntity, MetricEntity, MonitoringServerEntity, SshKeyEntity, ThresholdEntity, VmTypeEntity } from '../domain/entities';
+import { DrainAction, ThresholdRole } from '../domain/enums';
+import { BadUserInputError, ConflictError, NotFoundError } from '../domain/errors';
 import { Principal } from '../domain/principal';
 import { Permission } from '../domain/roles';
+import { variablesOf } from '../domain/template';
+import { DEFAULT_HOST_NAME_TEMPLATE, DEFAULT_URI_TEMPLATE } from '../domain/sip-bindings';
 import { requirePermission } from './access';
 import { AuditService } from './audit.service';
+import { absolutePathRule, argvRule, portRule, templateRule } from './integration-rules';
+import { isForeignKeyViolation } from './integration-usage';
 import { nameRule, parseInput, uuidRule } from './validation';
 
 const seconds = (max: number) => z.number().int('must be a whole number of seconds').min(0, 'must not be negative').max(max, `must be at most ${max}`);
@@ -21,28 +28,78 @@ const nagiosName = z
 
 export const metricNameRule = nagiosName;
 
+const fileRule = z
+  .object({
+    path: absolutePathRule(1024),
+    template: templateRule('recipe', 65_536),
+    mode: z.number().int('must be a whole number').min(0, 'must be a file mode like 420 (0644)').max(0o7777, 'must be a file mode like 420 (0644)').default(0o644),
+  })
+  .strict();
+
+const readinessRule = z
+  .object({
+    command: argvRule({ maxArgs: 64, template: 'recipe' }).nullable().optional(),
+    tcpPort: portRule.nullable().optional(),
+    udpPort: portRule.nullable().optional(),
+    timeoutSeconds: z.number().int('must be a whole number of seconds').min(1, 'must be at least 1').max(3600, 'must be at most 3600').default(120),
+  })
+  .strict()
+  .refine((r) => r.command != null || r.tcpPort != null || r.udpPort != null, 'must give a command, a tcpPort or a udpPort to wait for');
+
 const recipeRule = z
   .object({
-    sshUser: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'must be a POSIX user name'),
-    sshPort: z.number().int().min(1, 'must be a TCP port').max(65535, 'must be a TCP port').default(22),
+    sshKeyId: uuidRule,
+    sshPort: portRule.default(22),
+    sudo: z.boolean().nullable().optional(),
     files: z
-      .array(
-        z.object({
-          path: z
-            .string()
-            .max(1024)
-            .regex(/^\/[^\0]*$/, 'must be an absolute path')
-            .refine((p) => !p.split('/').includes('..'), 'must not contain ..'),
-          template: z.string().max(65536, 'must be at most 64 KiB'),
-          mode: z.number().int().min(0, 'must be a file mode like 420 (0644)').max(0o7777, 'must be a file mode like 420 (0644)').default(0o644),
-        }),
-      )
+      .array(fileRule)
       .max(32, 'at most 32 files')
-      .default([]),
-    commands: z
-      .array(z.array(z.string().max(4096).refine((a) => !a.includes('\0'), 'must not contain NUL')).min(1, 'must have at least the program name'))
-      .max(32, 'at most 32 commands')
-      .default([]),
+      .default([])
+      .superRefine((files, ctx) => {
+        const seen = new Set<string>();
+        files.forEach((f, i) => {
+          if (seen.has(f.path)) ctx.addIssue({ code: 'custom', path: [i, 'path'], message: 'each path may appear once' });
+          seen.add(f.path);
+        });
+      }),
+    commands: z.array(argvRule({ maxArgs: 64, template: 'recipe' })).max(32, 'at most 32 commands').default([]),
+    readiness: readinessRule.nullable().optional(),
+  })
+  .strict();
+
+const monitoringRule = z
+  .object({
+    serverId: uuidRule,
+    hostTemplate: templateRule('nagiosHost', 65_536).refine(
+      (t) => usesVariable(t, 'hostName'),
+      'must use {{hostName}} as the host_name: the poller finds the VM\'s services by it',
+    ),
+    hostName: templateRule('nagiosHostName', 256).default(DEFAULT_HOST_NAME_TEMPLATE),
+    metrics: z
+      .array(z.object({ service: nagiosName, metric: metricNameRule }).strict())
+      .max(64, 'at most 64 metrics')
+      .default([])
+      .superRefine((list, ctx) => {
+        const seen = new Set<string>();
+        list.forEach((m, i) => {
+          if (seen.has(m.service)) ctx.addIssue({ code: 'custom', path: [i, 'service'], message: 'each service may appear once' });
+          seen.add(m.service);
+        });
+      }),
+  })
+  .strict();
+
+const loadBalancerRule = z
+  .object({
+    loadBalancerId: uuidRule,
+    setId: z.number().int('must be a whole number').min(0, 'must not be negative').max(65535, 'must be at most 65535'),
+    uriTemplate: templateRule('loadBalancer', 512)
+      .refine((t) => /^sips?:/.test(t), 'must start with sip: or sips:')
+      .default(DEFAULT_URI_TEMPLATE),
+    attrs: templateRule('loadBalancer', 1024).default(''),
+    drainMetric: metricNameRule.nullable().optional(),
+    drainTimeoutSeconds: seconds(86400).default(300),
+    drainAction: z.nativeEnum(DrainAction).default(DrainAction.FORCE_REMOVE),
   })
   .strict();
 
@@ -56,27 +113,8 @@ const vmTypeRule = z
     flavorHint: z.string().trim().min(1).max(255).nullable().optional(),
     networkHint: z.string().trim().min(1).max(255).nullable().optional(),
     configureRecipe: recipeRule.nullable().optional(),
-    monitoring: z
-      .object({
-        hostTemplate: nagiosName,
-        services: z.array(z.object({ description: nagiosName, template: nagiosName })).max(64, 'at most 64 services').default([]),
-      })
-      .strict()
-      .nullable()
-      .optional(),
-    loadBalancer: z
-      .object({
-        kind: z.nativeEnum(LoadBalancerKind),
-        setId: z.number().int().min(0, 'must not be negative').max(65535, 'must be at most 65535'),
-        sipPort: z.number().int().min(1, 'must be a UDP/TCP port').max(65535, 'must be a UDP/TCP port').default(5060),
-        transport: z.enum(['udp', 'tcp']).default('udp'),
-        target: nameRule,
-      })
-      .strict()
-      .nullable()
-      .optional(),
-    drainTimeoutSeconds: seconds(86400).default(300),
-    drainTimeoutAction: z.nativeEnum(DrainAction).default(DrainAction.FORCE_REMOVE),
+    monitoring: monitoringRule.nullable().optional(),
+    loadBalancer: loadBalancerRule.nullable().optional(),
   })
   .superRefine((v, ctx) => {
     if (v.maxInstances < v.minInstances) ctx.addIssue({ code: 'custom', path: ['maxInstances'], message: 'must be at least minInstances' });
@@ -139,10 +177,11 @@ export class VmTypeService {
   async create(principal: Principal, rawInput: unknown): Promise<VmTypeEntity> {
     requirePermission(principal, Permission.MANAGE_SCALING);
     const input = parseInput(vmTypeRule, rawInput, 'input');
-    return this.dataSource.transaction(async (tx) => {
+    return this.inTransaction(async (tx) => {
       await this.assertNameFree(tx, principal.tenantId, input.name, null);
+      await assertBindingsOwned(tx, principal.tenantId, input);
       const vmType = await tx.save(tx.create(VmTypeEntity, { tenantId: principal.tenantId, ...toColumns(input) }));
-      await this.audit.record(tx, principal, principal.tenantId, 'vmType.create', 'VmType', vmType.id, { name: vmType.name });
+      await this.audit.record(tx, principal, principal.tenantId, 'vmType.create', 'VmType', vmType.id, { name: vmType.name, ...bindingIds(vmType) });
       return vmType;
     });
   }
@@ -151,11 +190,12 @@ export class VmTypeService {
     requirePermission(principal, Permission.MANAGE_SCALING);
     const vmType = await this.get(principal, id);
     const input = parseInput(vmTypeRule, rawInput, 'input');
-    return this.dataSource.transaction(async (tx) => {
+    return this.inTransaction(async (tx) => {
       await this.assertNameFree(tx, principal.tenantId, input.name, vmType.id);
+      await assertBindingsOwned(tx, principal.tenantId, input);
       Object.assign(vmType, toColumns(input));
       const saved = await tx.save(vmType);
-      await this.audit.record(tx, principal, principal.tenantId, 'vmType.update', 'VmType', vmType.id, { name: vmType.name });
+      await this.audit.record(tx, principal, principal.tenantId, 'vmType.update', 'VmType', vmType.id, { name: vmType.name, ...bindingIds(saved) });
       return saved;
     });
   }
@@ -178,6 +218,16 @@ export class VmTypeService {
     });
   }
 
+  /** A transaction in which an integration deleted after the ownership check reads as such, not as an internal error. */
+  private async inTransaction<T>(fn: (tx: EntityManager) => Promise<T>): Promise<T> {
+    try {
+      return await this.dataSource.transaction(fn);
+    } catch (err) {
+      if (isForeignKeyViolation(err)) throw new ConflictError('an SSH key, monitoring server or load balancer the VM type names was deleted meanwhile: check the ids and try again');
+      throw err;
+    }
+  }
+
   private async assertNameFree(tx: EntityManager, tenantId: string, name: string, exceptId: string | null): Promise<void> {
     const existing = await tx.findOne(VmTypeEntity, { where: { tenantId, name } });
     if (existing && existing.id !== exceptId) throw new ConflictError(`a VM type named "${name}" already exists`, { field: 'input.name' });
@@ -197,7 +247,10 @@ export async function ensureMetrics(tx: EntityManager, tenantId: string, names: 
     .execute();
 }
 
-function toColumns(input: z.output<typeof vmTypeRule>): Partial<VmTypeEntity> {
+type VmTypeInput = z.output<typeof vmTypeRule>;
+
+function toColumns(input: VmTypeInput): Partial<VmTypeEntity> {
+  const recipe = input.configureRecipe ?? null;
   return {
     name: input.name,
     minInstances: input.minInstances,
@@ -206,10 +259,46 @@ function toColumns(input: z.output<typeof vmTypeRule>): Partial<VmTypeEntity> {
     scaleDownCooldownSeconds: input.scaleDownCooldownSeconds,
     flavorHint: input.flavorHint ?? null,
     networkHint: input.networkHint ?? null,
-    configureRecipe: input.configureRecipe ?? null,
+    configureRecipe: recipe && {
+      sshKeyId: recipe.sshKeyId,
+      sshPort: recipe.sshPort,
+      sudo: recipe.sudo ?? null,
+      files: recipe.files,
+      commands: recipe.commands,
+      readiness: recipe.readiness
+        ? { command: recipe.readiness.command ?? null, tcpPort: recipe.readiness.tcpPort ?? null, udpPort: recipe.readiness.udpPort ?? null, timeoutSeconds: recipe.readiness.timeoutSeconds }
+        : null,
+    },
     monitoring: input.monitoring ?? null,
-    loadBalancer: input.loadBalancer ?? null,
-    drainTimeoutSeconds: input.drainTimeoutSeconds,
-    drainTimeoutAction: input.drainTimeoutAction,
+    loadBalancer: input.loadBalancer ? { ...input.loadBalancer, drainMetric: input.loadBalancer.drainMetric ?? null } : null,
+    // The foreign-key copies of the ids the bindings name.
+    sshKeyId: recipe?.sshKeyId ?? null,
+    monitoringServerId: input.monitoring?.serverId ?? null,
+    loadBalancerId: input.loadBalancer?.loadBalancerId ?? null,
   };
+}
+
+function bindingIds(vmType: VmTypeEntity): Record<string, string | null> {
+  return { sshKeyId: vmType.sshKeyId, monitoringServerId: vmType.monitoringServerId, loadBalancerId: vmType.loadBalancerId };
+}
+
+/** Every integration a binding names must be the tenant's own; a foreign id reads like an unknown one. */
+async function assertBindingsOwned(tx: EntityManager, tenantId: string, input: VmTypeInput): Promise<void> {
+  const checks = [
+    [SshKeyEntity, input.configureRecipe?.sshKeyId, 'input.configureRecipe.sshKeyId', 'SSH keys'],
+    [MonitoringServerEntity, input.monitoring?.serverId, 'input.monitoring.serverId', 'monitoring servers'],
+    [LoadBalancerEntity, input.loadBalancer?.loadBalancerId, 'input.loadBalancer.loadBalancerId', 'load balancers'],
+  ] as const;
+  for (const [entity, id, field, what] of checks) {
+    if (id && !(await tx.exists(entity, { where: { id, tenantId } }))) throw new BadUserInputError(field, `must be the id of one of your ${what}`);
+  }
+}
+
+function usesVariable(template: string, name: string): boolean {
+  try {
+    return variablesOf(template).includes(name);
+  } catch {
+    // A malformed template is reported by its own rule.
+    return true;
+  }
 }

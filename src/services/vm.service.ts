@@ -1,14 +1,21 @@
-/** VMs the broker knows (read side; importing and cloning add them). */
+/** VMs the broker knows (importing and cloning add them) and their pinned SSH host keys. */
 import { DataSource, FindOptionsWhere, IsNull } from 'typeorm';
+import { z } from 'zod';
 import { VmEntity } from '../domain/entities';
-import { NotFoundError } from '../domain/errors';
+import { HostKeySource } from '../domain/enums';
+import { BadUserInputError, ConflictError, NotFoundError } from '../domain/errors';
 import { Principal } from '../domain/principal';
 import { Permission } from '../domain/roles';
+import { parseHostKey, PinnedHostKey, SshKeyError } from '../domain/ssh-keys';
 import { requirePermission } from './access';
+import { AuditService } from './audit.service';
 import { parseInput, uuidRule } from './validation';
 
 export class VmService {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly audit: AuditService,
+  ) {}
 
   async list(principal: Principal, filter: { vmTypeId?: string | null; cloudId?: string | null }): Promise<VmEntity[]> {
     requirePermission(principal, Permission.READ);
@@ -25,5 +32,32 @@ export class VmService {
     const vm = await this.dataSource.getRepository(VmEntity).findOne({ where: { id, tenantId: principal.tenantId } });
     if (!vm) throw new NotFoundError('Vm', id);
     return vm;
+  }
+
+  /**
+   * Pins (or replaces) the host key the VM must present over SSH, from an OpenSSH public key line
+   * or a `SHA256:` fingerprint. Clones made from the VM afterwards expect this key.
+   */
+  async setHostKey(principal: Principal, vmId: string, rawKey: unknown): Promise<VmEntity> {
+    requirePermission(principal, Permission.MANAGE_SCALING);
+    const vm = await this.get(principal, vmId, 'vmId');
+    const key = pinned(parseInput(z.string(), rawKey, 'key'));
+    if (vm.retiredAt) throw new ConflictError(`VM ${vm.name} is retired: the broker no longer manages it`);
+    return this.dataSource.transaction(async (tx) => {
+      const previous = vm.sshHostKeyFingerprint;
+      Object.assign(vm, { sshHostKeyFingerprint: key.fingerprint, sshHostKeyAlgorithm: key.algorithm, sshHostKeySource: HostKeySource.SET, sshHostKeyNote: null });
+      const saved = await tx.save(vm);
+      await this.audit.record(tx, principal, principal.tenantId, 'vm.setHostKey', 'Vm', vm.id, { fingerprint: key.fingerprint, algorithm: key.algorithm, previousFingerprint: previous });
+      return saved;
+    });
+  }
+}
+
+function pinned(text: string): PinnedHostKey {
+  try {
+    return parseHostKey(text);
+  } catch (err) {
+    if (err instanceof SshKeyError) throw new BadUserInputError('key', err.rule);
+    throw err;
   }
 }

@@ -1,34 +1,43 @@
-/** VM types, thresholds and policies through the real HTTP API, including tenant isolation. */
+/** VM types, their bindings (recipe, monitoring, load balancer), thresholds and policies through the real HTTP API, including tenant isolation. */
+import fs from 'node:fs';
 import { startTestBroker, TestBroker } from '../support/broker';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { insertCloud } from '../support/fixtures';
 import { gqlError, gqlOk } from '../support/graphql';
+import { createSshKey, NAGIOS_HOST_TEMPLATE, registerLoadBalancer, registerMonitoringServer } from '../support/integrations';
+import { keyPair, tempKeyDir } from '../support/ssh-keys';
 import { addToken, createTenantWithToken, TenantToken } from '../support/tenants';
 
 const VM_TYPE_FIELDS = `id name minInstances maxInstances scaleUpCooldownSeconds scaleDownCooldownSeconds flavorHint
-  configureRecipe { sshUser sshPort files { path mode } commands }
-  monitoring { hostTemplate services { description template } }
-  loadBalancer { kind setId sipPort transport target }
-  drainTimeoutSeconds drainTimeoutAction thresholds { metric active warningHoldSeconds criticalHoldSeconds role prepareOnWarning }`;
+  configureRecipe { sshKeyId sshPort sudo files { path template mode } commands readiness { command tcpPort udpPort timeoutSeconds } }
+  monitoring { serverId hostTemplate hostName metrics { service metric } }
+  loadBalancer { loadBalancerId setId uriTemplate attrs drainMetric drainTimeoutSeconds drainAction }
+  thresholds { metric active warningHoldSeconds criticalHoldSeconds role prepareOnWarning }`;
 const CREATE = `mutation($input: VmTypeInput!) { createVmType(input: $input) { ${VM_TYPE_FIELDS} } }`;
 const UPDATE = `mutation($id: ID!, $input: VmTypeInput!) { updateVmType(id: $id, input: $input) { ${VM_TYPE_FIELDS} } }`;
 const SET_THRESHOLDS = `mutation($id: ID!, $t: [ThresholdInput!]!) { setThresholds(vmTypeId: $id, thresholds: $t) { id thresholds { metric role active warningHoldSeconds criticalHoldSeconds prepareOnWarning } } }`;
 const CREATE_POLICY = `mutation($input: PolicyInput!) { createPolicy(input: $input) { id name vmTypeId allowCloudIds denyCloudIds requiredLabels { key value } homeCloudOnly maxCostPerHour minBandwidthMbps } }`;
 
-const opensips = {
-  name: 'opensips',
-  minInstances: 1,
-  maxInstances: 4,
-  flavorHint: 'm1.small',
-  configureRecipe: {
-    sshUser: 'sipadmin',
-    sshPort: 2222,
-    files: [{ path: '/etc/opensips/listen.cfg', template: 'listen=udp:{{address}}:5060\n', mode: 420 }],
-    commands: [['systemctl', 'restart', 'opensips']],
-  },
-  monitoring: { hostTemplate: 'sip-host', services: [{ description: 'Registered OpenSIPS Users', template: 'passive-service' }] },
-  loadBalancer: { kind: 'KAMAILIO_DISPATCHER', setId: 1, target: 'kamailio-main' },
-};
+interface Integrations {
+  sshKeyId: string;
+  serverId: string;
+  loadBalancerId: string;
+}
+
+/** The three bindings of a VM type, to one tenant's integrations. */
+function bindingsOf(i: Integrations) {
+  return {
+    configureRecipe: {
+      sshKeyId: i.sshKeyId,
+      sshPort: 2222,
+      files: [{ path: '/etc/opensips/listen.cfg', template: 'listen=udp:{{fixedIp}}:5060\nadvertised_address={{ publicIp }}\n', mode: 420 }],
+      commands: [['systemctl', 'restart', 'opensips'], ['logger', 'configured {{vmName}} in {{cloudName}}']],
+      readiness: { udpPort: 5060 },
+    },
+    monitoring: { serverId: i.serverId, hostTemplate: NAGIOS_HOST_TEMPLATE, metrics: [{ service: 'Active Calls', metric: 'active calls' }] },
+    loadBalancer: { loadBalancerId: i.loadBalancerId, setId: 1, drainMetric: 'active calls' },
+  };
+}
 
 describe('VM types, thresholds and policies', () => {
   let db: TestDatabase;
@@ -36,6 +45,20 @@ describe('VM types, thresholds and policies', () => {
   let url: string;
   let a: TenantToken;
   let b: TenantToken;
+  let keyDir: string;
+  let aIntegrations: Integrations;
+  let bIntegrations: Integrations;
+  /** A VM type using every binding, each to one of tenant A's integrations. */
+  let opensips: Record<string, any>;
+
+  async function integrationsOf(token: string): Promise<Integrations> {
+    const key = await createSshKey(url, token, 'deploy', keyPair(keyDir, `deploy-${Math.random().toString(36).slice(2, 8)}`));
+    return {
+      sshKeyId: key.id,
+      serverId: (await registerMonitoringServer(url, token, 'nagios', key.id, keyPair(keyDir, 'nagios-host').publicKey)).id,
+      loadBalancerId: (await registerLoadBalancer(url, token, 'kamailio')).id,
+    };
+  }
 
   beforeAll(async () => {
     db = await createTestDatabase();
@@ -43,11 +66,16 @@ describe('VM types, thresholds and policies', () => {
     url = broker.url;
     a = await createTenantWithToken(url, broker.adminToken, 'tenant-a');
     b = await createTenantWithToken(url, broker.adminToken, 'tenant-b');
+    keyDir = tempKeyDir('vm-types');
+    aIntegrations = await integrationsOf(a.token);
+    bIntegrations = await integrationsOf(b.token);
+    opensips = { name: 'opensips', minInstances: 1, maxInstances: 4, flavorHint: 'm1.small', ...bindingsOf(aIntegrations) };
   });
 
   afterAll(async () => {
-    await broker.stop();
-    await db.drop();
+    await broker?.stop();
+    await db?.drop();
+    fs.rmSync(keyDir, { recursive: true, force: true });
   });
 
   it('creates a VM type with its recipe, monitoring and load-balancer bindings and defaults', async () => {
@@ -58,47 +86,119 @@ describe('VM types, thresholds and policies', () => {
       maxInstances: 4,
       scaleUpCooldownSeconds: 300,
       scaleDownCooldownSeconds: 600,
-      drainTimeoutSeconds: 300,
-      drainTimeoutAction: 'FORCE_REMOVE',
-      configureRecipe: { sshUser: 'sipadmin', sshPort: 2222, files: [{ path: '/etc/opensips/listen.cfg', mode: 420 }], commands: [['systemctl', 'restart', 'opensips']] },
-      loadBalancer: { kind: 'KAMAILIO_DISPATCHER', setId: 1, sipPort: 5060, transport: 'udp', target: 'kamailio-main' },
+      configureRecipe: {
+        sshKeyId: aIntegrations.sshKeyId,
+        sshPort: 2222,
+        sudo: null,
+        files: [{ path: '/etc/opensips/listen.cfg', template: opensips.configureRecipe.files[0].template, mode: 420 }],
+        commands: opensips.configureRecipe.commands,
+        readiness: { command: null, tcpPort: null, udpPort: 5060, timeoutSeconds: 120 },
+      },
+      monitoring: { serverId: aIntegrations.serverId, hostTemplate: NAGIOS_HOST_TEMPLATE, hostName: '{{vmName}}', metrics: [{ service: 'Active Calls', metric: 'active calls' }] },
+      loadBalancer: {
+        loadBalancerId: aIntegrations.loadBalancerId,
+        setId: 1,
+        uriTemplate: 'sip:{{fixedIp}}:5060',
+        attrs: '',
+        drainMetric: 'active calls',
+        drainTimeoutSeconds: 300,
+        drainAction: 'FORCE_REMOVE',
+      },
       thresholds: [],
     });
     const { vmTypes } = await gqlOk(url, a.token, `{ vmTypes { id name } }`);
     expect(vmTypes).toEqual([{ id: createVmType.id, name: 'opensips' }]);
+    // The ids the bindings name are also columns with foreign keys.
+    const [row] = await broker.dataSource.query(`SELECT ssh_key_id, monitoring_server_id, load_balancer_id FROM vm_types WHERE id = $1`, [createVmType.id]);
+    expect(row).toEqual({ ssh_key_id: aIntegrations.sshKeyId, monitoring_server_id: aIntegrations.serverId, load_balancer_id: aIntegrations.loadBalancerId });
   });
 
+  const recipe = (patch: Record<string, unknown>) => ({ configureRecipe: { ...opensips.configureRecipe, ...patch } });
+  const monitoring = (patch: Record<string, unknown>) => ({ monitoring: { ...opensips.monitoring, ...patch } });
+  const lb = (patch: Record<string, unknown>) => ({ loadBalancer: { ...opensips.loadBalancer, ...patch } });
+
+  // Each case is a function: `opensips` exists only once beforeAll ran.
   it.each([
-    [{ minInstances: -1 }, 'input.minInstances', 'must not be negative'],
-    [{ minInstances: 5, maxInstances: 2 }, 'input.maxInstances', 'at least minInstances'],
-    [{ maxInstances: 0 }, 'input.maxInstances', 'at least 1'],
-    [{ name: '' }, 'input.name', 'must not be empty'],
-    [{ configureRecipe: { ...opensips.configureRecipe, sshUser: 'Root User' } }, 'input.configureRecipe.sshUser', 'POSIX'],
-    [{ configureRecipe: { ...opensips.configureRecipe, files: [{ path: 'relative/file', template: '' }] } }, 'input.configureRecipe.files.0.path', 'absolute'],
-    [{ configureRecipe: { ...opensips.configureRecipe, files: [{ path: '/etc/../shadow', template: '' }] } }, 'input.configureRecipe.files.0.path', '..'],
-    [{ configureRecipe: { ...opensips.configureRecipe, commands: [[]] } }, 'input.configureRecipe.commands.0', 'program name'],
-    [{ monitoring: { hostTemplate: 'bad;template' } }, 'input.monitoring.hostTemplate', 'letters, digits'],
-    [{ loadBalancer: { ...opensips.loadBalancer, sipPort: 70000 } }, 'input.loadBalancer.sipPort', 'port'],
-    [{ loadBalancer: { ...opensips.loadBalancer, transport: 'sctp' } }, 'input.loadBalancer.transport', ''],
-  ])('rejects %j naming %s', async (patch, field, rule) => {
-    const err = await gqlError(url, a.token, CREATE, { input: { ...opensips, name: 'bad-one', ...patch } });
+    ['minInstances', 'input.minInstances', 'must not be negative', () => ({ minInstances: -1 })],
+    ['max < min', 'input.maxInstances', 'at least minInstances', () => ({ minInstances: 5, maxInstances: 2 })],
+    ['maxInstances', 'input.maxInstances', 'at least 1', () => ({ maxInstances: 0 })],
+    ['name', 'input.name', 'must not be empty', () => ({ name: '' })],
+    ['sshKeyId', 'input.configureRecipe.sshKeyId', 'id returned by this API', () => recipe({ sshKeyId: 'not-an-id' })],
+    ['sshPort', 'input.configureRecipe.sshPort', 'port', () => recipe({ sshPort: 70000 })],
+    ['relative path', 'input.configureRecipe.files.0.path', 'absolute', () => recipe({ files: [{ path: 'relative/file', template: '' }] })],
+    ['.. in path', 'input.configureRecipe.files.0.path', '..', () => recipe({ files: [{ path: '/etc/../shadow', template: '' }] })],
+    ['NUL in path', 'input.configureRecipe.files.0.path', 'NUL', () => recipe({ files: [{ path: '/etc/a\u0000b', template: '' }] })],
+    ['path twice', 'input.configureRecipe.files.1.path', 'once', () => recipe({ files: [{ path: '/a', template: '' }, { path: '/a', template: '' }] })],
+    ['mode', 'input.configureRecipe.files.0.mode', 'file mode', () => recipe({ files: [{ path: '/a', template: '', mode: 0o10000 }] })],
+    ['unknown variable', 'input.configureRecipe.files.0.template', 'unknown variable "ip" at line 2, column 8', () => recipe({ files: [{ path: '/a', template: 'x\nlisten={{ip}}' }] })],
+    ['malformed template', 'input.configureRecipe.files.0.template', 'malformed placeholder at line 1, column 4', () => recipe({ files: [{ path: '/a', template: 'ok {{fixedIp' }] })],
+    ['hostName in a file', 'input.configureRecipe.files.0.template', '"hostName" at line 1, column 1 cannot be used here', () => recipe({ files: [{ path: '/a', template: '{{hostName}}' }] })],
+    ['empty command', 'input.configureRecipe.commands.0', 'program name', () => recipe({ commands: [[]] })],
+    ['blank program', 'input.configureRecipe.commands.0', 'program name', () => recipe({ commands: [['']] })],
+    ['unknown variable in an argument', 'input.configureRecipe.commands.0.1', 'unknown variable "secret"', () => recipe({ commands: [['echo', '{{secret}}']] })],
+    ['NUL in an argument', 'input.configureRecipe.commands.0.1', 'NUL', () => recipe({ commands: [['echo', 'a\u0000']] })],
+    ['too many arguments', 'input.configureRecipe.commands.0', 'at most 64', () => recipe({ commands: [Array(65).fill('x')] })],
+    ['empty readiness', 'input.configureRecipe.readiness', 'command, a tcpPort or a udpPort', () => recipe({ readiness: {} })],
+    ['readiness variable', 'input.configureRecipe.readiness.command.2', 'unknown variable "nope"', () => recipe({ readiness: { command: ['test', '-e', '{{nope}}'] } })],
+    ['readiness port', 'input.configureRecipe.readiness.tcpPort', 'port', () => recipe({ readiness: { tcpPort: 0 } })],
+    ['readiness timeout', 'input.configureRecipe.readiness.timeoutSeconds', 'at least 1', () => recipe({ readiness: { udpPort: 5060, timeoutSeconds: 0 } })],
+    ['host template without hostName', 'input.monitoring.hostTemplate', 'must use {{hostName}}', () => monitoring({ hostTemplate: 'define host {\n  host_name {{vmName}}\n}\n' })],
+    ['host template variable', 'input.monitoring.hostTemplate', 'unknown variable "address"', () => monitoring({ hostTemplate: 'host_name {{hostName}} {{address}}' })],
+    ['hostName naming itself', 'input.monitoring.hostName', 'cannot be used here', () => monitoring({ hostName: '{{hostName}}' })],
+    ['hostName variable', 'input.monitoring.hostName', 'unknown variable "vm"', () => monitoring({ hostName: 'sip-{{vm}}' })],
+    ['service name', 'input.monitoring.metrics.0.service', 'letters, digits', () => monitoring({ metrics: [{ service: 'bad;service', metric: 'x' }] })],
+    ['service twice', 'input.monitoring.metrics.1.service', 'once', () => monitoring({ metrics: [{ service: 'a', metric: 'x' }, { service: 'a', metric: 'y' }] })],
+    ['setId', 'input.loadBalancer.setId', 'at most 65535', () => lb({ setId: 70000 })],
+    ['uri scheme', 'input.loadBalancer.uriTemplate', 'sip: or sips:', () => lb({ uriTemplate: 'http://{{fixedIp}}' })],
+    ['uri variable', 'input.loadBalancer.uriTemplate', 'unknown variable "fixedIP"', () => lb({ uriTemplate: 'sip:{{fixedIP}}:5060' })],
+    ['attrs variable', 'input.loadBalancer.attrs', 'unknown variable "id"', () => lb({ attrs: 'duid={{id}}' })],
+    ['drain timeout', 'input.loadBalancer.drainTimeoutSeconds', 'must not be negative', () => lb({ drainTimeoutSeconds: -1 })],
+  ])('rejects a bad %s naming %s', async (_what, field, rule, patch) => {
+    const err = await gqlError(url, a.token, CREATE, { input: { ...opensips, name: 'bad-one', ...patch() } });
     expect(err.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field });
     expect(String(err.extensions?.rule)).toContain(rule);
     const { vmTypes } = await gqlOk(url, a.token, `{ vmTypes { name } }`);
     expect(vmTypes.map((v: { name: string }) => v.name)).not.toContain('bad-one');
   });
 
+  it("refuses bindings to another tenant's integrations as if they did not exist", async () => {
+    const cases = [
+      [recipe({ sshKeyId: bIntegrations.sshKeyId }), 'input.configureRecipe.sshKeyId', 'SSH keys'],
+      [monitoring({ serverId: bIntegrations.serverId }), 'input.monitoring.serverId', 'monitoring servers'],
+      [lb({ loadBalancerId: bIntegrations.loadBalancerId }), 'input.loadBalancer.loadBalancerId', 'load balancers'],
+      [lb({ loadBalancerId: '0b5e9a5c-0000-4000-8000-000000000000' }), 'input.loadBalancer.loadBalancerId', 'load balancers'],
+    ] as const;
+    for (const [patch, field, what] of cases) {
+      const err = await gqlError(url, a.token, CREATE, { input: { ...opensips, name: 'foreign-binding', ...patch } });
+      expect(err.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field, rule: `must be the id of one of your ${what}` });
+    }
+  });
+
+  it('stores SQL- and shell-looking text in templates and arguments exactly as given', async () => {
+    const hostile = `x"; $(reboot) \`id\` '; DROP TABLE vm_types; -- {{vmName}} \\{{`;
+    const { createVmType } = await gqlOk(url, a.token, CREATE, {
+      input: { ...opensips, name: 'hostile', ...recipe({ files: [{ path: '/etc/x.cfg', template: hostile }], commands: [['sh', '-c', hostile]] }) },
+    });
+    expect(createVmType.configureRecipe.files[0].template).toBe(hostile);
+    expect(createVmType.configureRecipe.commands).toEqual([['sh', '-c', hostile]]);
+    expect((await broker.dataSource.query(`SELECT count(*)::int AS n FROM vm_types WHERE name = 'hostile'`))[0].n).toBe(1);
+  });
+
   it('refuses a second VM type with the same name in a tenant, but not in another tenant', async () => {
     const err = await gqlError(url, a.token, CREATE, { input: opensips });
     expect(err.extensions).toMatchObject({ code: 'CONFLICT', field: 'input.name' });
-    const { createVmType } = await gqlOk(url, b.token, CREATE, { input: opensips });
+    const { createVmType } = await gqlOk(url, b.token, CREATE, { input: { ...opensips, ...bindingsOf(bIntegrations) } });
     expect(createVmType.name).toBe('opensips');
   });
 
-  it('updates a VM type (full replacement)', async () => {
+  it('updates a VM type (full replacement): bindings left out are gone, and so are their foreign keys', async () => {
     const { createVmType } = await gqlOk(url, a.token, CREATE, { input: { ...opensips, name: 'kamailio' } });
     const { updateVmType } = await gqlOk(url, a.token, UPDATE, { id: createVmType.id, input: { name: 'kamailio-edge', minInstances: 2, maxInstances: 8 } });
-    expect(updateVmType).toMatchObject({ id: createVmType.id, name: 'kamailio-edge', minInstances: 2, maxInstances: 8, configureRecipe: null, loadBalancer: null });
+    expect(updateVmType).toMatchObject({ id: createVmType.id, name: 'kamailio-edge', minInstances: 2, maxInstances: 8, configureRecipe: null, monitoring: null, loadBalancer: null });
+    const [row] = await broker.dataSource.query(`SELECT ssh_key_id, monitoring_server_id, load_balancer_id FROM vm_types WHERE id = $1`, [createVmType.id]);
+    expect(row).toEqual({ ssh_key_id: null, monitoring_server_id: null, load_balancer_id: null });
+    const bad = await gqlError(url, a.token, UPDATE, { id: createVmType.id, input: { ...opensips, name: 'kamailio-edge', ...lb({ uriTemplate: 'sip:{{floating}}' }) } });
+    expect(bad.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.loadBalancer.uriTemplate', rule: expect.stringContaining('unknown variable "floating"') });
   });
 
   it('sets thresholds, replacing the previous set', async () => {

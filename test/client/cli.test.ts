@@ -31,10 +31,6 @@ vmTypes:
     minInstances: 1
     maxInstances: ${maxInstances}
     flavorHint: m1.tiny
-    monitoring:
-      hostTemplate: linux-server
-      services:
-        - { description: active calls, template: sip-service }
     thresholds:
       - { metric: active calls, active: true, warningHoldSeconds: 60, criticalHoldSeconds: 30, role: SCALE_UP, prepareOnWarning: true }
       - { metric: idle, active: true, warningHoldSeconds: 600, criticalHoldSeconds: 300, role: SCALE_DOWN }

@@ -53,8 +53,6 @@ describe('dashboard', () => {
         name: 'opensips',
         minInstances: 1,
         maxInstances: 4,
-        monitoring: { hostTemplate: 'linux-server', services: [{ description: METRIC, template: 'sip-service' }] },
-        loadBalancer: { kind: 'KAMAILIO_DISPATCHER', setId: 1, target: 'kamailio-1' },
       },
     });
     vmTypeId = createVmType.id;

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pino, { Logger } from 'pino';
-import { Broker, startBroker } from '../../src/broker';
+import { Broker, BrokerAdapters, startBroker } from '../../src/broker';
 import { loadConfig } from '../../src/config';
 import { LAB_CLOUD_ENV } from './lab';
 
@@ -20,6 +20,8 @@ export function newAdminSecret(): string {
 export interface TestBrokerOptions {
   /** Where the broker logs (default: pino at TEST_LOG_LEVEL, silent unless set). */
   logger?: Logger;
+  /** Adapters bound instead of the built-in ones (only for what has no adapter in this build). */
+  adapters?: BrokerAdapters;
 }
 
 /** `env` overrides the defaults, the lab endpoint settings (test/support/lab.ts) included. */
@@ -37,7 +39,7 @@ export async function startTestBroker(databaseUrl: string, env: Record<string, s
     ...LAB_CLOUD_ENV,
     ...env,
   });
-  const broker = await startBroker(config, options.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }));
+  const broker = await startBroker(config, options.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), options.adapters);
   return {
     ...broker,
     adminToken,

@@ -24,8 +24,7 @@ vmTypes:
     minInstances: 1
     maxInstances: 4
     flavorHint: m1.small
-    monitoring: { hostTemplate: linux-server, services: [{ description: active calls, template: sip-service }] }
-    loadBalancer: { kind: KAMAILIO_DISPATCHER, setId: 1, target: kamailio-1 }
+    loadBalancer: { loadBalancerId: 6f1c..., setId: 1, drainMetric: active calls }
     thresholds:
       - { metric: active calls, active: true, warningHoldSeconds: 60, criticalHoldSeconds: 30, role: SCALE_UP, prepareOnWarning: true }
     policies:

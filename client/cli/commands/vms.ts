@@ -49,8 +49,8 @@ async function vmTypes(ctx: CliContext): Promise<void> {
       t.minInstances,
       t.maxInstances,
       t.thresholds.map((h) => `${h.metric} (${h.role}${h.active ? '' : ', off'})`).join(', ') || null,
-      t.monitoring?.hostTemplate ?? null,
-      t.loadBalancer ? `${t.loadBalancer.kind} ${t.loadBalancer.target} set ${t.loadBalancer.setId}` : null,
+      t.monitoring?.hostName ?? null,
+      t.loadBalancer ? `set ${t.loadBalancer.setId} ${t.loadBalancer.uriTemplate}` : null,
     ]),
   );
 }

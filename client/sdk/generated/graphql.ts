@@ -97,14 +97,18 @@ export type CloudHealth =
 
 /** Reconfiguration over SSH after boot. */
 export type ConfigureRecipeInput = {
-  /** Commands run next, each an argument vector. */
+  /** Commands run next (at most 32), each an argument vector whose elements are templates. */
   commands?: Array<Array<string>> | null | undefined;
-  /** Files written first. */
+  /** Files written first (at most 32). */
   files?: Array<RecipeFileInput> | null | undefined;
+  /** Checked last. */
+  readiness?: ReadinessCheckInput | null | undefined;
+  /** One of your SSH keys. */
+  sshKeyId: string | number;
   /** SSH port (default 22). */
   sshPort?: number | null | undefined;
-  /** SSH user (POSIX name). */
-  sshUser: string;
+  /** sudo -n for commands; omit or null: when the key's user is not root. */
+  sudo?: boolean | null | undefined;
 };
 
 /** Which form of credential a cloud was registered with (the secret itself is never readable). */
@@ -135,39 +139,42 @@ export type LabelInput = {
   value: string;
 };
 
-/** SIP load balancer registration. */
+/** SIP load balancer registration and draining. */
 export type LoadBalancerBindingInput = {
-  /** Kamailio dispatcher or OpenSIPS load_balancer. */
-  kind: LoadBalancerKind;
-  /** Set id / group id. */
+  /** attrs / resources, a template: {{name}} placeholders of the closed variable set (see the README), \{{ for a literal {{ (default empty). */
+  attrs?: string | null | undefined;
+  /** Default FORCE_REMOVE. */
+  drainAction?: DrainAction | null | undefined;
+  /** Metric that must read zero before deletion (e.g. active calls). */
+  drainMetric?: string | null | undefined;
+  /** Default 300. */
+  drainTimeoutSeconds?: number | null | undefined;
+  /** One of your load balancers. */
+  loadBalancerId: string | number;
+  /** Set id / group id (0-65535). */
   setId: number;
-  /** SIP port (default 5060). */
-  sipPort?: number | null | undefined;
-  /** Name of the load balancer in the broker's configuration. */
-  target: string;
-  /** udp (default) or tcp. */
-  transport?: string | null | undefined;
+  /** Destination URI, a template: {{name}} placeholders of the closed variable set (see the README), \{{ for a literal {{; must start with sip: or sips: (default sip:{{fixedIp}}:5060). */
+  uriTemplate?: string | null | undefined;
 };
 
-/** SIP load balancer whose database the broker edits. */
-export type LoadBalancerKind =
-  | 'KAMAILIO_DISPATCHER'
-  | 'OPENSIPS_LOAD_BALANCER';
-
-/** A Nagios service per VM. */
-export type MonitoredServiceInput = {
-  /** Service description. */
-  description: string;
-  /** Service template. */
-  template: string;
+/** Which metric a Nagios service feeds. */
+export type MetricMappingInput = {
+  /** Metric name. */
+  metric: string;
+  /** Nagios service description (each once). */
+  service: string;
 };
 
-/** Nagios registration. */
+/** Nagios registration and polling. */
 export type MonitoringBindingInput = {
-  /** Host template. */
+  /** The VM's Nagios host name, a template: {{name}} placeholders of the closed variable set (see the README), \{{ for a literal {{ (default {{vmName}}). */
+  hostName?: string | null | undefined;
+  /** Nagios object definitions per VM (at most 64 KiB), a template: {{name}} placeholders of the closed variable set (see the README), \{{ for a literal {{; must use {{hostName}}. */
   hostTemplate: string;
-  /** Services per VM. */
-  services?: Array<MonitoredServiceInput> | null | undefined;
+  /** Service -> metric (default: each service is the metric of its own name). */
+  metrics?: Array<MetricMappingInput> | null | undefined;
+  /** One of your monitoring servers. */
+  serverId: string | number;
 };
 
 /** A new policy. */
@@ -190,13 +197,25 @@ export type PolicyInput = {
   vmTypeId?: string | number | null | undefined;
 };
 
+/** What must answer before a clone counts as ready: at least one of command, tcpPort, udpPort. */
+export type ReadinessCheckInput = {
+  /** Argument vector that must exit 0 (elements are templates). */
+  command?: Array<string> | null | undefined;
+  /** TCP port that must accept a connection. */
+  tcpPort?: number | null | undefined;
+  /** Seconds to wait (1-3600, default 120). */
+  timeoutSeconds?: number | null | undefined;
+  /** UDP port that must answer. */
+  udpPort?: number | null | undefined;
+};
+
 /** A file rendered from a template onto a clone. */
 export type RecipeFileInput = {
   /** File mode (default 420 = 0644). */
   mode?: number | null | undefined;
-  /** Absolute path, no "..". */
+  /** Absolute path, no "..", no control characters; each path once. */
   path: string;
-  /** Template text (at most 64 KiB). */
+  /** File content (at most 64 KiB), a template: {{name}} placeholders of the closed variable set (see the README), \{{ for a literal {{. */
   template: string;
 };
 
@@ -308,10 +327,6 @@ export type VmOrigin =
 export type VmTypeInput = {
   /** Reconfiguration over SSH. */
   configureRecipe?: ConfigureRecipeInput | null | undefined;
-  /** Default FORCE_REMOVE. */
-  drainTimeoutAction?: DrainAction | null | undefined;
-  /** Default 300. */
-  drainTimeoutSeconds?: number | null | undefined;
   /** Flavor for clones. */
   flavorHint?: string | null | undefined;
   /** SIP load balancer registration. */
@@ -336,7 +351,7 @@ export type CloudFieldsFragment = { id: string, name: string, authUrl: string, r
 
 export type ThresholdFieldsFragment = { metric: string, active: boolean, warningHoldSeconds: number, criticalHoldSeconds: number, role: ThresholdRole, prepareOnWarning: boolean };
 
-export type VmTypeFieldsFragment = { id: string, name: string, minInstances: number, maxInstances: number, scaleUpCooldownSeconds: number, scaleDownCooldownSeconds: number, flavorHint: string | null, networkHint: string | null, drainTimeoutSeconds: number, drainTimeoutAction: DrainAction, configureRecipe: { sshUser: string, sshPort: number, commands: Array<Array<string>>, files: Array<{ path: string, template: string, mode: number }> } | null, monitoring: { hostTemplate: string, services: Array<{ description: string, template: string }> } | null, loadBalancer: { kind: LoadBalancerKind, setId: number, sipPort: number, transport: string, target: string } | null, thresholds: Array<{ metric: string, active: boolean, warningHoldSeconds: number, criticalHoldSeconds: number, role: ThresholdRole, prepareOnWarning: boolean }> };
+export type VmTypeFieldsFragment = { id: string, name: string, minInstances: number, maxInstances: number, scaleUpCooldownSeconds: number, scaleDownCooldownSeconds: number, flavorHint: string | null, networkHint: string | null, configureRecipe: { sshKeyId: string, sshPort: number, sudo: boolean | null, commands: Array<Array<string>>, files: Array<{ path: string, template: string, mode: number }>, readiness: { command: Array<string> | null, tcpPort: number | null, udpPort: number | null, timeoutSeconds: number } | null } | null, monitoring: { serverId: string, hostName: string, hostTemplate: string, metrics: Array<{ service: string, metric: string }> } | null, loadBalancer: { loadBalancerId: string, setId: number, uriTemplate: string, attrs: string, drainMetric: string | null, drainTimeoutSeconds: number, drainAction: DrainAction } | null, thresholds: Array<{ metric: string, active: boolean, warningHoldSeconds: number, criticalHoldSeconds: number, role: ThresholdRole, prepareOnWarning: boolean }> };
 
 export type VmFieldsFragment = { id: string, name: string, serverId: string, state: string, origin: VmOrigin, vmTypeId: string | null, sshHostKeyFingerprint: string | null, createdAt: string, cloud: { id: string, name: string } | null, addresses: Array<{ address: string, kind: string, network: string, version: number }> };
 
@@ -382,7 +397,7 @@ export type CreateVmTypeMutationVariables = Exact<{
 }>;
 
 
-export type CreateVmTypeMutation = { createVmType: { id: string, name: string, minInstances: number, maxInstances: number, scaleUpCooldownSeconds: number, scaleDownCooldownSeconds: number, flavorHint: string | null, networkHint: string | null, drainTimeoutSeconds: number, drainTimeoutAction: DrainAction, configureRecipe: { sshUser: string, sshPort: number, commands: Array<Array<string>>, files: Array<{ path: string, template: string, mode: number }> } | null, monitoring: { hostTemplate: string, services: Array<{ description: string, template: string }> } | null, loadBalancer: { kind: LoadBalancerKind, setId: number, sipPort: number, transport: string, target: string } | null, thresholds: Array<{ metric: string, active: boolean, warningHoldSeconds: number, criticalHoldSeconds: number, role: ThresholdRole, prepareOnWarning: boolean }> } };
+export type CreateVmTypeMutation = { createVmType: { id: string, name: string, minInstances: number, maxInstances: number, scaleUpCooldownSeconds: number, scaleDownCooldownSeconds: number, flavorHint: string | null, networkHint: string | null, configureRecipe: { sshKeyId: string, sshPort: number, sudo: boolean | null, commands: Array<Array<string>>, files: Array<{ path: string, template: string, mode: number }>, readiness: { command: Array<string> | null, tcpPort: number | null, udpPort: number | null, timeoutSeconds: number } | null } | null, monitoring: { serverId: string, hostName: string, hostTemplate: string, metrics: Array<{ service: string, metric: string }> } | null, loadBalancer: { loadBalancerId: string, setId: number, uriTemplate: string, attrs: string, drainMetric: string | null, drainTimeoutSeconds: number, drainAction: DrainAction } | null, thresholds: Array<{ metric: string, active: boolean, warningHoldSeconds: number, criticalHoldSeconds: number, role: ThresholdRole, prepareOnWarning: boolean }> } };
 
 export type UpdateVmTypeMutationVariables = Exact<{
   id: string | number;
@@ -390,7 +405,7 @@ export type UpdateVmTypeMutationVariables = Exact<{
 }>;
 
 
-export type UpdateVmTypeMutation = { updateVmType: { id: string, name: string, minInstances: number, maxInstances: number, scaleUpCooldownSeconds: number, scaleDownCooldownSeconds: number, flavorHint: string | null, networkHint: string | null, drainTimeoutSeconds: number, drainTimeoutAction: DrainAction, configureRecipe: { sshUser: string, sshPort: number, commands: Array<Array<string>>, files: Array<{ path: string, template: string, mode: number }> } | null, monitoring: { hostTemplate: string, services: Array<{ description: string, template: string }> } | null, loadBalancer: { kind: LoadBalancerKind, setId: number, sipPort: number, transport: string, target: string } | null, thresholds: Array<{ metric: string, active: boolean, warningHoldSeconds: number, criticalHoldSeconds: number, role: ThresholdRole, prepareOnWarning: boolean }> } };
+export type UpdateVmTypeMutation = { updateVmType: { id: string, name: string, minInstances: number, maxInstances: number, scaleUpCooldownSeconds: number, scaleDownCooldownSeconds: number, flavorHint: string | null, networkHint: string | null, configureRecipe: { sshKeyId: string, sshPort: number, sudo: boolean | null, commands: Array<Array<string>>, files: Array<{ path: string, template: string, mode: number }>, readiness: { command: Array<string> | null, tcpPort: number | null, udpPort: number | null, timeoutSeconds: number } | null } | null, monitoring: { serverId: string, hostName: string, hostTemplate: string, metrics: Array<{ service: string, metric: string }> } | null, loadBalancer: { loadBalancerId: string, setId: number, uriTemplate: string, attrs: string, drainMetric: string | null, drainTimeoutSeconds: number, drainAction: DrainAction } | null, thresholds: Array<{ metric: string, active: boolean, warningHoldSeconds: number, criticalHoldSeconds: number, role: ThresholdRole, prepareOnWarning: boolean }> } };
 
 export type SetThresholdsMutationVariables = Exact<{
   vmTypeId: string | number;
@@ -398,7 +413,7 @@ export type SetThresholdsMutationVariables = Exact<{
 }>;
 
 
-export type SetThresholdsMutation = { setThresholds: { id: string, name: string, minInstances: number, maxInstances: number, scaleUpCooldownSeconds: number, scaleDownCooldownSeconds: number, flavorHint: string | null, networkHint: string | null, drainTimeoutSeconds: number, drainTimeoutAction: DrainAction, configureRecipe: { sshUser: string, sshPort: number, commands: Array<Array<string>>, files: Array<{ path: string, template: string, mode: number }> } | null, monitoring: { hostTemplate: string, services: Array<{ description: string, template: string }> } | null, loadBalancer: { kind: LoadBalancerKind, setId: number, sipPort: number, transport: string, target: string } | null, thresholds: Array<{ metric: string, active: boolean, warningHoldSeconds: number, criticalHoldSeconds: number, role: ThresholdRole, prepareOnWarning: boolean }> } };
+export type SetThresholdsMutation = { setThresholds: { id: string, name: string, minInstances: number, maxInstances: number, scaleUpCooldownSeconds: number, scaleDownCooldownSeconds: number, flavorHint: string | null, networkHint: string | null, configureRecipe: { sshKeyId: string, sshPort: number, sudo: boolean | null, commands: Array<Array<string>>, files: Array<{ path: string, template: string, mode: number }>, readiness: { command: Array<string> | null, tcpPort: number | null, udpPort: number | null, timeoutSeconds: number } | null } | null, monitoring: { serverId: string, hostName: string, hostTemplate: string, metrics: Array<{ service: string, metric: string }> } | null, loadBalancer: { loadBalancerId: string, setId: number, uriTemplate: string, attrs: string, drainMetric: string | null, drainTimeoutSeconds: number, drainAction: DrainAction } | null, thresholds: Array<{ metric: string, active: boolean, warningHoldSeconds: number, criticalHoldSeconds: number, role: ThresholdRole, prepareOnWarning: boolean }> } };
 
 export type CreatePolicyMutationVariables = Exact<{
   input: PolicyInput;
@@ -463,7 +478,7 @@ export type CloudServersQuery = { cloudServers: Array<{ id: string, name: string
 export type VmTypesQueryVariables = Exact<{ [key: string]: never; }>;
 
 
-export type VmTypesQuery = { vmTypes: Array<{ id: string, name: string, minInstances: number, maxInstances: number, scaleUpCooldownSeconds: number, scaleDownCooldownSeconds: number, flavorHint: string | null, networkHint: string | null, drainTimeoutSeconds: number, drainTimeoutAction: DrainAction, configureRecipe: { sshUser: string, sshPort: number, commands: Array<Array<string>>, files: Array<{ path: string, template: string, mode: number }> } | null, monitoring: { hostTemplate: string, services: Array<{ description: string, template: string }> } | null, loadBalancer: { kind: LoadBalancerKind, setId: number, sipPort: number, transport: string, target: string } | null, thresholds: Array<{ metric: string, active: boolean, warningHoldSeconds: number, criticalHoldSeconds: number, role: ThresholdRole, prepareOnWarning: boolean }> }> };
+export type VmTypesQuery = { vmTypes: Array<{ id: string, name: string, minInstances: number, maxInstances: number, scaleUpCooldownSeconds: number, scaleDownCooldownSeconds: number, flavorHint: string | null, networkHint: string | null, configureRecipe: { sshKeyId: string, sshPort: number, sudo: boolean | null, commands: Array<Array<string>>, files: Array<{ path: string, template: string, mode: number }>, readiness: { command: Array<string> | null, tcpPort: number | null, udpPort: number | null, timeoutSeconds: number } | null } | null, monitoring: { serverId: string, hostName: string, hostTemplate: string, metrics: Array<{ service: string, metric: string }> } | null, loadBalancer: { loadBalancerId: string, setId: number, uriTemplate: string, attrs: string, drainMetric: string | null, drainTimeoutSeconds: number, drainAction: DrainAction } | null, thresholds: Array<{ metric: string, active: boolean, warningHoldSeconds: number, criticalHoldSeconds: number, role: ThresholdRole, prepareOnWarning: boolean }> }> };
 
 export type VmsQueryVariables = Exact<{
   vmTypeId?: string | number | null | undefined;
@@ -614,31 +629,40 @@ export const VmTypeFieldsFragmentDoc = new TypedDocumentString(`
   scaleDownCooldownSeconds
   flavorHint
   networkHint
-  drainTimeoutSeconds
-  drainTimeoutAction
   configureRecipe {
-    sshUser
+    sshKeyId
     sshPort
+    sudo
     files {
       path
       template
       mode
     }
     commands
+    readiness {
+      command
+      tcpPort
+      udpPort
+      timeoutSeconds
+    }
   }
   monitoring {
+    serverId
+    hostName
     hostTemplate
-    services {
-      description
-      template
+    metrics {
+      service
+      metric
     }
   }
   loadBalancer {
-    kind
+    loadBalancerId
     setId
-    sipPort
-    transport
-    target
+    uriTemplate
+    attrs
+    drainMetric
+    drainTimeoutSeconds
+    drainAction
   }
   thresholds {
     ...ThresholdFields
@@ -884,31 +908,40 @@ fragment VmTypeFields on VmType {
   scaleDownCooldownSeconds
   flavorHint
   networkHint
-  drainTimeoutSeconds
-  drainTimeoutAction
   configureRecipe {
-    sshUser
+    sshKeyId
     sshPort
+    sudo
     files {
       path
       template
       mode
     }
     commands
+    readiness {
+      command
+      tcpPort
+      udpPort
+      timeoutSeconds
+    }
   }
   monitoring {
+    serverId
+    hostName
     hostTemplate
-    services {
-      description
-      template
+    metrics {
+      service
+      metric
     }
   }
   loadBalancer {
-    kind
+    loadBalancerId
     setId
-    sipPort
-    transport
-    target
+    uriTemplate
+    attrs
+    drainMetric
+    drainTimeoutSeconds
+    drainAction
   }
   thresholds {
     ...ThresholdFields
@@ -937,31 +970,40 @@ fragment VmTypeFields on VmType {
   scaleDownCooldownSeconds
   flavorHint
   networkHint
-  drainTimeoutSeconds
-  drainTimeoutAction
   configureRecipe {
-    sshUser
+    sshKeyId
     sshPort
+    sudo
     files {
       path
       template
       mode
     }
     commands
+    readiness {
+      command
+      tcpPort
+      udpPort
+      timeoutSeconds
+    }
   }
   monitoring {
+    serverId
+    hostName
     hostTemplate
-    services {
-      description
-      template
+    metrics {
+      service
+      metric
     }
   }
   loadBalancer {
-    kind
+    loadBalancerId
     setId
-    sipPort
-    transport
-    target
+    uriTemplate
+    attrs
+    drainMetric
+    drainTimeoutSeconds
+    drainAction
   }
   thresholds {
     ...ThresholdFields
@@ -990,31 +1032,40 @@ fragment VmTypeFields on VmType {
   scaleDownCooldownSeconds
   flavorHint
   networkHint
-  drainTimeoutSeconds
-  drainTimeoutAction
   configureRecipe {
-    sshUser
+    sshKeyId
     sshPort
+    sudo
     files {
       path
       template
       mode
     }
     commands
+    readiness {
+      command
+      tcpPort
+      udpPort
+      timeoutSeconds
+    }
   }
   monitoring {
+    serverId
+    hostName
     hostTemplate
-    services {
-      description
-      template
+    metrics {
+      service
+      metric
     }
   }
   loadBalancer {
-    kind
+    loadBalancerId
     setId
-    sipPort
-    transport
-    target
+    uriTemplate
+    attrs
+    drainMetric
+    drainTimeoutSeconds
+    drainAction
   }
   thresholds {
     ...ThresholdFields
@@ -1303,31 +1354,40 @@ fragment VmTypeFields on VmType {
   scaleDownCooldownSeconds
   flavorHint
   networkHint
-  drainTimeoutSeconds
-  drainTimeoutAction
   configureRecipe {
-    sshUser
+    sshKeyId
     sshPort
+    sudo
     files {
       path
       template
       mode
     }
     commands
+    readiness {
+      command
+      tcpPort
+      udpPort
+      timeoutSeconds
+    }
   }
   monitoring {
+    serverId
+    hostName
     hostTemplate
-    services {
-      description
-      template
+    metrics {
+      service
+      metric
     }
   }
   loadBalancer {
-    kind
+    loadBalancerId
     setId
-    sipPort
-    transport
-    target
+    uriTemplate
+    attrs
+    drainMetric
+    drainTimeoutSeconds
+    drainAction
   }
   thresholds {
     ...ThresholdFields

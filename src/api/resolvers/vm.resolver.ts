@@ -4,7 +4,7 @@ import { ApiContext, callerOf } from '../context';
 import { ChargedPerExecution } from '../outside-call.middleware';
 import { pageSizeArg } from '../types/page-size.arg';
 import { Cloud } from '../types/cloud.types';
-import { CloudServer, ImportVmInput, Sample, SampleInput, Vm } from '../types/vm.types';
+import { CloudServer, ImportVmInput, Sample, SampleInput, Vm, VmHostKey } from '../types/vm.types';
 import { nullIfNotFound } from './cloud.resolver';
 
 @Resolver(() => Vm)
@@ -27,6 +27,20 @@ export class VmResolver {
   @UseMiddleware(ChargedPerExecution)
   importVm(@Ctx() ctx: ApiContext, @Arg('input', () => ImportVmInput) input: ImportVmInput) {
     return ctx.services.vmImport.importVm(callerOf(ctx), input);
+  }
+
+  @Mutation(() => Vm, {
+    description:
+      'Pin (or replace) the SSH host key a VM must present, from an OpenSSH public key line (ssh-ed25519 AAAA... comment) or a SHA256: fingerprint. Clones made from the VM afterwards expect it too.',
+  })
+  setVmHostKey(@Ctx() ctx: ApiContext, @Arg('vmId', () => ID) vmId: string, @Arg('key') key: string) {
+    return ctx.services.vms.setHostKey(callerOf(ctx), vmId, key);
+  }
+
+  @FieldResolver(() => VmHostKey, { nullable: true, description: 'The pinned SSH host key; null: none yet (see sshHostKeyNote), and CONFIGURE refuses to run.' })
+  sshHostKey(@Root() vm: VmEntity): VmHostKey | null {
+    if (!vm.sshHostKeyFingerprint || !vm.sshHostKeySource) return null;
+    return { algorithm: vm.sshHostKeyAlgorithm, fingerprint: vm.sshHostKeyFingerprint, source: vm.sshHostKeySource };
   }
 
   @Query(() => [CloudServer], { description: 'Servers of one of your own clouds, as its Nova lists them (to pick one for importVm).' })

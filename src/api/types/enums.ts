@@ -1,7 +1,7 @@
 /** Domain enums registered with GraphQL, each with a description clients can read. */
 import { registerEnumType } from 'type-graphql';
 import { CloneEventKind, ClonePhase, CloneJobState } from '../../domain/clone-phase';
-import { CloudHealth, CredentialKind, DrainAction, LoadBalancerKind, SampleState, ScalingAction, ThresholdRole, VmOrigin } from '../../domain/enums';
+import { CloudHealth, CredentialKind, DrainAction, HostKeySource, LoadBalancerKind, MonitoringHealth, SampleState, ScalingAction, ThresholdRole, VmOrigin } from '../../domain/enums';
 import { Role } from '../../domain/roles';
 import { ScaleDownPhase } from '../../domain/scale-down';
 
@@ -16,6 +16,24 @@ registerEnumType(ThresholdRole, { name: 'ThresholdRole', description: 'SCALE_UP 
 registerEnumType(VmOrigin, { name: 'VmOrigin', description: 'How the broker came to know a VM.' });
 registerEnumType(LoadBalancerKind, { name: 'LoadBalancerKind', description: 'SIP load balancer whose database the broker edits.' });
 registerEnumType(DrainAction, { name: 'DrainAction', description: 'What to do when draining a VM for scale-down times out.' });
+registerEnumType(HostKeySource, {
+  name: 'HostKeySource',
+  description: "Where a VM's pinned SSH host key came from.",
+  valuesConfig: {
+    IMPORTED: { description: 'Read from the server when it was imported (trust on first use).' },
+    SET: { description: 'Given with setVmHostKey.' },
+    CLONED: { description: 'Inherited from the VM it was cloned from (a clone carries its source\'s disk and host keys).' },
+  },
+});
+registerEnumType(MonitoringHealth, {
+  name: 'MonitoringHealth',
+  description: "What the monitoring poller found at a monitoring server's status URL last time.",
+  valuesConfig: {
+    UNKNOWN: { description: 'Not polled yet (or reached differently since the last poll).' },
+    HEALTHY: { description: 'The last poll read its services.' },
+    UNREACHABLE: { description: 'The last poll failed (see lastError); it produced no samples.' },
+  },
+});
 registerEnumType(ScalingAction, { name: 'ScalingAction', description: 'What the scheduler decided.' });
 registerEnumType(ClonePhase, { name: 'ClonePhase', description: 'Phase of a clone job, in pipeline order; FAILED and CANCELLED end a job after its undo steps ran.' });
 registerEnumType(CloneJobState, {
@@ -38,4 +56,4 @@ registerEnumType(ScaleDownPhase, {
 });
 
 export { ScaleDownPhase };
-export { CloneEventKind, ClonePhase, CloneJobState, CloudHealth, CredentialKind, DrainAction, LoadBalancerKind, Role, SampleState, ScalingAction, ThresholdRole, VmOrigin };
+export { CloneEventKind, ClonePhase, CloneJobState, CloudHealth, CredentialKind, DrainAction, HostKeySource, LoadBalancerKind, MonitoringHealth, Role, SampleState, ScalingAction, ThresholdRole, VmOrigin };

@@ -1,6 +1,6 @@
 import { Field, Float, ID, InputType, Int, ObjectType } from 'type-graphql';
 import { Label, LabelInput } from './cloud.types';
-import { SampleState, VmOrigin } from './enums';
+import { HostKeySource, SampleState, VmOrigin } from './enums';
 
 @ObjectType({ description: 'An address of a VM.' })
 export class VmAddress {
@@ -15,6 +15,18 @@ export class VmAddress {
 
   @Field(() => Int, { description: 'IP version.' })
   version!: number;
+}
+
+@ObjectType({ description: "The SSH host key a VM must present: CONFIGURE connects only when the server shows this key." })
+export class VmHostKey {
+  @Field(() => String, { nullable: true, description: 'Key algorithm, e.g. ssh-ed25519; null when only the fingerprint is known.' })
+  algorithm!: string | null;
+
+  @Field({ description: 'SHA256 fingerprint, as ssh-keygen -lf prints it.' })
+  fingerprint!: string;
+
+  @Field(() => HostKeySource, { description: 'Where the key came from.' })
+  source!: HostKeySource;
 }
 
 @ObjectType({ description: 'A VM the broker knows: imported from a cloud or created by a clone.' })
@@ -40,8 +52,11 @@ export class Vm {
   @Field(() => VmOrigin, { description: 'Imported or cloned.' })
   origin!: VmOrigin;
 
-  @Field(() => String, { nullable: true, description: 'Pinned SSH host key fingerprint (SHA256:...).' })
+  @Field(() => String, { nullable: true, description: 'Pinned SSH host key fingerprint (SHA256:...).', deprecationReason: 'Use sshHostKey { fingerprint }.' })
   sshHostKeyFingerprint!: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Why no host key is pinned (e.g. the server did not answer at import); null once one is.' })
+  sshHostKeyNote!: string | null;
 
   @Field({ description: 'When the broker learned of it.' })
   createdAt!: Date;

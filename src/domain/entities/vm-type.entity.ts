@@ -1,31 +1,63 @@
 import { Column, JoinColumn, ManyToOne, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
-import { DrainAction, LoadBalancerKind } from '../enums';
+import { DrainAction } from '../enums';
+import { LoadBalancerEntity } from './load-balancer.entity';
+import { MonitoringServerEntity } from './monitoring-server.entity';
+import { SshKeyEntity } from './ssh-key.entity';
 import { TenantEntity } from './tenant.entity';
 
-/** A file rendered from a template onto the clone, then commands run over SSH. */
+/**
+ * How a VM of the type is reconfigured over SSH after a clone boots: files rendered from
+ * templates, then commands (argument vectors whose elements are templates), then a readiness
+ * check. Every template is checked (syntax, variables) when the VM type is saved.
+ */
 export interface ConfigureRecipe {
-  sshUser: string;
+  /** The tenant's SshKey to log in with (its username is the login). */
+  sshKeyId: string;
   sshPort: number;
+  /** Run commands under `sudo -n`; null: when the key's user is not root. */
+  sudo: boolean | null;
   files: { path: string; template: string; mode: number }[];
-  /** Each command is an argument vector, never a shell string. */
+  /** Each command is an argument vector, never a shell string; each element is a template. */
   commands: string[][];
+  /** What must answer before the clone counts as configured; null: nothing beyond the commands. */
+  readiness: ReadinessCheck | null;
 }
 
+export interface ReadinessCheck {
+  /** An argument vector (elements are templates) that must exit 0. */
+  command: string[] | null;
+  /** A TCP port on the VM that must accept a connection. */
+  tcpPort: number | null;
+  /** A UDP port on the VM that must answer. */
+  udpPort: number | null;
+  timeoutSeconds: number;
+}
+
+/** How VMs of the type are registered in one of the tenant's Nagios servers and read by the poller. */
 export interface MonitoringBinding {
-  /** Nagios host template the clone's host object uses. */
+  serverId: string;
+  /** Nagios object definitions written for each VM (a template; must use {{hostName}}). */
   hostTemplate: string;
-  /** Nagios services (by description) created for the clone, each from a service template. */
-  services: { description: string; template: string }[];
+  /** The VM's Nagios host name (a template, default `{{vmName}}`): how the poller finds the VM's services. */
+  hostName: string;
+  /** Nagios service description -> metric name; services not listed are metrics of their own name. */
+  metrics: { service: string; metric: string }[];
 }
 
+/** How VMs of the type are added to and drained from one of the tenant's SIP load balancers. */
 export interface LoadBalancerBinding {
-  kind: LoadBalancerKind;
+  loadBalancerId: string;
   /** Dispatcher set id (Kamailio) or group id (OpenSIPS). */
   setId: number;
-  sipPort: number;
-  transport: 'udp' | 'tcp';
-  /** Reference to the load balancer's connection settings, held by the operator's config. */
-  target: string;
+  /** The destination's SIP URI (a template, default `sip:{{fixedIp}}:5060`). */
+  uriTemplate: string;
+  /** Dispatcher `attrs` / load_balancer `resources` (a template, may be empty). */
+  attrs: string;
+  /** The metric that must read zero before a drained VM is deleted (e.g. active calls); null: no wait. */
+  drainMetric: string | null;
+  drainTimeoutSeconds: number;
+  /** What to do when the drain times out. */
+  drainAction: DrainAction;
 }
 
 /** A class of VMs under scaling control. */
@@ -72,11 +104,31 @@ export class VmTypeEntity {
   @Column({ type: 'jsonb', nullable: true })
   loadBalancer!: LoadBalancerBinding | null;
 
-  @Column({ type: 'integer', default: 300 })
-  drainTimeoutSeconds!: number;
+  // The ids the bindings name, as columns with foreign keys: an SSH key, Nagios or load balancer
+  // a VM type uses cannot disappear under it (written together with the bindings, never alone).
+  @Index()
+  @Column({ type: 'uuid', nullable: true })
+  sshKeyId!: string | null;
 
-  @Column({ type: 'varchar', length: 16, default: DrainAction.FORCE_REMOVE })
-  drainTimeoutAction!: DrainAction;
+  @ManyToOne(() => SshKeyEntity, { onDelete: 'RESTRICT', nullable: true })
+  @JoinColumn({ name: 'ssh_key_id' })
+  sshKey?: SshKeyEntity;
+
+  @Index()
+  @Column({ type: 'uuid', nullable: true })
+  monitoringServerId!: string | null;
+
+  @ManyToOne(() => MonitoringServerEntity, { onDelete: 'RESTRICT', nullable: true })
+  @JoinColumn({ name: 'monitoring_server_id' })
+  monitoringServer?: MonitoringServerEntity;
+
+  @Index()
+  @Column({ type: 'uuid', nullable: true })
+  loadBalancerId!: string | null;
+
+  @ManyToOne(() => LoadBalancerEntity, { onDelete: 'RESTRICT', nullable: true })
+  @JoinColumn({ name: 'load_balancer_id' })
+  loadBalancerRow?: LoadBalancerEntity;
 
   @CreateDateColumn({ type: 'timestamptz' })
   createdAt!: Date;

@@ -1,5 +1,5 @@
-import { Column, JoinColumn, ManyToOne, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
-import { VmOrigin } from '../enums';
+import { BeforeInsert, Column, JoinColumn, ManyToOne, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
+import { HostKeySource, VmOrigin } from '../enums';
 import { CloudEntity } from './cloud.entity';
 import { VmTypeEntity } from './vm-type.entity';
 
@@ -50,9 +50,21 @@ export class VmEntity {
   @Column({ type: 'varchar', length: 32 })
   state!: string;
 
-  /** SHA256 fingerprint of the pinned SSH host key, as `ssh-keygen -lf` prints it. */
+  /** SHA256 fingerprint of the pinned SSH host key, as `ssh-keygen -lf` prints it; null: none pinned. */
   @Column({ type: 'varchar', length: 128, nullable: true })
   sshHostKeyFingerprint!: string | null;
+
+  /** The pinned key's algorithm (ssh-ed25519, ...); null when only its fingerprint is known. */
+  @Column({ type: 'varchar', length: 32, nullable: true })
+  sshHostKeyAlgorithm!: string | null;
+
+  /** Where the pinned key came from; set whenever a fingerprint is. */
+  @Column({ type: 'varchar', length: 16, nullable: true })
+  sshHostKeySource!: HostKeySource | null;
+
+  /** Why no host key is pinned (e.g. the server did not answer at import), for the tenant to read. */
+  @Column({ type: 'varchar', length: 512, nullable: true })
+  sshHostKeyNote!: string | null;
 
   @Column({ type: 'varchar', length: 16 })
   origin!: VmOrigin;
@@ -75,4 +87,15 @@ export class VmEntity {
 
   @UpdateDateColumn({ type: 'timestamptz' })
   updatedAt!: Date;
+
+  /**
+   * A pinned key always says where it came from. A clone created with only its source's
+   * fingerprint (see inheritedHostKey for the whole key) inherited it.
+   */
+  @BeforeInsert()
+  sayWhereTheHostKeyCameFrom(): void {
+    if (this.sshHostKeyFingerprint && !this.sshHostKeySource) {
+      this.sshHostKeySource = this.origin === VmOrigin.CLONE ? HostKeySource.CLONED : HostKeySource.IMPORTED;
+    }
+  }
 }

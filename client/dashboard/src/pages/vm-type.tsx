@@ -46,14 +46,14 @@ function Bindings({ type }: { type: VmTypeFieldsFragment }) {
             flavor {type.flavorHint ?? 'cloud default'}, network {type.networkHint ?? 'cloud default'}
           </dd>
           <dt>Monitoring</dt>
-          <dd>{type.monitoring ? `Nagios host template ${type.monitoring.hostTemplate}; services ${type.monitoring.services.map((s) => s.description).join(', ') || 'none'}` : 'none'}</dd>
+          <dd>{type.monitoring ? `Nagios host ${type.monitoring.hostName}; metrics ${type.monitoring.metrics.map((m) => `${m.service} -> ${m.metric}`).join(', ') || 'by service name'}` : 'none'}</dd>
           <dt>Load balancer</dt>
-          <dd>{type.loadBalancer ? `${type.loadBalancer.kind} ${type.loadBalancer.target}, set ${type.loadBalancer.setId}, ${type.loadBalancer.transport}/${type.loadBalancer.sipPort}` : 'none'}</dd>
+          <dd>{type.loadBalancer ? `set ${type.loadBalancer.setId}, ${type.loadBalancer.uriTemplate}` : 'none'}</dd>
           <dt>Configure</dt>
-          <dd>{type.configureRecipe ? `as ${type.configureRecipe.sshUser}: ${type.configureRecipe.files.length} files, ${type.configureRecipe.commands.length} commands` : 'none'}</dd>
+          <dd>{type.configureRecipe ? `port ${type.configureRecipe.sshPort}: ${type.configureRecipe.files.length} files, ${type.configureRecipe.commands.length} commands` : 'none'}</dd>
           <dt>Drain</dt>
           <dd>
-            {seconds(type.drainTimeoutSeconds)}, then {type.drainTimeoutAction}
+            {type.loadBalancer ? `${type.loadBalancer.drainMetric ?? 'no drain metric'}, ${seconds(type.loadBalancer.drainTimeoutSeconds)}, then ${type.loadBalancer.drainAction}` : 'none'}
           </dd>
         </dl>
       </div>
