@@ -56,7 +56,8 @@ export class SshSession implements RemoteSession {
 
   constructor(
     private readonly client: Client,
-    readonly server: string,
+    /** `SSH user@host:port`, as every error of this session begins. */
+    readonly label: string,
     private readonly transferTimeoutMs: number,
     private readonly killRemoteOnTimeout: boolean,
   ) {
@@ -76,7 +77,7 @@ export class SshSession implements RemoteSession {
     const program = programOf(argv);
     return this.guarded(`\`${program}\``, options.timeoutMs, (settle) => {
       this.client.exec(command, (err, stream) => {
-        if (err) return settle.fail(integrationError(this.server, 'OPERATION_FAILED', `could not start \`${program}\`: ${errorText(err)}`, { cause: err }));
+        if (err) return settle.fail(integrationError(this.label, 'OPERATION_FAILED', `could not start \`${program}\`: ${errorText(err)}`, { cause: err }));
         settle.onTimeout(() => {
           // Where sshd honours signal requests (not for root sessions) this ends the command now;
           // elsewhere the remote `timeout` does, a little later.
@@ -200,7 +201,7 @@ export class SshSession implements RemoteSession {
     });
     stream.on('close', () => {
       if (exit === null) {
-        settle.fail(integrationError(this.server, 'OPERATION_FAILED', `\`${program}\` ended without an exit status (the connection may have dropped)`));
+        settle.fail(integrationError(this.label, 'OPERATION_FAILED', `\`${program}\` ended without an exit status (the connection may have dropped)`));
       } else {
         settle.done({ exitCode: exit, stdout: stdout.text(), stderr: stderr.text() });
       }
@@ -208,10 +209,10 @@ export class SshSession implements RemoteSession {
   }
 
   private sftp(): Promise<SFTPWrapper> {
-    if (this.closedBy) return Promise.reject(connectionError(this.server, this.closedBy));
+    if (this.closedBy) return Promise.reject(connectionError(this.label, this.closedBy));
     this.sftpChannel ??= this.guarded('opening SFTP', this.transferTimeoutMs, (settle) => {
       this.client.sftp((err, sftp) => {
-        if (err) return settle.fail(integrationError(this.server, 'OPERATION_FAILED', `the server offers no SFTP: ${errorText(err)}`, { cause: err }));
+        if (err) return settle.fail(integrationError(this.label, 'OPERATION_FAILED', `the server offers no SFTP: ${errorText(err)}`, { cause: err }));
         sftp.on('close', () => {
           this.sftpChannel = null;
         });
@@ -237,7 +238,7 @@ export class SshSession implements RemoteSession {
         settle.fail(
           err instanceof DomainError
             ? err
-            : integrationError(this.server, 'OPERATION_FAILED', `SFTP ${what} failed: ${sftpProblem(err)}`, { detail: errorText(err), cause: err }),
+            : integrationError(this.label, 'OPERATION_FAILED', `SFTP ${what} failed: ${sftpProblem(err)}`, { detail: errorText(err), cause: err }),
         ),
       );
     });
@@ -248,7 +249,7 @@ export class SshSession implements RemoteSession {
    * settles first wins, later callbacks are ignored.
    */
   private guarded<T>(what: string, timeoutMs: number, start: (settle: Settle<T>) => void): Promise<T> {
-    if (this.closedBy) return Promise.reject(connectionError(this.server, this.closedBy));
+    if (this.closedBy) return Promise.reject(connectionError(this.label, this.closedBy));
     return new Promise<T>((resolve, reject) => {
       let finished = false;
       let onTimeout: (() => void) | null = null;
@@ -260,12 +261,12 @@ export class SshSession implements RemoteSession {
         return true;
       };
       const lost = (err: Error): void => {
-        if (finish()) reject(connectionError(this.server, err));
+        if (finish()) reject(connectionError(this.label, err));
       };
       const timer = setTimeout(() => {
         if (!finish()) return;
         onTimeout?.();
-        reject(integrationError(this.server, 'TIMEOUT', `${what} did not finish within ${timeoutMs} ms`));
+        reject(integrationError(this.label, 'TIMEOUT', `${what} did not finish within ${timeoutMs} ms`));
       }, timeoutMs);
       this.onClose.add(lost);
       start({
