@@ -5,6 +5,7 @@
  */
 import { SampleState } from '../../domain/enums';
 import type { ServiceStatus } from '../../ports/monitoring.port';
+import { cleanText } from '../net/integration-error';
 
 /** statusjson's service status bits (cgi/statusjson.c: SERVICE_PENDING ... SERVICE_CRITICAL). */
 export const NAGIOS_SERVICE_STATUS = { PENDING: 1, OK: 2, WARNING: 4, UNKNOWN: 8, CRITICAL: 16 } as const;
@@ -57,10 +58,7 @@ export function observedAtOf(lastCheck: unknown): Date {
 
 /** Plugin output is the VM's text: control characters out, bounded. */
 export function cleanOutput(output: unknown): string {
-  if (typeof output !== 'string') return '';
-  // eslint-disable-next-line no-control-regex
-  const flat = output.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ').trim();
-  return flat.length > 500 ? `${flat.slice(0, 500)}...` : flat;
+  return cleanText(output, 500);
 }
 
 /**

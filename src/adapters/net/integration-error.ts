@@ -85,3 +85,11 @@ export function connectionError(server: string, err: unknown, extra?: Record<str
   }
   return integrationError(server, 'NO_ANSWER', NO_ANSWER, { detail: errorText(err), cause: err, extra });
 }
+
+/** Text a server sent (plugin output, an RPC error message) as a message may carry it: control characters out, bounded. */
+export function cleanText(text: unknown, max = 500): string {
+  if (typeof text !== 'string') return '';
+  // eslint-disable-next-line no-control-regex
+  const flat = text.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ').trim();
+  return flat.length > max ? `${flat.slice(0, max)}...` : flat;
+}
