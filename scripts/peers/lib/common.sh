@@ -81,12 +81,22 @@ wait_for() {
   done
 }
 
-# render TEMPLATE OUT KEY=VALUE...: copies TEMPLATE with every @KEY@ replaced (values must not contain '|').
+# replace_if_changed NEW OUT: moves NEW over OUT unless they are equal; status 0 when OUT changed.
+# Lets a re-run leave running daemons alone when their configuration is what they already have.
+replace_if_changed() {
+  local new=$1 out=$2
+  if [ -f "$out" ] && cmp -s "$new" "$out"; then rm -f "$new"; return 1; fi
+  mv -f "$new" "$out"
+}
+
+# render TEMPLATE OUT KEY=VALUE...: copies TEMPLATE with every @KEY@ replaced (values must not
+# contain '|'); status 0 when OUT changed.
 render() {
   local src=$1 out=$2; shift 2
   local args=() kv
   for kv in "$@"; do args+=(-e "s|@${kv%%=*}@|${kv#*=}|g"); done
-  sed "${args[@]}" "$src" > "$out.tmp" && mv -f "$out.tmp" "$out"
+  sed "${args[@]}" "$src" > "$out.tmp"
+  replace_if_changed "$out.tmp" "$out"
 }
 
 mysql_root() { mariadb -h "$MYSQL_HOST" -P "$MYSQL_PORT" -u root --batch --skip-column-names "$@"; }

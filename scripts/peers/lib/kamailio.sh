@@ -17,7 +17,7 @@ kamailio_db_setup() {
   mkdir -p "$KAM"; chmod 700 "$KAM"
   wait_for 60 "mariadb" mysql_root -e 'SELECT 1' || die "kamailio: MariaDB on $MYSQL_HOST:$MYSQL_PORT does not answer as root (the machine kind starts it)"
   local pw; pw=$(secret_file "$KAM/.db-password")
-  render "$PEERS_SRC/kamailio/db-setup.sql" "$KAM/db-setup.sql" DB="$LB_DATABASE" USER="$LB_DB_USER" PASSWORD="$pw"
+  render "$PEERS_SRC/kamailio/db-setup.sql" "$KAM/db-setup.sql" DB="$LB_DATABASE" USER="$LB_DB_USER" PASSWORD="$pw" || true   # run either way: it is idempotent
   mysql_root < "$KAM/db-setup.sql"
   log "kamailio: database $LB_DATABASE on $MYSQL_HOST:$MYSQL_PORT (user $LB_DB_USER), tables dispatcher, load_balancer, view lb_dispatcher"
 }
@@ -30,14 +30,16 @@ start_kamailio() {
     IFS=: read -r name table sip rpc <<<"$spec"
     dir=$KAM/$name; cfg=$dir/kamailio.cfg
     mkdir -p "$dir"
+    # Kamailio has no configuration reload: a changed kamailio.cfg means a restart.
+    local changed=0
     render "$PEERS_SRC/kamailio/kamailio.cfg" "$cfg" SIP_PORT="$sip" RPC_PORT="$rpc" DIR="$dir" TABLE="$table" \
-      DB_URL="mysql://$LB_DB_USER:$pw@$MYSQL_HOST:$MYSQL_PORT/$LB_DATABASE"
+      DB_URL="mysql://$LB_DB_USER:$pw@$MYSQL_HOST:$MYSQL_PORT/$LB_DATABASE" && changed=1
     chmod 600 "$cfg"
     /usr/sbin/kamailio -c -f "$cfg" >"$dir/check.log" 2>&1 || { tail -n 20 "$dir/check.log" >&2; die "kamailio $name: $cfg does not check"; }
-    if alive "$dir/kamailio.pid" "$cfg" && kam_rpc "$rpc" core.version >/dev/null; then
+    if alive "$dir/kamailio.pid" "$cfg" && kam_rpc "$rpc" core.version >/dev/null && [ "$changed" = 0 ]; then
       log "kamailio $name: reusing pid $(cat "$dir/kamailio.pid") (table $table)"
     else
-      [ -s "$dir/kamailio.pid" ] && stop_pid "$dir/kamailio.pid" "kamailio $name (not answering)" "$cfg"
+      [ -s "$dir/kamailio.pid" ] && stop_pid "$dir/kamailio.pid" "kamailio $name (configuration changed or not answering)" "$cfg"
       # -DD: stay in the foreground of our own session (setsid), children forked; -E: log to the file.
       setsid /usr/sbin/kamailio -f "$cfg" -DD -E -P "$dir/kamailio.pid" >>"$dir/kamailio.log" 2>&1 </dev/null &
       wait_for 30 "kamailio $name" kam_rpc "$rpc" core.version || { tail -n 30 "$dir/kamailio.log" >&2; die "kamailio $name: JSON-RPC on 127.0.0.1:$rpc does not answer (log $dir/kamailio.log)"; }

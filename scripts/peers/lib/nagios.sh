@@ -39,13 +39,16 @@ nagios_write_config() {
       -e 's/^accept_passive_service_checks=.*/accept_passive_service_checks=1/' \
       /etc/nagios4/nagios.cfg > "$NAG_CFG.tmp"
   grep -q "^cfg_dir=$NAG/conf.d\$" "$NAG_CFG.tmp" || die "nagios: /etc/nagios4/nagios.cfg has no cfg_dir=/etc/nagios4/conf.d line to move"
-  mv -f "$NAG_CFG.tmp" "$NAG_CFG"
-  cp "$PEERS_SRC/nagios/intercloud-objects.cfg" "$NAG/etc/intercloud-objects.cfg"
+  NAG_CHANGED=0
+  replace_if_changed "$NAG_CFG.tmp" "$NAG_CFG" && NAG_CHANGED=1
+  cp "$PEERS_SRC/nagios/intercloud-objects.cfg" "$NAG/etc/intercloud-objects.cfg.tmp"
+  replace_if_changed "$NAG/etc/intercloud-objects.cfg.tmp" "$NAG/etc/intercloud-objects.cfg" && NAG_CHANGED=1
   sed -e "s|^main_config_file=.*|main_config_file=$NAG_CFG|" \
       -e 's/^use_authentication=.*/use_authentication=1/' \
-      /etc/nagios4/cgi.cfg > "$NAG/etc/cgi.cfg"
+      /etc/nagios4/cgi.cfg > "$NAG/etc/cgi.cfg.tmp"
+  replace_if_changed "$NAG/etc/cgi.cfg.tmp" "$NAG/etc/cgi.cfg" || true
   local pw; pw=$(secret_file "$NAG/etc/.web-password")
-  htpasswd -bcB "$NAG/etc/htpasswd.users" "$NAGIOS_WEB_USER" "$pw" 2>/dev/null
+  htpasswd -vb "$NAG/etc/htpasswd.users" "$NAGIOS_WEB_USER" "$pw" >/dev/null 2>&1 || htpasswd -bcB "$NAG/etc/htpasswd.users" "$NAGIOS_WEB_USER" "$pw" 2>/dev/null
   # The daemon (user nagios) writes var/; Apache's CGIs (www-data) read etc/ and var/.
   chown -R nagios:nagios "$NAG/var"
   chmod 2775 "$NAG/var/rw"; chgrp www-data "$NAG/var/rw"
@@ -60,13 +63,18 @@ nagios_answers() {
 start_nagios() {
   nagios_write_config
   mkdir -p "$APA/run"
-  render "$PEERS_SRC/nagios/apache2.conf" "$APA/apache2.conf" BIND=127.0.0.1 PORT="$APACHE_PORT" DIR="$APA" NAGIOS="$NAG"
+  local apache_changed=0
+  render "$PEERS_SRC/nagios/apache2.conf" "$APA/apache2.conf" BIND=127.0.0.1 PORT="$APACHE_PORT" DIR="$APA" NAGIOS="$NAG" && apache_changed=1
   local out
   out=$(/usr/sbin/nagios4 -v "$NAG_CFG" 2>&1) || { echo "$out" | grep -iE 'error|warning' >&2; die "nagios: $NAG_CFG does not verify"; }
   if alive "$NAG_PID" "$NAG_CFG"; then
-    # Pick up a changed nagios.cfg or templates (verified above, so the HUP cannot kill it).
-    kill -HUP "$(cat "$NAG_PID")"
-    log "nagios: reusing pid $(cat "$NAG_PID") (reloaded)"
+    if [ "$NAG_CHANGED" = 1 ]; then
+      # Pick up a changed nagios.cfg or templates (verified above, so the HUP cannot kill it).
+      kill -HUP "$(cat "$NAG_PID")"
+      log "nagios: reusing pid $(cat "$NAG_PID") (configuration changed: reloaded)"
+    else
+      log "nagios: reusing pid $(cat "$NAG_PID")"
+    fi
   else
     rm -f "$NAG_CMD" "$NAG/var/retention.dat"
     /usr/sbin/nagios4 -d "$NAG_CFG"
@@ -75,8 +83,12 @@ start_nagios() {
   fi
   /usr/sbin/apache2 -t -f "$APA/apache2.conf" 2>&1 | grep -v 'Syntax OK' >&2 || true
   if alive "$APA_PID" "$APA/apache2.conf"; then
-    /usr/sbin/apache2 -f "$APA/apache2.conf" -k graceful
-    log "apache: reusing pid $(cat "$APA_PID") (graceful restart)"
+    if [ "$apache_changed" = 1 ]; then
+      /usr/sbin/apache2 -f "$APA/apache2.conf" -k graceful
+      log "apache: reusing pid $(cat "$APA_PID") (configuration changed: graceful restart)"
+    else
+      log "apache: reusing pid $(cat "$APA_PID")"
+    fi
   else
     rm -f "$APA_PID"
     /usr/sbin/apache2 -f "$APA/apache2.conf" -k start

@@ -35,7 +35,8 @@ sshd_setup() {
   visudo -cqf "$sudoers.tmp" || die "sshd: the sudoers line does not check"
   mv -f "$sudoers.tmp" "$sudoers"
   local users="root@127.0.0.0/8 $SUDO_USER_NAME@127.0.0.0/8 $PLAIN_USER_NAME@127.0.0.0/8"
-  render "$PEERS_SRC/sshd/sshd_config" "$SSHD_CFG" PORT="$SSHD_PORT" DIR="$SSHD" USERS="$users"
+  SSHD_CHANGED=0
+  render "$PEERS_SRC/sshd/sshd_config" "$SSHD_CFG" PORT="$SSHD_PORT" DIR="$SSHD" USERS="$users" && SSHD_CHANGED=1
   /usr/sbin/sshd -t -f "$SSHD_CFG" || die "sshd: $SSHD_CFG does not check"
 }
 
@@ -45,10 +46,14 @@ start_sshd() {
   sshd_setup
   if alive "$SSHD_PID" "$SSHD_CFG"; then
     local pid; pid=$(cat "$SSHD_PID")
-    # HUP re-executes sshd with the (checked) sshd_config; it rewrites its PID file meanwhile.
-    kill -HUP "$pid"
-    wait_for 20 "sshd pid" alive "$SSHD_PID" "$SSHD_CFG" || die "sshd: gone after reload (log $SSHD/sshd.log)"
-    log "sshd: reusing pid $pid (reloaded)"
+    if [ "$SSHD_CHANGED" = 1 ]; then
+      # HUP re-executes sshd with the (checked) sshd_config; it rewrites its PID file meanwhile.
+      kill -HUP "$pid"
+      wait_for 20 "sshd pid" alive "$SSHD_PID" "$SSHD_CFG" || die "sshd: gone after reload (log $SSHD/sshd.log)"
+      log "sshd: reusing pid $pid (configuration changed: reloaded)"
+    else
+      log "sshd: reusing pid $pid"
+    fi
   else
     /usr/sbin/sshd -f "$SSHD_CFG" -E "$SSHD/sshd.log"
     wait_for 20 "sshd pid" alive "$SSHD_PID" "$SSHD_CFG" || die "sshd: did not start (log $SSHD/sshd.log)"
