@@ -207,6 +207,23 @@ describeWithServicePeers('SIP load-balancer adapter against the peers Kamailio',
       expect(database.details.reason).toMatch(/AUTH_REFUSED|OPERATION_FAILED/);
     });
 
+    it('bounds a statement by its timeout, and the pool recovers', async () => {
+      const hurried = new SipLoadBalancerAdapter({ policy: LAB_ENDPOINTS.policy, queryTimeoutMs: 1_000 });
+      const locker = await mysql.createConnection({ ...peers.mysql, connectTimeout: 30_000 });
+      try {
+        // Nobody else may touch the table while this session holds it: the adapter's statement waits.
+        await locker.query('LOCK TABLES dispatcher WRITE');
+        const err = await failure(hurried.removeDestination(lb, d.tag));
+        expect(err.details).toMatchObject({ reason: 'TIMEOUT', retryable: true });
+        expect(err.message).toBe(`${dbName}: the statement did not finish within 1000 ms`);
+        await locker.query('UNLOCK TABLES');
+        await hurried.removeDestination(lb, d.tag);
+      } finally {
+        await locker.end();
+        await hurried.close();
+      }
+    });
+
     it('reports a JSON-RPC error and an unreachable JSON-RPC endpoint', async () => {
       const unknown = await failure(adapter.reload({ ...lb, reloadMethod: 'no.such_method' }));
       expect(unknown.details).toMatchObject({ reason: 'BAD_RESPONSE', retryable: false });

@@ -64,6 +64,15 @@ describeWithServicePeers('SSH adapter (ssh2) against the peers sshd', (peers) =>
       expect((await viaEcdsa.run(['true'], { timeoutMs: 30_000 })).exitCode).toBe(0);
     });
 
+    it('accepts a pin that is only a fingerprint (the hash covers the key type too)', async () => {
+      const session = await connect({ expectedHostKey: { algorithm: '', fingerprint: ed25519!.fingerprint } });
+      expect((await session.run(['true'], { timeoutMs: 30_000 })).exitCode).toBe(0);
+      // The server presents its preferred key (Ed25519): the ECDSA fingerprint alone does not match it.
+      const err = await failure(shell.open(target({ expectedHostKey: { algorithm: '', fingerprint: ecdsa!.fingerprint } }), 30_000));
+      expect(err.details.reason).toBe('HOST_KEY_MISMATCH');
+      expect(err.message).toContain(`is not the pinned ${ecdsa!.fingerprint};`);
+    });
+
     it('refuses a server whose key is not the pinned one, naming both keys', async () => {
       const other = `SHA256:${randomBytes(32).toString('base64').replace(/=+$/, '')}`;
       const err = await failure(shell.open(target({ expectedHostKey: { algorithm: 'ssh-ed25519', fingerprint: other } }), 30_000));

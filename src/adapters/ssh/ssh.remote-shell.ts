@@ -37,21 +37,29 @@ export function describeTarget(target: Pick<SshTarget, 'host' | 'port' | 'userna
   return `SSH ${target.username}@${host}:${target.port}`;
 }
 
-/** Why a pinned key cannot be used, or null. */
+/**
+ * Why a pinned key cannot be used, or null. A pin may lack its type (only a fingerprint was
+ * recorded): the fingerprint hashes the whole key blob, type included, so it alone still
+ * identifies the key; the server then presents its preferred key, which must be that one.
+ */
 function unusableHostKey(key: HostKey | undefined | null): string | null {
   if (!key || !key.fingerprint) return 'no host key is pinned for it (record the server\'s key before connecting: nothing is trusted silently)';
   if (!FINGERPRINT_PATTERN.test(key.fingerprint)) return `the pinned host key fingerprint "${key.fingerprint.slice(0, 80)}" is not SHA256:<43 base64 characters>`;
-  if (!SIGNATURES[key.algorithm]) return `the pinned host key type "${key.algorithm.slice(0, 40)}" is not one the broker can check (${Object.keys(SIGNATURES).join(', ')})`;
+  if (key.algorithm && !SIGNATURES[key.algorithm]) return `the pinned host key type "${key.algorithm.slice(0, 40)}" is not one the broker can check (${Object.keys(SIGNATURES).join(', ')})`;
   return null;
+}
+
+function matches(presented: HostKey, pinned: HostKey): boolean {
+  return presented.fingerprint === pinned.fingerprint && (!pinned.algorithm || presented.algorithm === pinned.algorithm);
 }
 
 /** ssh2's client-side errors by their `level`, as our reasons. */
 function handshakeError(server: string, err: Error & { level?: string }, presented: HostKey | null, expected: HostKey) {
-  if (presented && (presented.fingerprint !== expected.fingerprint || presented.algorithm !== expected.algorithm)) {
+  if (presented && !matches(presented, expected)) {
     return integrationError(
       server,
       'HOST_KEY_MISMATCH',
-      `the server's host key ${describeHostKey(presented)} is not the pinned ${describeHostKey(expected)}; refused before authenticating`,
+      `the server's host key ${describeHostKey(presented)} is not the pinned ${expected.algorithm ? describeHostKey(expected) : expected.fingerprint}; refused before authenticating`,
       { cause: err },
     );
   }
@@ -118,11 +126,8 @@ export class SshRemoteShell implements RemoteShell {
       // Key authentication only: no agent, no password, no keyboard-interactive.
       tryKeyboard: false,
       // Ask for the pinned key's type, so a server with several host keys presents that one.
-      algorithms: { serverHostKey: SIGNATURES[expected.algorithm] as NonNullable<ConnectConfig['algorithms']>['serverHostKey'] },
-      hostVerifier: (key: Buffer) => {
-        const presented = (seen.key = hostKeyOf(key));
-        return presented.fingerprint === expected.fingerprint && presented.algorithm === expected.algorithm;
-      },
+      ...(expected.algorithm ? { algorithms: { serverHostKey: SIGNATURES[expected.algorithm] as NonNullable<ConnectConfig['algorithms']>['serverHostKey'] } } : {}),
+      hostVerifier: (key: Buffer) => matches((seen.key = hostKeyOf(key)), expected),
       keepaliveInterval: 15_000,
       keepaliveCountMax: 4,
     };
