@@ -10,7 +10,6 @@ write_peers_json() {
   umask 077
   jq -n \
     --arg stateDir "$STATE_DIR" \
-    --arg scripts "$PEERS_SRC" \
     --arg statusUrl "$STATUS_URL" --arg webUser "$NAGIOS_WEB_USER" --rawfile webPassword "$NAG/etc/.web-password" \
     --arg nagCfg "$NAG_CFG" --arg confDir "$NAG/conf.d" --arg nagPid "$NAG_PID" --arg nagCmd "$NAG_CMD" --arg nagLog "$NAG/var/nagios.log" \
     --arg mysqlHost "$MYSQL_HOST" --argjson mysqlPort "$MYSQL_PORT" --arg dbUser "$LB_DB_USER" --rawfile dbPassword "$KAM/.db-password" --arg db "$LB_DATABASE" \
@@ -42,8 +41,8 @@ write_peers_json() {
                         kamailioTable: "lb_dispatcher", reloadMethod: "dispatcher.reload", listMethod: "dispatcher.list",
                         pidFile: "\($kam)/lb/kamailio.pid", log: "\($kam)/lb/kamailio.log" }
       },
-      sipp: { binary: $sippBin, uasScenario: "\($scripts)/sipp/uas_rr.xml", uacScenario: "\($scripts)/sipp/uac_rr.xml",
-              workerScript: "\($scripts)/sipp-worker.sh", stateDir: $sippDir },
+      sipp: { binary: $sippBin, uasScenario: "\($sippDir)/bin/sipp/uas_rr.xml", uacScenario: "\($sippDir)/bin/sipp/uac_rr.xml",
+              workerScript: "\($sippDir)/bin/sipp-worker", stateDir: $sippDir },
       ssh: {
         listen: "0.0.0.0", port: $sshPort, pidFile: "\($sshDir)/sshd.pid", log: "\($sshDir)/sshd.log",
         hostKeys: [
