@@ -249,6 +249,14 @@ describeWithServicePeers('SSH adapter (ssh2) against the peers sshd', (peers) =>
       expect((await session.run(['echo', 'still here'], { timeoutMs: 30_000 })).stdout).toBe('still here\n');
     });
 
+    it('refuses work on a session once it is closed', async () => {
+      const session = await shell.open(target(), 30_000);
+      await session.close();
+      const err = await failure(session.run(['true'], { timeoutMs: 30_000 }));
+      expect(err.message).toBe(`SSH root@127.0.0.1:${peers.ssh.port}: the session was closed`);
+      expect((await failure(session.readFile('/etc/hostname'))).message).toContain('the session was closed');
+    });
+
     it('runs under sudo -n when asked: root for the sudo account, an immediate refusal for one without', async () => {
       const withSudo = await connect({ username: peers.ssh.users.sudo });
       expect((await withSudo.run(['id', '-u'], { timeoutMs: 30_000, sudo: true })).stdout).toBe('0\n');

@@ -52,6 +52,7 @@ function programOf(argv: readonly string[]): string {
 export class SshSession implements RemoteSession {
   private sftpChannel: Promise<SFTPWrapper> | null = null;
   private closedBy: Error | null = null;
+  private closedByUs = false;
   private readonly onClose = new Set<(err: Error) => void>();
 
   constructor(
@@ -72,7 +73,7 @@ export class SshSession implements RemoteSession {
     });
   }
 
-  run(argv: readonly string[], options: RunOptions): Promise<CommandResult> {
+  async run(argv: readonly string[], options: RunOptions): Promise<CommandResult> {
     const command = quoteArgv([...this.remoteDeadline(options.timeoutMs), ...(options.sudo ? ['sudo', '-n', '--'] : []), ...argv]);
     const program = programOf(argv);
     return this.guarded(`\`${program}\``, options.timeoutMs, (settle) => {
@@ -163,6 +164,7 @@ export class SshSession implements RemoteSession {
   }
 
   async close(): Promise<void> {
+    this.closedByUs = true;
     if (this.closedBy) return;
     await new Promise<void>((resolve) => {
       const guard = setTimeout(() => {
@@ -208,8 +210,15 @@ export class SshSession implements RemoteSession {
     });
   }
 
+  /** Why nothing more can be done on this session, or null. */
+  private gone(): Error | null {
+    if (this.closedByUs) return integrationError(this.label, 'OPERATION_FAILED', 'the session was closed');
+    return this.closedBy ? connectionError(this.label, this.closedBy) : null;
+  }
+
   private sftp(): Promise<SFTPWrapper> {
-    if (this.closedBy) return Promise.reject(connectionError(this.label, this.closedBy));
+    const gone = this.gone();
+    if (gone) return Promise.reject(gone);
     this.sftpChannel ??= this.guarded('opening SFTP', this.transferTimeoutMs, (settle) => {
       this.client.sftp((err, sftp) => {
         if (err) return settle.fail(integrationError(this.label, 'OPERATION_FAILED', `the server offers no SFTP: ${errorText(err)}`, { cause: err }));
@@ -249,7 +258,8 @@ export class SshSession implements RemoteSession {
    * settles first wins, later callbacks are ignored.
    */
   private guarded<T>(what: string, timeoutMs: number, start: (settle: Settle<T>) => void): Promise<T> {
-    if (this.closedBy) return Promise.reject(connectionError(this.label, this.closedBy));
+    const gone = this.gone();
+    if (gone) return Promise.reject(gone);
     return new Promise<T>((resolve, reject) => {
       let finished = false;
       let onTimeout: (() => void) | null = null;
