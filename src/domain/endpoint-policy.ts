@@ -1,8 +1,9 @@
 /**
- * Which cloud endpoints the broker may talk to. Pure: the adapter resolves names and connects;
- * this judges URLs and addresses. A partner controls its Keystone URL and its catalog, so every
- * endpoint is hostile input that must not turn the broker against what only the broker can
- * reach (loopback services, cloud metadata on link-local addresses, ...).
+ * Which endpoints the broker may talk to. Pure: the adapter resolves names and connects; this
+ * judges URLs and addresses. A partner controls its Keystone URL and its catalog, a tenant its
+ * Nagios, SSH and load-balancer addresses, so every endpoint is hostile input that must not turn
+ * the broker against what only the broker can reach (loopback services, cloud metadata on
+ * link-local addresses, ...).
  */
 import ipaddr from 'ipaddr.js';
 
@@ -38,7 +39,15 @@ const REFUSED_RANGES: Record<string, string> = {
   broadcast: 'broadcast',
 };
 
-const REFUSED_CLASSES = 'cloud endpoints may not be loopback, link-local, unspecified, multicast or broadcast addresses (CLOUD_ENDPOINT_ALLOW adds networks)';
+/**
+ * What the policy guards, as refusals name it. One rule for every address a tenant or partner
+ * supplies: cloud endpoints, and the integrations (Nagios, SSH, the load balancer's database and
+ * JSON-RPC) that are just as much hostile input.
+ */
+export type EndpointSubject = 'cloud endpoints' | 'integration endpoints';
+
+const refusedClasses = (subject: EndpointSubject): string =>
+  `${subject} may not be loopback, link-local, unspecified, multicast or broadcast addresses (CLOUD_ENDPOINT_ALLOW adds networks)`;
 
 /** IPv4-mapped IPv6 (::ffff:127.0.0.1) becomes the IPv4 address it is: the kernel connects to that. */
 function normalise(address: Address): Address {
@@ -101,8 +110,8 @@ export function judgeAddress(policy: EndpointPolicy, raw: string): AddressVerdic
 }
 
 /** "resolves to 169.254.169.254, which is link-local; cloud endpoints may not be …": the rule a refusal names. */
-export function describeRefusal(verdict: Extract<AddressVerdict, { allowed: false }>): string {
-  const rule = verdict.why.startsWith('in CLOUD_ENDPOINT_DENY') ? 'the operator denies that network' : REFUSED_CLASSES;
+export function describeRefusal(verdict: Extract<AddressVerdict, { allowed: false }>, subject: EndpointSubject = 'cloud endpoints'): string {
+  const rule = verdict.why.startsWith('in CLOUD_ENDPOINT_DENY') ? 'the operator denies that network' : refusedClasses(subject);
   return `resolves to ${verdict.address}, which is ${verdict.why}; ${rule}`;
 }
 
@@ -119,7 +128,7 @@ export type UrlVerdict = { ok: true; url: URL } | { ok: false; why: string };
  * the operator allows http, no user info (credentials in a URL would be stored and shown), no
  * control characters or spaces (the URL parser silently drops some), bounded length.
  */
-export function judgeEndpointUrl(policy: EndpointPolicy, raw: string): UrlVerdict {
+export function judgeEndpointUrl(policy: EndpointPolicy, raw: string, subject: EndpointSubject = 'cloud endpoints'): UrlVerdict {
   if (raw.length > MAX_ENDPOINT_URL_LENGTH) return { ok: false, why: `is longer than ${MAX_ENDPOINT_URL_LENGTH} characters` };
   // eslint-disable-next-line no-control-regex
   if (/[\s\u0000-\u001f\u007f]/.test(raw)) return { ok: false, why: 'contains spaces or control characters' };
@@ -132,14 +141,14 @@ export function judgeEndpointUrl(policy: EndpointPolicy, raw: string): UrlVerdic
   if (url.protocol !== 'https:' && url.protocol !== 'http:') return { ok: false, why: 'must use https' };
   if (url.username || url.password) return { ok: false, why: 'must not contain user info (user:password@)' };
   if (!url.hostname) return { ok: false, why: 'has no host' };
-  const insecure = schemeRefusal(policy, url.protocol);
+  const insecure = schemeRefusal(policy, url.protocol, subject);
   if (insecure) return { ok: false, why: insecure };
   return { ok: true, url };
 }
 
 /** Why a connection with this protocol (`http:`, `https:`) is refused, or null. */
-export function schemeRefusal(policy: EndpointPolicy, protocol: string): string | null {
+export function schemeRefusal(policy: EndpointPolicy, protocol: string, subject: EndpointSubject = 'cloud endpoints'): string | null {
   if (protocol === 'https:' || (protocol === 'http:' && policy.allowInsecureHttp)) return null;
-  if (protocol === 'http:') return 'uses http://; cloud endpoints must use https:// unless the operator sets CLOUD_ALLOW_INSECURE_HTTP=true';
+  if (protocol === 'http:') return `uses http://; ${subject} must use https:// unless the operator sets CLOUD_ALLOW_INSECURE_HTTP=true`;
   return 'must use https';
 }

@@ -37,6 +37,8 @@ export interface RunOptions {
 }
 
 export interface RemoteSession {
+  /** How errors about this connection name it (`SSH root@10.0.0.5:22`), for callers that report on it. */
+  readonly label?: string;
   /** Runs one argument vector; resolves with its exit code (non-zero is not an error here). */
   run(argv: readonly string[], options: RunOptions): Promise<CommandResult>;
   /** Writes the file atomically (temporary file in the same directory, then rename) with `mode`. */

@@ -51,6 +51,18 @@ describe('judgeAddress', () => {
       'resolves to 169.254.169.254, which is link-local; cloud endpoints may not be loopback, link-local, unspecified, multicast or broadcast addresses (CLOUD_ENDPOINT_ALLOW adds networks)',
     );
   });
+
+  it('names what it guards: the same rule holds for integration endpoints (Nagios, SSH, the load balancer)', () => {
+    const verdict = judgeAddress(STRICT_ENDPOINT_POLICY, '127.0.0.1');
+    if (verdict.allowed) throw new Error('allowed');
+    expect(describeRefusal(verdict, 'integration endpoints')).toBe(
+      'resolves to 127.0.0.1, which is loopback; integration endpoints may not be loopback, link-local, unspecified, multicast or broadcast addresses (CLOUD_ENDPOINT_ALLOW adds networks)',
+    );
+    expect(judgeEndpointUrl(STRICT_ENDPOINT_POLICY, 'http://nagios.example/cgi-bin/nagios4/statusjson.cgi', 'integration endpoints')).toEqual({
+      ok: false,
+      why: 'uses http://; integration endpoints must use https:// unless the operator sets CLOUD_ALLOW_INSECURE_HTTP=true',
+    });
+  });
 });
 
 describe('parseNetworks', () => {

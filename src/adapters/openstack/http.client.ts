@@ -14,6 +14,7 @@ import { Readable } from 'node:stream';
 import { type Dispatcher, request } from 'undici';
 import { ConflictError, UpstreamUnavailableError } from '../../domain/errors';
 import { backoffDelay, currentRetryBudget, sleep } from '../../domain/retry';
+import { ENDPOINT_REFUSED, NO_ANSWER } from '../net/guarded-transport';
 
 export type ServiceName = 'keystone' | 'nova' | 'glance' | 'neutron';
 
@@ -127,7 +128,7 @@ interface Failure {
 }
 
 /** The one sentence for every failure below HTTP (refused, reset, unresolvable, TLS, timed out, no answer). */
-export const NO_ANSWER = "no answer (the connection failed, was cut or timed out; the broker's log has the cause)";
+export { NO_ANSWER };
 
 /** How refusals name the endpoint a service call was going to. */
 const ENDPOINT_OF: Record<ServiceName, string> = {
@@ -136,8 +137,6 @@ const ENDPOINT_OF: Record<ServiceName, string> = {
   glance: 'the image endpoint',
   neutron: 'the network endpoint',
 };
-
-const ENDPOINT_REFUSED = 'ERR_CLOUD_ENDPOINT_REFUSED';
 
 /** Upstream text shown to tenants is at most this long. */
 const MAX_UPSTREAM_MESSAGE = 300;
