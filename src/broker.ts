@@ -13,7 +13,12 @@ import { CloudTransport } from './adapters/openstack/cloud-transport';
 import { KeystoneCloudConnector } from './adapters/openstack/keystone.client';
 import { OpenStackCloudApiFactory } from './adapters/openstack/openstack-cloud-api.factory';
 import { PgBossJobQueue } from './adapters/pg-boss/pg-boss.job-queue';
-import { Ssh2HostKeyFetcher } from './adapters/ssh/host-key.fetcher';
+import { SshRemoteShell } from './adapters/ssh/ssh.remote-shell';
+import { GuardedTransport } from './adapters/net/guarded-transport';
+import { NetReadinessProbe } from './adapters/net/readiness.probe';
+import { NagiosConfigurator } from './adapters/nagios/nagios-config.configurator';
+import { NagiosStatusSource } from './adapters/nagios/nagios-status.source';
+import { SipLoadBalancerAdapter } from './adapters/sip-lb/sip-load-balancer.adapter';
 import { createDataSource } from './adapters/postgres/data-source';
 import { EmbeddedDatabase, startEmbeddedPostgres } from './adapters/postgres/embedded-postgres';
 import { runMigrations, withSchemaLock } from './adapters/postgres/migrate';
@@ -30,6 +35,7 @@ import { DEFAULT_STEP_TIMEOUTS } from './pipeline/clone-step';
 import { createCloneSteps } from './pipeline/steps';
 import { ScaleDownRunner } from './pipeline/scale-down/scale-down-runner';
 import { createScaleDownSteps } from './pipeline/scale-down/steps';
+import { DEFAULT_SIP_TIMEOUTS, SipStepDeps } from './pipeline/sip/sip-step.deps';
 import { AdvisoryLock } from './ports/advisory-locks.port';
 import { MonitoringSource } from './ports/monitoring.port';
 import { CloneReaper } from './scheduler/clone-reaper';
@@ -52,10 +58,7 @@ export interface Broker {
 
 /** Adapters a caller may bind instead of the built-in ones. */
 export interface BrokerAdapters {
-  /**
-   * Where the monitoring poller reads Nagios. No Nagios adapter is bound by default yet
-   * (src/adapters/nagios): without one the broker runs no poller and says so at start-up.
-   */
+  /** Where the monitoring poller and the MONITORING step read Nagios (default: Nagios's statusjson.cgi over HTTP). */
   monitoringSource?: MonitoringSource;
 }
 
@@ -96,7 +99,14 @@ export async function startBroker(config: Config, logger: Logger, adapters: Brok
     const cloudApis = new OpenStackCloudApiFactory({ transport, policy: { timeoutMs: config.cloudHttp.timeoutMs, createGraceMs: config.cloudHttp.createGraceMs } });
     cleanups.push(() => cloudApis.close());
     cleanups.push(() => queue.stop());
-    const monitoringSource = adapters.monitoringSource ?? null;
+    // The integrations a tenant binds (SSH to clones and Nagios servers, Nagios's CGI, the SIP
+    // load balancers) go out under the same endpoint policy as the clouds, on a pool of their own.
+    const integrations = new GuardedTransport({ policy: config.cloudEndpoints.policy, subject: 'integration endpoints', connections: 8, ca: config.cloudEndpoints.ca });
+    cleanups.push(() => integrations.close());
+    const remoteShell = new SshRemoteShell({ policy: config.cloudEndpoints.policy });
+    const monitoringSource = adapters.monitoringSource ?? new NagiosStatusSource({ transport: integrations });
+    const sipLoadBalancer = new SipLoadBalancerAdapter({ policy: config.cloudEndpoints.policy, transport: integrations });
+    cleanups.push(() => sipLoadBalancer.close());
     const services = createServices({
       dataSource,
       bus,
@@ -104,7 +114,7 @@ export async function startBroker(config: Config, logger: Logger, adapters: Brok
       cloudConnector: new KeystoneCloudConnector(transport),
       cloudApis,
       queue,
-      hostKeys: new Ssh2HostKeyFetcher(),
+      hostKeys: remoteShell,
       monitoringSource,
       logger,
     });
@@ -133,6 +143,17 @@ export async function startBroker(config: Config, logger: Logger, adapters: Brok
 
     // Runs after the API is up; stopped first (cleanups run in reverse), so running clones
     // pause at a safe point and another replica resumes them.
+    const sip: SipStepDeps = {
+      remoteShell,
+      monitoringSource,
+      monitoringConfigurator: new NagiosConfigurator(),
+      sipLoadBalancer,
+      readiness: new NetReadinessProbe(config.cloudEndpoints.policy),
+      bindings: services.sipBindings,
+      endpointPolicy: config.cloudEndpoints.policy,
+      dataSource,
+      timeouts: DEFAULT_SIP_TIMEOUTS,
+    };
     const owner = `${os.hostname()}:${process.pid}:${crypto.randomBytes(3).toString('hex')}`;
     const runner = new CloneRunner(
       {
@@ -140,7 +161,7 @@ export async function startBroker(config: Config, logger: Logger, adapters: Brok
         bus,
         queue,
         contexts: new CloneContextFactory(dataSource, cloudApis, services.clouds),
-        steps: createCloneSteps({ timeouts: DEFAULT_STEP_TIMEOUTS }),
+        steps: createCloneSteps({ timeouts: DEFAULT_STEP_TIMEOUTS, sip }),
         logger,
       },
       { leaseMs: config.clone.leaseMs, stepAttempts: config.clone.stepAttempts, sweepIntervalMs: Math.max(1000, config.clone.leaseMs / 2), ...DEFAULT_BACKOFFS },
@@ -155,7 +176,7 @@ export async function startBroker(config: Config, logger: Logger, adapters: Brok
         queue,
         cloudApis,
         clouds: services.clouds,
-        steps: createScaleDownSteps({ timeouts: { deleteMs: DEFAULT_STEP_TIMEOUTS.deleteMs } }),
+        steps: createScaleDownSteps({ timeouts: { deleteMs: DEFAULT_STEP_TIMEOUTS.deleteMs }, sip }),
         logger,
       },
       { leaseMs: config.clone.leaseMs, stepAttempts: config.clone.stepAttempts, sweepIntervalMs: Math.max(1000, config.clone.leaseMs / 2), ...DEFAULT_BACKOFFS },
@@ -177,7 +198,6 @@ export async function startBroker(config: Config, logger: Logger, adapters: Brok
       )
       .add(new RetentionTask(dataSource, metrics, logger, config.retention));
     if (services.monitoringPoll) scheduler.add(new MonitoringPoller(services.monitoringPoll, logger, config.monitoring.pollIntervalMs));
-    else logger.info('no Nagios status adapter is bound: the monitoring poller does not run (samples come from recordSamples only)');
     scheduler.start();
     cleanups.push(() => scheduler.stop());
     const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;

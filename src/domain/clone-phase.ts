@@ -51,6 +51,22 @@ export enum StepErrorCode {
   NO_NETWORK = 'NO_NETWORK',
   NO_PORT = 'NO_PORT',
   TIMEOUT = 'TIMEOUT',
+  /** The source VM has no pinned SSH host key, so the clone's cannot be checked. */
+  HOST_KEY_MISSING = 'HOST_KEY_MISSING',
+  /** The clone presented another host key than the source's pinned one. */
+  HOST_KEY_MISMATCH = 'HOST_KEY_MISMATCH',
+  /** A template could not be rendered for this VM (e.g. an IP variable without an address). */
+  TEMPLATE_FAILED = 'TEMPLATE_FAILED',
+  /** A recipe command exited non-zero. */
+  CONFIGURE_FAILED = 'CONFIGURE_FAILED',
+  /** The recipe's readiness check did not pass in time. */
+  NOT_READY = 'NOT_READY',
+  /** Nagios refused the host configuration (its verifier failed) or never showed the host. */
+  MONITORING_FAILED = 'MONITORING_FAILED',
+  /** The load balancer never listed the destination as live. */
+  LOAD_BALANCER_FAILED = 'LOAD_BALANCER_FAILED',
+  /** Draining timed out and the VM type says to abort: the VM was put back. */
+  DRAIN_TIMEOUT = 'DRAIN_TIMEOUT',
 }
 
 /** Timing of one phase of one job, as stored on the job (clone phases by default; scale-down jobs have theirs). */

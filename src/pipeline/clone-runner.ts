@@ -106,6 +106,7 @@ export class CloneRunner extends SagaRunner<CloneJobEntity, CloneContext> {
       }
       vm ??= await tx.save(
         tx.create(VmEntity, {
+          ...(artefacts.cloneVmId ? { id: artefacts.cloneVmId } : {}),
           tenantId: job.tenantId,
           vmTypeId: ctx.source.vm.vmTypeId,
           cloudId: ctx.target.cloud.id,

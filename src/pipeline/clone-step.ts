@@ -9,6 +9,7 @@ import { CloneJobEntity, CloudEntity, VmEntity, VmTypeEntity } from '../domain/e
 import { VmAddress } from '../domain/entities/vm.entity';
 import { sleep } from '../domain/retry';
 import { CloudApi } from '../ports/cloud-api.port';
+import type { SipStepDeps } from './sip/sip-step.deps';
 
 /** Ids of what the job made, checkpointed as soon as each exists so a retry finds it. */
 export interface CloneArtefacts {
@@ -19,6 +20,10 @@ export interface CloneArtefacts {
   serverId?: string;
   floatingIpId?: string;
   addresses?: VmAddress[];
+  /** The id the clone's VM row gets (fixed at job creation, so templates and load-balancer tags can name it before DONE). */
+  cloneVmId?: string;
+  /** MONITORING: the Nagios host file written for the clone. */
+  nagiosHostFile?: string;
 }
 
 export interface CloneContext {
@@ -91,7 +96,9 @@ export const DEFAULT_STEP_TIMEOUTS: StepTimeouts = {
   deleteMs: 5 * 60_000,
 };
 
-/** What the steps are built from (steps/index.ts). The SIP issue adds its ports here. */
+/** What the steps are built from (steps/index.ts). */
 export interface CloneStepDeps {
   timeouts: StepTimeouts;
+  /** The SIP service path's ports (CONFIGURE, MONITORING, LOAD_BALANCER); without them those phases are not part of the pipeline. */
+  sip?: SipStepDeps;
 }

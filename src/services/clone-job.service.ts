@@ -90,7 +90,8 @@ export class CloneJobService {
             phase: ClonePhase.QUEUED,
             state: CloneJobState.QUEUED,
             phases: [],
-            artefacts: {},
+            // The clone's VM id, fixed now: templates and its load-balancer tag name it before DONE.
+            artefacts: { cloneVmId: crypto.randomUUID() },
             requestedByTokenId: principal.tokenId,
           }),
         );

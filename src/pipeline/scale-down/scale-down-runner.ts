@@ -8,6 +8,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { CloneEventKind, CloneJobState } from '../../domain/clone-phase';
 import { CloudEntity, ScaleDownJobEntity, VmEntity, VmTypeEntity } from '../../domain/entities';
 import { ScaleDownPhase } from '../../domain/scale-down';
+import { vmTemplateValues } from '../../domain/template-values';
 import { CloudApiFactory } from '../../ports/cloud-api.port';
 import { EventBus } from '../../ports/event-bus.port';
 import { JobQueue } from '../../ports/job-queue.port';
@@ -45,6 +46,8 @@ export class ScaleDownRunner extends SagaRunner<ScaleDownJobEntity, ScaleDownCon
     if (!cloud || cloud.deregisteredAt) throw new JobUnrunnableError(`the VM's cloud ${vm.cloudId} was deregistered`);
     const vmType = vm.vmTypeId ? await dataSource.getRepository(VmTypeEntity).findOneBy({ id: vm.vmTypeId }) : null;
     const artefacts = job.artefacts as ScaleDownArtefacts;
+    const sourceVm = vm.sourceVmId ? await dataSource.getRepository(VmEntity).findOneBy({ id: vm.sourceVmId }) : null;
+    const values = vmTemplateValues({ vm, cloudName: cloud.name, vmTypeName: vmType?.name ?? '', sourceVm, jobId: vm.cloneJobId });
     return {
       job,
       artefacts,
@@ -52,6 +55,7 @@ export class ScaleDownRunner extends SagaRunner<ScaleDownJobEntity, ScaleDownCon
       cloud,
       api: fenced(this.sd.cloudApis.forConnection(this.sd.clouds.connectionOf(cloud)), fence),
       vmType,
+      values,
       signal,
       log: this.sd.logger.child({ jobId: job.id, vmId: vm.id, cloudId: cloud.id }),
       checkpoint: async (patch) => {

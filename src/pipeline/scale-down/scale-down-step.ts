@@ -5,7 +5,9 @@
 import { Logger } from 'pino';
 import { CloudEntity, ScaleDownJobEntity, VmEntity, VmTypeEntity } from '../../domain/entities';
 import { CloudApi } from '../../ports/cloud-api.port';
+import { TemplateValues } from '../../domain/template';
 import { SagaStep } from '../saga-runner';
+import type { SipStepDeps } from '../sip/sip-step.deps';
 
 /** What the steps found or did, checkpointed as they go. */
 export interface ScaleDownArtefacts {
@@ -14,6 +16,8 @@ export interface ScaleDownArtefacts {
   /** DRAIN: the last reading and when it was taken. */
   drainValue?: number | null;
   drainObservedAt?: string | null;
+  /** When DRAIN began: only samples observed after it count. */
+  drainStartedAt?: string;
 }
 
 export interface ScaleDownContext {
@@ -24,6 +28,8 @@ export interface ScaleDownContext {
   /** The VM's cloud, fenced by the job's lease. */
   readonly api: CloudApi;
   readonly vmType: VmTypeEntity | null;
+  /** The VM's template values (load-balancer URI, Nagios host name), rendered as when it was added. */
+  readonly values: TemplateValues;
   readonly signal: AbortSignal;
   readonly log: Logger;
   checkpoint(patch: Partial<ScaleDownArtefacts>): Promise<void>;
@@ -33,4 +39,6 @@ export type ScaleDownStep = SagaStep<ScaleDownContext>;
 
 export interface ScaleDownStepDeps {
   timeouts: { deleteMs: number };
+  /** The SIP service path's ports (LB_REMOVE, DRAIN, UNMONITOR); without them those phases are not part of the pipeline. */
+  sip?: SipStepDeps;
 }

@@ -1,10 +1,11 @@
-/** Reading a server's SSH host key without authenticating, against a real OpenSSH server. */
+/** Reading a server's SSH host key without authenticating (what importVm pins), against a real OpenSSH server. */
 import net from 'node:net';
-import { Ssh2HostKeyFetcher } from '../../src/adapters/ssh/host-key.fetcher';
+import { SshRemoteShell } from '../../src/adapters/ssh/ssh.remote-shell';
+import { LAB_ENDPOINTS } from '../support/lab';
 import { freePort, startSshd, Sshd } from '../support/sshd';
 
-describe('Ssh2HostKeyFetcher', () => {
-  const fetcher = new Ssh2HostKeyFetcher();
+describe('SshRemoteShell.fetchHostKey', () => {
+  const fetcher = new SshRemoteShell({ policy: LAB_ENDPOINTS.policy });
   let ed25519: Sshd;
   let rsa: Sshd;
 
@@ -32,7 +33,8 @@ describe('Ssh2HostKeyFetcher', () => {
     const closed = await freePort('127.0.0.1');
     await expect(fetcher.fetchHostKey('127.0.0.1', closed, 3000)).rejects.toMatchObject({
       code: 'UPSTREAM_UNAVAILABLE',
-      message: `could not read the SSH host key of 127.0.0.1:${closed}: connection refused`,
+      message: expect.stringContaining(`SSH 127.0.0.1:${closed}: no answer`),
+      details: expect.objectContaining({ reason: 'NO_ANSWER' }),
     });
   });
 
@@ -48,8 +50,8 @@ describe('Ssh2HostKeyFetcher', () => {
     const chattyPort = await freePort('127.0.0.1');
     await new Promise<void>((r) => chatty.listen(chattyPort, '127.0.0.1', r));
     try {
-      await expect(fetcher.fetchHostKey('127.0.0.1', silentPort, 500)).rejects.toThrow(`could not read the SSH host key of 127.0.0.1:${silentPort}`);
-      await expect(fetcher.fetchHostKey('127.0.0.1', chattyPort, 3000)).rejects.toThrow(`could not read the SSH host key of 127.0.0.1:${chattyPort}`);
+      await expect(fetcher.fetchHostKey('127.0.0.1', silentPort, 500)).rejects.toThrow(`SSH 127.0.0.1:${silentPort}: no answer`);
+      await expect(fetcher.fetchHostKey('127.0.0.1', chattyPort, 3000)).rejects.toThrow(`SSH 127.0.0.1:${chattyPort}:`);
     } finally {
       for (const s of sockets) s.destroy();
       await new Promise((r) => silent.close(r));
