@@ -86,7 +86,7 @@ describe('SSH host keys of VMs', () => {
     const vm = await importInto(await vmType('opensips-closed', { sshKeyId, sshPort: closed }), unreachable);
     expect(vm.sshHostKey).toBeNull();
     expect(vm.sshHostKeyNote).toBe(
-      `host key not read at import: could not read the SSH host key of ${unreachable.addresses[0].address}:${closed}: connection refused; pin it with setVmHostKey before the VM is cloned (CONFIGURE refuses to run without one)`,
+      `host key not read at import: SSH ${unreachable.addresses[0].address}:${closed}: no answer (the connection failed, was cut or timed out; the broker's log has the cause); pin it with setVmHostKey before the VM is cloned (CONFIGURE refuses to run without one)`,
     );
   });
 
