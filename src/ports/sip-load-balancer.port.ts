@@ -30,12 +30,27 @@ export interface Destination {
   tag: string;
 }
 
+/** A destination the running balancer uses. */
+export interface LiveDestination {
+  /** Set id (dispatcher) or group id (load_balancer); null when the balancer's answer does not say. */
+  setId: number | null;
+  uri: string;
+}
+
 export interface SipLoadBalancer {
   /** Inserts the row unless one with this tag exists (idempotent); parameterised SQL only. */
   addDestination(lb: SipLoadBalancerConnection, d: Destination): Promise<void>;
-  /** Deletes the rows with this tag (absent is fine). */
-  removeDestination(lb: SipLoadBalancerConnection, tag: string): Promise<void>;
+  /**
+   * Deletes the rows with this tag and, when `same` is given, every row of that set with exactly
+   * that URI (a destination the operator entered by hand for a VM the broker imported); absent is fine.
+   */
+  removeDestination(lb: SipLoadBalancerConnection, tag: string, same?: { setId: number; uri: string }): Promise<void>;
   reload(lb: SipLoadBalancerConnection): Promise<void>;
-  /** The destination URIs the running balancer uses now (its list call, or the table where it has none). */
-  liveDestinations(lb: SipLoadBalancerConnection): Promise<string[]>;
+  /** The destinations the running balancer uses now (its list call, or the table where it has none). */
+  liveDestinations(lb: SipLoadBalancerConnection): Promise<LiveDestination[]>;
+}
+
+/** Whether `live` holds the URI in the set (a destination whose set the balancer did not say counts for any set). */
+export function isLive(live: readonly LiveDestination[], setId: number, uri: string): boolean {
+  return live.some((d) => d.uri === uri && (d.setId === null || d.setId === setId));
 }

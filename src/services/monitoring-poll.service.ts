@@ -1,7 +1,8 @@
 /**
  * One round of the monitoring poller: for each registered Nagios, read every service once
  * (MonitoringSource), find the VM each host is by the hostName template of the VM types bound to
- * that server, and store one sample per VM per enabled metric (a threshold with active=true), with
+ * that server, and store one sample per VM per enabled metric (a threshold with active=true, or
+ * the drain metric of the type's load-balancer binding, which scale-down waits on), with
  * Nagios's `last_check` as the observation time. A check that is not newer than the last stored
  * sample of that VM and metric is not a fresh observation and is not stored again. A Nagios that
  * cannot be read is recorded on its MonitoringServer (UNREACHABLE, lastError) and yields nothing.
@@ -125,7 +126,9 @@ export class MonitoringPollService {
         byHost.delete(hostName);
         continue;
       }
-      byHost.set(hostName, { vm, vmType, enabled: new Set(thresholds.filter((t) => t.vmTypeId === vmType.id).map((t) => t.metric)) });
+      const enabled = new Set(thresholds.filter((t) => t.vmTypeId === vmType.id).map((t) => t.metric));
+      if (vmType.loadBalancer?.drainMetric) enabled.add(vmType.loadBalancer.drainMetric);
+      byHost.set(hostName, { vm, vmType, enabled });
     }
     return { byHost, unrenderable, ambiguousHosts: [...ambiguous] };
   }

@@ -84,13 +84,41 @@ describeWithServicePeers('SIP load-balancer adapter against the peers Kamailio',
       await adapter.reload(lb);
       // reload_delta 0: a second reload at once is fine too.
       await adapter.reload(lb);
-      expect(await adapter.liveDestinations(lb)).toContain(d.uri);
+      expect(await adapter.liveDestinations(lb)).toContainEqual({ setId, uri: d.uri });
 
       await adapter.removeDestination(lb, d.tag);
       expect(await rowsTagged(d.tag)).toEqual([]);
       await adapter.removeDestination(lb, d.tag);
       await adapter.reload(lb);
-      expect(await adapter.liveDestinations(lb)).not.toContain(d.uri);
+      expect((await adapter.liveDestinations(lb)).map((l) => l.uri)).not.toContain(d.uri);
+    });
+
+    it('removes a row the operator entered by hand (same set and URI) along with the tagged one, and no other', async () => {
+      const uri = `sip:127.0.82.${randomInt(2, 250)}:5070`;
+      const byHand = tag('entered by hand');
+      const elsewhere = tag('same uri, other set');
+      const otherUri = tag('same set, other uri');
+      await db.execute(`INSERT INTO ${lb.table} (${columns.set}, ${columns.uri}, ${columns.attrs}, description) VALUES (?, ?, 'pstn=1', ?), (?, ?, 'pstn=1', ?), (?, ?, 'pstn=1', ?)`, [
+        setId, uri, byHand,
+        setId + 1, uri, elsewhere,
+        setId, `${uri};transport=tcp`, otherUri,
+      ]);
+      try {
+        await adapter.reload(lb);
+        const live = await adapter.liveDestinations(lb);
+        expect(live).toEqual(expect.arrayContaining([{ setId, uri }, { setId: setId + 1, uri }]));
+        await adapter.removeDestination(lb, tag('the vm'), { setId, uri });
+        expect(await rowsTagged(byHand)).toEqual([]);
+        expect(await rowsTagged(elsewhere)).toHaveLength(1);
+        expect(await rowsTagged(otherUri)).toHaveLength(1);
+        await adapter.reload(lb);
+        const after = await adapter.liveDestinations(lb);
+        expect(after).not.toContainEqual({ setId, uri });
+        expect(after).toContainEqual({ setId: setId + 1, uri });
+      } finally {
+        await db.execute(`DELETE FROM ${lb.table} WHERE description IN (?, ?, ?)`, [byHand, elsewhere, otherUri]);
+        await adapter.reload(lb);
+      }
     });
 
     it('stores SQL-looking tags and attributes literally, and the tag exactly', async () => {
@@ -139,7 +167,7 @@ describeWithServicePeers('SIP load-balancer adapter against the peers Kamailio',
       const d: Destination = { setId, uri: `sip:127.0.80.${randomInt(2, 250)}:5070`, attrs: 'pstn=5', tag: tag('listed from the table') };
       await adapter.addDestination(lb, d);
       try {
-        expect(await adapter.liveDestinations({ ...lb, listMethod: null })).toContain(d.uri);
+        expect(await adapter.liveDestinations({ ...lb, listMethod: null })).toContainEqual({ setId, uri: d.uri });
       } finally {
         await adapter.removeDestination(lb, d.tag);
       }
@@ -151,7 +179,7 @@ describeWithServicePeers('SIP load-balancer adapter against the peers Kamailio',
       try {
         await adapter.addDestination(lb, d);
         await adapter.reload(lb);
-        expect(await adapter.liveDestinations(lb)).toContain(worker.uri);
+        expect(await adapter.liveDestinations(lb)).toContainEqual({ setId, uri: worker.uri });
         const uac = await runUac(peers, { host: kamailio.sipHost, port: kamailio.sipPort }, setId, 10);
         if (uac.exitCode !== 0) throw new Error(`sipp UAC exited ${uac.exitCode}:\n${uac.output.slice(-3000)}`);
         await waitFor(() => worker.successfulCalls() >= 10, `the worker's stats to count 10 calls`, 60_000, 250);

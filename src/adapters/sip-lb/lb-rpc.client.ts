@@ -6,6 +6,7 @@
 import { cleanText, integrationError } from '../net/integration-error';
 import { integrationRequest, parseJson } from '../net/integration-http';
 import type { GuardedTransport } from '../net/guarded-transport';
+import type { LiveDestination } from '../../ports/sip-load-balancer.port';
 
 export interface RpcOptions {
   timeoutMs: number;
@@ -56,23 +57,30 @@ export async function callRpc(transport: GuardedTransport, server: string, url: 
  * FLAGS with I or D = inactive or disabled) or OpenSIPS's `lb_list` (Destinations[], enabled).
  * Null for a shape that is neither.
  */
-export function liveUris(result: unknown): string[] | null {
+export function liveUris(result: unknown): LiveDestination[] | null {
   const r = result as { RECORDS?: unknown; Destinations?: unknown } | null;
   if (r && Array.isArray(r.RECORDS)) {
-    const uris: string[] = [];
-    for (const record of r.RECORDS as Array<{ SET?: { TARGETS?: Array<{ DEST?: { URI?: unknown; FLAGS?: unknown } }> } }>) {
-      for (const target of record?.SET?.TARGETS ?? []) {
+    const live: LiveDestination[] = [];
+    for (const record of r.RECORDS as Array<{ SET?: { ID?: unknown; TARGETS?: Array<{ DEST?: { URI?: unknown; FLAGS?: unknown } }> } }>) {
+      const setId = setIdOf(record?.SET?.ID);
+      const targets = record?.SET?.TARGETS;
+      for (const target of Array.isArray(targets) ? targets : []) {
         const uri = target?.DEST?.URI;
         const flags = typeof target?.DEST?.FLAGS === 'string' ? target.DEST.FLAGS : '';
-        if (typeof uri === 'string' && !/[ID]/.test(flags)) uris.push(uri);
+        if (typeof uri === 'string' && !/[ID]/.test(flags)) live.push({ setId, uri });
       }
     }
-    return uris;
+    return live;
   }
   if (r && Array.isArray(r.Destinations)) {
-    return (r.Destinations as Array<{ uri?: unknown; enabled?: unknown }>)
+    return (r.Destinations as Array<{ uri?: unknown; enabled?: unknown; group?: unknown }>)
       .filter((d) => typeof d?.uri === 'string' && d.enabled !== 'no')
-      .map((d) => d.uri as string);
+      .map((d) => ({ setId: setIdOf(d.group), uri: d.uri as string }));
   }
   return null;
+}
+
+function setIdOf(value: unknown): number | null {
+  const n = typeof value === 'string' && /^\d{1,10}$/.test(value) ? Number(value) : value;
+  return typeof n === 'number' && Number.isSafeInteger(n) ? n : null;
 }

@@ -71,13 +71,18 @@ export function checkTag(shape: TableShape, tag: string): string {
   return tag;
 }
 
-export function checkDestination(shape: TableShape, d: Destination): Destination {
-  if (!Number.isInteger(d.setId) || d.setId < shape.minSet || d.setId > MAX_SET) {
+/** The set (group) id and URI of a row, as the table can hold them. */
+export function checkSetAndUri(shape: TableShape, setId: number, uri: string): void {
+  if (!Number.isInteger(setId) || setId < shape.minSet || setId > MAX_SET) {
     throw new BadUserInputError('setId', `must be an integer from ${shape.minSet} to ${MAX_SET}`);
   }
-  if (!SIP_URI.test(d.uri) || d.uri.length > shape.max.uri) {
+  if (!SIP_URI.test(uri) || uri.length > shape.max.uri) {
     throw new BadUserInputError('uri', `must be a sip: or sips: URI without spaces, at most ${shape.max.uri} characters`);
   }
+}
+
+export function checkDestination(shape: TableShape, d: Destination): Destination {
+  checkSetAndUri(shape, d.setId, d.uri);
   if (CONTROL.test(d.attrs) || d.attrs.length > shape.max.attrs) {
     throw new BadUserInputError('attrs', `must be at most ${shape.max.attrs} characters without control characters`);
   }

@@ -5,10 +5,10 @@
  */
 import mysql from 'mysql2/promise';
 import type { EndpointPolicy } from '../../domain/endpoint-policy';
-import type { Destination, SipLoadBalancer, SipLoadBalancerConnection } from '../../ports/sip-load-balancer.port';
+import type { Destination, LiveDestination, SipLoadBalancer, SipLoadBalancerConnection } from '../../ports/sip-load-balancer.port';
 import { GuardedTransport } from '../net/guarded-transport';
 import { connectionError, errorText, integrationError } from '../net/integration-error';
-import { checkDestination, checkTable, checkTag, TABLE_SHAPES, type TableShape } from './lb-table';
+import { checkDestination, checkSetAndUri, checkTable, checkTag, TABLE_SHAPES, type TableShape } from './lb-table';
 import { callRpc, liveUris, RpcError } from './lb-rpc.client';
 import { MysqlPools } from './mysql-pools';
 
@@ -75,10 +75,21 @@ export class SipLoadBalancerAdapter implements SipLoadBalancer {
     );
   }
 
-  async removeDestination(lb: SipLoadBalancerConnection, tag: string): Promise<void> {
+  async removeDestination(lb: SipLoadBalancerConnection, tag: string, same?: { setId: number; uri: string }): Promise<void> {
     const shape = this.shapeOf(lb);
     checkTag(shape, tag);
-    await this.sql(lb, shape, `DELETE FROM ${mysql.escapeId(checkTable(lb.table))} WHERE BINARY ${mysql.escapeId(shape.tag)} = ?`, [tag]);
+    const t = mysql.escapeId(checkTable(lb.table));
+    if (!same) {
+      await this.sql(lb, shape, `DELETE FROM ${t} WHERE BINARY ${mysql.escapeId(shape.tag)} = ?`, [tag]);
+      return;
+    }
+    checkSetAndUri(shape, same.setId, same.uri);
+    await this.sql(
+      lb,
+      shape,
+      `DELETE FROM ${t} WHERE BINARY ${mysql.escapeId(shape.tag)} = ? OR (${mysql.escapeId(shape.set)} = ? AND BINARY ${mysql.escapeId(shape.uri)} = ?)`,
+      [tag, same.setId, same.uri],
+    );
   }
 
   async reload(lb: SipLoadBalancerConnection): Promise<void> {
@@ -97,12 +108,12 @@ export class SipLoadBalancerAdapter implements SipLoadBalancer {
     }
   }
 
-  async liveDestinations(lb: SipLoadBalancerConnection): Promise<string[]> {
+  async liveDestinations(lb: SipLoadBalancerConnection): Promise<LiveDestination[]> {
     const shape = this.shapeOf(lb);
     if (!lb.listMethod) {
       // No list call (OpenSIPS without lb_list exposed): what the table says is what a reload loaded.
-      const rows = await this.sql(lb, shape, `SELECT ${mysql.escapeId(shape.uri)} AS uri FROM ${mysql.escapeId(checkTable(lb.table))}`, []);
-      return (rows as Array<{ uri: string }>).map((r) => r.uri);
+      const rows = await this.sql(lb, shape, `SELECT ${mysql.escapeId(shape.set)} AS setId, ${mysql.escapeId(shape.uri)} AS uri FROM ${mysql.escapeId(checkTable(lb.table))}`, []);
+      return (rows as Array<{ setId: number; uri: string }>).map((r) => ({ setId: Number(r.setId), uri: r.uri }));
     }
     const server = this.rpcServer(lb);
     let result: unknown;

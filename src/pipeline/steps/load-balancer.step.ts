@@ -6,6 +6,7 @@
  */
 import { ClonePhase, PermanentStepError, StepErrorCode } from '../../domain/clone-phase';
 import { renderDestination } from '../../domain/sip-bindings';
+import { isLive } from '../../ports/sip-load-balancer.port';
 import { CloneStep, pollUntil } from '../clone-step';
 import { lbTag, rendered, SipStepDeps } from '../sip/sip-step.deps';
 import { cloneTemplateValues } from './clone-values';
@@ -22,7 +23,7 @@ export function loadBalancerStep(sip: SipStepDeps): CloneStep {
       const tag = lbTag(ctx.artefacts.cloneVmId ?? ctx.job.id);
       await sip.sipLoadBalancer.addDestination(access.connection, { ...destination, tag });
       await sip.sipLoadBalancer.reload(access.connection);
-      await pollUntil(async () => ((await sip.sipLoadBalancer.liveDestinations(access.connection)).includes(destination.uri) ? true : null), {
+      await pollUntil(async () => (isLive(await sip.sipLoadBalancer.liveDestinations(access.connection), destination.setId, destination.uri) ? true : null), {
         what: `${destination.uri} to be live in load balancer ${access.loadBalancer.name}`,
         timeoutMs: sip.timeouts.registerMs,
         signal: ctx.signal,

@@ -1,10 +1,12 @@
 /**
- * LB_REMOVE: the VM's destination leaves the SIP load balancer first (row out by its tag,
- * reload), so no new call reaches it while it drains; the phase completes when the balancer no
- * longer lists it. Undo (a drain that aborts) puts it back.
+ * LB_REMOVE: the VM's destination leaves the SIP load balancer first (its rows out: the one the
+ * broker tagged, and one the operator entered by hand for an imported VM, same set and URI; then
+ * a reload), so no new call reaches it while it drains; the phase completes when the balancer no
+ * longer lists it in that set. Undo (a drain that aborts) puts it back, tagged.
  */
 import { ScaleDownPhase } from '../../../domain/scale-down';
 import { renderDestination } from '../../../domain/sip-bindings';
+import { isLive } from '../../../ports/sip-load-balancer.port';
 import { pollUntil } from '../../clone-step';
 import { lbTag, rendered, SipStepDeps } from '../../sip/sip-step.deps';
 import { ScaleDownContext, ScaleDownStep } from '../scale-down-step';
@@ -15,11 +17,12 @@ export function lbRemoveStep(sip: SipStepDeps): ScaleDownStep {
     applies: (ctx) => !!ctx.vmType?.loadBalancer,
 
     async run(ctx) {
-      const { access, uri } = await destinationOf(sip, ctx);
-      if (!access) return;
-      await sip.sipLoadBalancer.removeDestination(access.connection, lbTag(ctx.vm.id));
+      const { access, destination } = await destinationOf(sip, ctx);
+      if (!access || !destination) return;
+      const { setId, uri } = destination;
+      await sip.sipLoadBalancer.removeDestination(access.connection, lbTag(ctx.vm.id), { setId, uri });
       await sip.sipLoadBalancer.reload(access.connection);
-      await pollUntil(async () => (!(await sip.sipLoadBalancer.liveDestinations(access.connection)).includes(uri) ? true : null), {
+      await pollUntil(async () => (!isLive(await sip.sipLoadBalancer.liveDestinations(access.connection), setId, uri) ? true : null), {
         what: `${uri} to leave load balancer ${access.loadBalancer.name}`,
         timeoutMs: sip.timeouts.registerMs,
         signal: ctx.signal,
@@ -39,7 +42,6 @@ export function lbRemoveStep(sip: SipStepDeps): ScaleDownStep {
 
 async function destinationOf(sip: SipStepDeps, ctx: ScaleDownContext) {
   const access = ctx.vmType ? await sip.bindings.loadBalancerAccess(ctx.vmType) : null;
-  if (!access || !ctx.vmType) return { access: null, uri: '', destination: null };
-  const destination = rendered(() => renderDestination(access.binding, ctx.values));
-  return { access, uri: destination.uri, destination };
+  if (!access || !ctx.vmType) return { access: null, destination: null };
+  return { access, destination: rendered(() => renderDestination(access.binding, ctx.values)) };
 }
