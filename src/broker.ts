@@ -152,7 +152,7 @@ export async function startBroker(config: Config, logger: Logger, adapters: Brok
       bindings: services.sipBindings,
       endpointPolicy: config.cloudEndpoints.policy,
       dataSource,
-      timeouts: DEFAULT_SIP_TIMEOUTS,
+      timeouts: { ...DEFAULT_SIP_TIMEOUTS, ...config.sip },
     };
     const owner = `${os.hostname()}:${process.pid}:${crypto.randomBytes(3).toString('hex')}`;
     const runner = new CloneRunner(

@@ -31,6 +31,15 @@ export interface MonitoringSource {
   services(endpoint: NagiosStatusEndpoint): Promise<ServiceStatus[]>;
   /** Whether Nagios knows the host now (hostlist). */
   hasHost(endpoint: NagiosStatusEndpoint, hostName: string): Promise<boolean>;
+  /** When the running Nagios last (re)started, and the time of the answer, both by Nagios's clock (programstatus). */
+  programStatus(endpoint: NagiosStatusEndpoint): Promise<NagiosProgramStatus>;
+}
+
+export interface NagiosProgramStatus {
+  /** program_start, epoch ms (Nagios has second resolution): a reload restarts it. */
+  programStart: number;
+  /** When Nagios answered (query_time), epoch ms. */
+  now: number;
 }
 
 /** How to change one Nagios server's configuration, over an open SSH session to it. */
@@ -44,6 +53,13 @@ export interface NagiosConfigTarget {
   pidFile: string;
   sudo: boolean;
   timeoutMs: number;
+  /**
+   * Nagios's program status, read from its CGI. Given, a reload is over only once Nagios reports
+   * a later start: it has re-read its configuration before the next change is written. (SIGHUP is
+   * handled a moment later; a reload still pending while an unverified file sits in the directory
+   * would read that file, and an invalid configuration stops Nagios.)
+   */
+  programStatus?: () => Promise<NagiosProgramStatus>;
 }
 
 export interface MonitoringConfigurator {

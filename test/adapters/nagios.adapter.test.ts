@@ -18,6 +18,7 @@ import type { NagiosConfigTarget, NagiosStatusEndpoint, ServiceStatus } from '..
 import type { RemoteSession } from '../../src/ports/remote-shell.port';
 import { LAB_ENDPOINTS } from '../support/lab';
 import { describeWithServicePeers, type ServicePeers } from '../support/service-peers';
+import { isRunning, nagiosPid, submitPassive } from '../support/nagios';
 import { waitFor } from '../support/wait';
 
 jest.setTimeout(180_000);
@@ -30,17 +31,6 @@ async function failure(promise: Promise<unknown>): Promise<DomainError> {
     throw err;
   }
   throw new Error('expected a failure');
-}
-
-/** A passive check result, as a push source or a test writes it to Nagios's command file. */
-async function submitPassive(peers: ServicePeers, host: string, service: string, code: 0 | 1 | 2 | 3, output: string, at: number): Promise<void> {
-  // Opening the FIFO waits for Nagios, its reader: async, so a missing Nagios fails the hang guard, not the process.
-  const fifo = await fs.promises.open(peers.nagios.commandFile, fs.constants.O_WRONLY | fs.constants.O_APPEND);
-  try {
-    await fifo.write(`[${at}] PROCESS_SERVICE_CHECK_RESULT;${host};${service};${code};${output}\n`);
-  } finally {
-    await fifo.close();
-  }
 }
 
 function hostConfig(peers: ServicePeers, name: string, address: string): string {
@@ -58,19 +48,6 @@ function hostConfig(peers: ServicePeers, name: string, address: string): string 
     '}',
     '',
   ].join('\n');
-}
-
-function nagiosPid(peers: ServicePeers): number {
-  return Number(fs.readFileSync(peers.nagios.pidFile, 'utf8').trim());
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function freePort(): Promise<number> {
@@ -106,6 +83,7 @@ describeWithServicePeers('Nagios adapters against the peers Nagios 4', (peers) =
     pidFile: peers.nagios.pidFile,
     sudo: false,
     timeoutMs: 120_000,
+    programStatus: () => source.programStatus(endpoint),
     ...over,
   });
   const put = async (name: string, content: string, over: Partial<NagiosConfigTarget> = {}): Promise<void> => {
@@ -198,9 +176,12 @@ describeWithServicePeers('Nagios adapters against the peers Nagios 4', (peers) =
     it('writes a host file, verifies, reloads: the host appears in the JSON, its results become samples, and it goes again', async () => {
       const name = `${prefix}-added`;
       const pid = nagiosPid(peers);
+      const started = (await source.programStatus(endpoint)).programStart;
       await put(name, hostConfig(peers, name, '127.0.9.1'));
       expect(fs.readFileSync(path.join(peers.nagios.configDir, `${name}.cfg`), 'utf8')).toBe(hostConfig(peers, name, '127.0.9.1'));
-      await waitFor(() => knows(name), `${name} in Nagios's hostlist`, 60_000, 250);
+      // The reload is over when put returns: Nagios has restarted and knows the host.
+      expect((await source.programStatus(endpoint)).programStart).toBeGreaterThan(started);
+      expect(await knows(name)).toBe(true);
       // A reload is a SIGHUP: the same process re-reads its configuration.
       expect(nagiosPid(peers)).toBe(pid);
 
@@ -214,7 +195,7 @@ describeWithServicePeers('Nagios adapters against the peers Nagios 4', (peers) =
 
       await configurator.removeHostConfig(config(), `${name}.cfg`);
       expect(fs.existsSync(path.join(peers.nagios.configDir, `${name}.cfg`))).toBe(false);
-      await waitFor(async () => !(await source.hasHost(endpoint, name)), `${name} to leave Nagios`, 60_000, 250);
+      expect(await source.hasHost(endpoint, name)).toBe(false);
       // Removing what is gone is fine.
       await configurator.removeHostConfig(config(), `${name}.cfg`);
     });

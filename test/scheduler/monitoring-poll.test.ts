@@ -38,6 +38,10 @@ class FixedMonitoringSource implements MonitoringSource {
   async hasHost(): Promise<boolean> {
     throw new Error('not used by the poller');
   }
+
+  async programStatus(): Promise<never> {
+    throw new Error('not used by the poller');
+  }
 }
 
 const at = (iso: string) => new Date(iso);

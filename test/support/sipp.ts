@@ -136,3 +136,53 @@ export async function runUac(peers: ServicePeers, proxy: { host: string; port: n
   fs.rmSync(dir, { recursive: true, force: true });
   return { exitCode, output };
 }
+
+export interface UacLoad {
+  /** Stops making calls, lets the calls in progress end (SIGUSR1: SIPp's soft quit), and returns the run. */
+  stop(): Promise<UacRun & { successful: number; failed: number }>;
+}
+
+/** The cumulative column of a row of SIPp's end-of-run screen, e.g. `Successful call | 0 | 42`. */
+function screenTotal(output: string, row: string): number {
+  const lines = output.split('\n').filter((l) => l.trimStart().startsWith(row));
+  const last = lines.at(-1);
+  return last ? Number(last.split('|')[2]?.trim() ?? NaN) : NaN;
+}
+
+/**
+ * Calls through the proxy to set `setId` at `rate` per second, each held `holdMs` before its BYE,
+ * until stop(): load that runs across a whole clone and scale-down.
+ */
+export async function startUacLoad(peers: ServicePeers, proxy: { host: string; port: number }, setId: number, o: { rate: number; holdMs: number }): Promise<UacLoad> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'intercloud-uac-'));
+  const local = await freeUdpPort();
+  const child = spawn(
+    peers.sipp.binary,
+    ['-sf', SIPP_SCENARIOS.uac, `${proxy.host}:${proxy.port}`, '-s', String(setId), '-i', '127.0.0.1', '-p', String(local), '-m', '1000000', '-r', String(o.rate), '-d', String(o.holdMs), '-nostdin', '-timeout', '900s', '-timeout_error'],
+    { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir },
+  );
+  let output = '';
+  child.stdout?.on('data', (c: Buffer) => (output = (output + c.toString()).slice(-40_000)));
+  child.stderr?.on('data', (c: Buffer) => (output = (output + c.toString()).slice(-40_000)));
+  const exit = exited(child);
+  return {
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGUSR1');
+      let timer: NodeJS.Timeout | undefined;
+      const code = await Promise.race([exit, new Promise<'hung'>((r) => (timer = setTimeout(() => r('hung'), 60_000)))]);
+      clearTimeout(timer);
+      if (code === 'hung') {
+        child.kill('SIGKILL');
+        await exit;
+      }
+      fs.rmSync(dir, { recursive: true, force: true });
+      return { exitCode: code === 'hung' ? null : code, output, successful: screenTotal(output, 'Successful call'), failed: screenTotal(output, 'Failed call') };
+    },
+  };
+}
+
+/** What a worker started by scripts/peers/sipp-worker.sh has counted: calls received, calls in progress (its stats CSV, written every second). */
+export function workerStats(peers: ServicePeers, ip: string, port = 5070): { incoming: number; current: number } {
+  const file = path.join(peers.sipp.stateDir, `uas-${ip}-${port}-stat.csv`);
+  return { incoming: statsColumn(file, 'IncomingCall(C)'), current: statsColumn(file, 'CurrentCall') };
+}

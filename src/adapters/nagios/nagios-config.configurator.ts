@@ -6,7 +6,8 @@
  */
 import path from 'node:path';
 import { BadUserInputError } from '../../domain/errors';
-import type { MonitoringConfigurator, NagiosConfigTarget } from '../../ports/monitoring.port';
+import { sleep } from '../../domain/retry';
+import type { MonitoringConfigurator, NagiosConfigTarget, NagiosProgramStatus } from '../../ports/monitoring.port';
 import type { CommandResult } from '../../ports/remote-shell.port';
 import { errorText, integrationError } from '../net/integration-error';
 import { NagiosConfigFiles } from './nagios-config.files';
@@ -117,8 +118,34 @@ export class NagiosConfigurator implements MonitoringConfigurator {
     );
   }
 
-  /** SIGHUP to the PID in the PID file: Nagios re-reads its (verified) configuration in the same process. */
+  /**
+   * SIGHUP to the PID in the PID file: Nagios re-reads its (verified) configuration in the same
+   * process. With `programStatus`, returns once Nagios reports the restart (see NagiosConfigTarget).
+   */
   private async reload(target: NagiosConfigTarget, files: NagiosConfigFiles): Promise<void> {
+    let before: NagiosProgramStatus | null = null;
+    if (target.programStatus) {
+      before = await target.programStatus();
+      // program_start has second resolution: a restart within the second of the last would not show.
+      const sinceStart = before.now - before.programStart;
+      if (sinceStart < 1100) await sleep(1100 - Math.max(0, sinceStart));
+    }
+    await this.hangUp(target, files);
+    if (!target.programStatus || !before) return;
+    const deadline = Date.now() + target.timeoutMs;
+    for (;;) {
+      await sleep(250);
+      const now = await target.programStatus().catch(() => null);
+      if (now && now.programStart > before.programStart) return;
+      if (Date.now() > deadline) {
+        throw integrationError(files.server, 'OPERATION_FAILED', `Nagios did not report a restart within ${Math.round(target.timeoutMs / 1000)} s of its SIGHUP: is it still running? (its log says why it stopped)`, {
+          retryable: true,
+        });
+      }
+    }
+  }
+
+  private async hangUp(target: NagiosConfigTarget, files: NagiosConfigFiles): Promise<void> {
     const raw = await files.read(target.pidFile);
     const pid = raw?.toString('utf8').trim() ?? '';
     if (!/^[1-9][0-9]{0,9}$/.test(pid)) {

@@ -3,7 +3,7 @@
  * failing Nagios is an error, never an empty list that would read as "nothing wrong".
  */
 import type { EndpointPolicy } from '../../domain/endpoint-policy';
-import type { MonitoringSource, NagiosStatusEndpoint, ServiceStatus } from '../../ports/monitoring.port';
+import type { MonitoringSource, NagiosProgramStatus, NagiosStatusEndpoint, ServiceStatus } from '../../ports/monitoring.port';
 import { GuardedTransport } from '../net/guarded-transport';
 import { integrationError } from '../net/integration-error';
 import { integrationRequest, parseJson } from '../net/integration-http';
@@ -22,7 +22,7 @@ export interface NagiosStatusSourceOptions {
 }
 
 interface StatusJson {
-  result?: { type_code?: unknown; type_text?: unknown; message?: unknown };
+  result?: { type_code?: unknown; type_text?: unknown; message?: unknown; query_time?: unknown };
   data?: unknown;
 }
 
@@ -52,11 +52,25 @@ export class NagiosStatusSource implements MonitoringSource {
     return Object.prototype.hasOwnProperty.call(list, hostName);
   }
 
+  async programStatus(endpoint: NagiosStatusEndpoint): Promise<NagiosProgramStatus> {
+    const { data, result } = await this.answer(endpoint, { query: 'programstatus' });
+    const start = (data as { programstatus?: { program_start?: unknown } } | null)?.programstatus?.program_start;
+    const now = result?.query_time;
+    if (typeof start !== 'number' || !Number.isFinite(start) || typeof now !== 'number' || !Number.isFinite(now)) {
+      throw integrationError(serverOf(endpoint), 'BAD_RESPONSE', 'the programstatus answer has no program_start and query_time');
+    }
+    return { programStart: start, now };
+  }
+
   close(): Promise<void> {
     return this.owned ? this.transport.close() : Promise.resolve();
   }
 
   private async query(endpoint: NagiosStatusEndpoint, params: Record<string, string>): Promise<unknown> {
+    return (await this.answer(endpoint, params)).data;
+  }
+
+  private async answer(endpoint: NagiosStatusEndpoint, params: Record<string, string>): Promise<StatusJson> {
     const server = serverOf(endpoint);
     let url: URL;
     try {
@@ -87,7 +101,7 @@ export class NagiosStatusSource implements MonitoringSource {
       const message = cleanOutput(body?.result?.message) || cleanOutput(body?.result?.type_text) || 'no result';
       throw integrationError(server, 'BAD_RESPONSE', `statusjson.cgi answered ${typeof code === 'number' ? `type_code ${code}` : 'without a result'}: ${message}`);
     }
-    return body.data;
+    return body;
   }
 }
 

@@ -60,6 +60,7 @@ export async function nagiosTarget(deps: SipStepDeps, access: MonitoringAccess):
     pidFile: access.config.pidFile,
     sudo: access.config.sudo,
     timeoutMs: deps.timeouts.commandMs,
+    programStatus: () => deps.monitoringSource.programStatus(access.status),
   };
 }
 
