@@ -46,11 +46,16 @@ describe('migrations', () => {
     expect(await tables()).toContain('clone_jobs');
   });
 
-  it('clears the draft SIP bindings that named nothing, keeps new ones, and says where old host keys came from', async () => {
-    // Back to the schema before SipIntegrations, with rows as older versions wrote them.
-    while ((await ds.query(`SELECT count(*)::int AS n FROM typeorm_migrations WHERE name LIKE 'SipIntegrations%' OR name LIKE 'DraftSipBindingsCleared%'`))[0].n > 0) {
+  /** Undoes migrations, newest first, until the one named `prefix…` is undone too. */
+  const undoThrough = async (prefix: string) => {
+    while ((await ds.query(`SELECT count(*)::int AS n FROM typeorm_migrations WHERE name LIKE $1`, [`${prefix}%`]))[0].n > 0) {
       await ds.undoLastMigration({ transaction: 'each' });
     }
+  };
+
+  it('clears the draft SIP bindings that named nothing, keeps new ones, and says where old host keys came from', async () => {
+    // Back to the schema before SipIntegrations, with rows as older versions wrote them.
+    await undoThrough('SipIntegrations');
     const [{ id: tenantId }] = await ds.query(`INSERT INTO tenants (name) VALUES ('old-version') RETURNING id`);
     const [{ id: cloudId }] = await ds.query(
       `INSERT INTO clouds (tenant_id, name, auth_url, region, credential_kind, credentials_ciphertext, bandwidth_mbps, cost_per_hour)
@@ -79,7 +84,8 @@ describe('migrations', () => {
     await vm('CLONE', 'SHA256:lLIELZX6+EsXwDC7EkuwH4v1x+ql0wml8YA41VDr0NU');
     await vm('IMPORTED', null);
 
-    expect(await migrate(ds)).toEqual(['SipIntegrations1796161246440', 'DraftSipBindingsCleared1796161259476']);
+    // The two run first; migrations added after them were undone by the loop above and run again too.
+    expect((await migrate(ds)).slice(0, 2)).toEqual(['SipIntegrations1796161246440', 'DraftSipBindingsCleared1796161259476']);
     expect(await ds.query(`SELECT configure_recipe, monitoring, load_balancer, ssh_key_id FROM vm_types WHERE id = $1`, [typeId])).toEqual([
       { configure_recipe: null, monitoring: null, load_balancer: null, ssh_key_id: null },
     ]);
@@ -93,8 +99,8 @@ describe('migrations', () => {
     // A binding of the new shape survives the data migration run again.
     const recipe = { sshKeyId: '0b5e9a5c-0000-4000-8000-000000000000', sshPort: 22, sudo: null, files: [], commands: [], readiness: null };
     await ds.query(`UPDATE vm_types SET configure_recipe = $2 WHERE id = $1`, [typeId, JSON.stringify(recipe)]);
-    await ds.undoLastMigration({ transaction: 'each' });
-    await migrate(ds);
+    await undoThrough('DraftSipBindingsCleared');
+    expect(await migrate(ds)).toContain('DraftSipBindingsCleared1796161259476');
     expect((await ds.query(`SELECT configure_recipe FROM vm_types WHERE id = $1`, [typeId]))[0].configure_recipe).toEqual(recipe);
   });
 
