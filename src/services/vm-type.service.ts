@@ -30,7 +30,8 @@ export const metricNameRule = nagiosName;
 
 const fileRule = z
   .object({
-    path: absolutePathRule(1024),
+    // Paths are written as given: a placeholder here would silently name a file called `{{vmId}}`.
+    path: absolutePathRule(1024).refine((p) => !p.includes('{{'), 'is used as written: {{...}} placeholders are filled in file content and commands, not in paths'),
     template: templateRule('recipe', 65_536),
     mode: z.number().int('must be a whole number').min(0, 'must be a file mode like 420 (0644)').max(0o7777, 'must be a file mode like 420 (0644)').default(0o644),
   })

@@ -128,6 +128,7 @@ describe('VM types, thresholds and policies', () => {
     ['relative path', 'input.configureRecipe.files.0.path', 'absolute', () => recipe({ files: [{ path: 'relative/file', template: '' }] })],
     ['.. in path', 'input.configureRecipe.files.0.path', '..', () => recipe({ files: [{ path: '/etc/../shadow', template: '' }] })],
     ['NUL in path', 'input.configureRecipe.files.0.path', 'NUL', () => recipe({ files: [{ path: '/etc/a\u0000b', template: '' }] })],
+    ['placeholder in path', 'input.configureRecipe.files.0.path', 'not in paths', () => recipe({ files: [{ path: '/etc/sip/listen-{{vmId}}.cfg', template: '' }] })],
     ['path twice', 'input.configureRecipe.files.1.path', 'once', () => recipe({ files: [{ path: '/a', template: '' }, { path: '/a', template: '' }] })],
     ['mode', 'input.configureRecipe.files.0.mode', 'file mode', () => recipe({ files: [{ path: '/a', template: '', mode: 0o10000 }] })],
     ['unknown variable', 'input.configureRecipe.files.0.template', 'unknown variable "ip" at line 2, column 8', () => recipe({ files: [{ path: '/a', template: 'x\nlisten={{ip}}' }] })],

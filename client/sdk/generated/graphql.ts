@@ -213,7 +213,7 @@ export type ReadinessCheckInput = {
 export type RecipeFileInput = {
   /** File mode (default 420 = 0644). */
   mode?: number | null | undefined;
-  /** Absolute path, no "..", no control characters; each path once. */
+  /** Absolute path, no "..", no control characters and no {{...}} placeholders (a path is used as written); each path once. */
   path: string;
   /** File content (at most 64 KiB), a template: {{name}} placeholders of the closed variable set (see the README), \{{ for a literal {{. */
   template: string;

@@ -164,7 +164,7 @@ export class VmType {
 
 @InputType({ description: 'A file rendered from a template onto a clone.' })
 export class RecipeFileInput {
-  @Field({ description: 'Absolute path, no "..", no control characters; each path once.' })
+  @Field({ description: 'Absolute path, no "..", no control characters and no {{...}} placeholders (a path is used as written); each path once.' })
   path!: string;
 
   @Field({ description: `File content (at most 64 KiB), ${TEMPLATES}.` })
