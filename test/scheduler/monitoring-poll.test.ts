@@ -1,14 +1,16 @@
 /**
  * The monitoring poller on a real PostgreSQL, with real brokers in this process.
  *
- * A STAND-IN FOR NAGIOS, ON PURPOSE: the MonitoringSource below returns fixed service states
- * written inline in this test. The real adapter (statusjson.cgi over HTTP) is being written
- * elsewhere (src/adapters/nagios) and is not in this build; what is tested here is the poller's
- * own logic (host name -> VM by the binding's template, service -> metric, enabled metrics only,
- * last_check as the observation time, stale checks skipped, a failing Nagios recorded and never
- * mistaken for OK). This is the one place a stand-in for an outside system is used; the adapter's
- * own tests run against a real Nagios.
+ * Most tests here give the poller a MonitoringSource that returns fixed service states written
+ * inline, on purpose: they test the poller's own logic (host name -> VM by the binding's
+ * template, service -> metric, enabled metrics only, last_check as the observation time, stale,
+ * never-run and future-dated checks skipped, two tenants, a failing Nagios recorded and never
+ * mistaken for OK), which needs exact timestamps and failures no real Nagios reports on demand.
+ * The real adapter (src/adapters/nagios: statusjson.cgi over HTTP) is tested against the peers'
+ * Nagios 4 in test/adapters/nagios.adapter.test.ts, and the last test here runs the poller with
+ * it, end to end: a passive result written to that Nagios becomes a stored sample.
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { MonitoringServerEntity, SampleEntity, VmEntity } from '../../src/domain/entities';
 import { SampleState } from '../../src/domain/enums';
@@ -20,6 +22,8 @@ import { insertCloud, insertVm } from '../support/fixtures';
 import { gqlOk } from '../support/graphql';
 import { createSshKey, NAGIOS_HOST_TEMPLATE, registerMonitoringServer } from '../support/integrations';
 import { keyPair, tempKeyDir } from '../support/ssh-keys';
+import { submitPassive } from '../support/nagios';
+import { describeWithServicePeers } from '../support/service-peers';
 import { createTenantWithToken, TenantToken } from '../support/tenants';
 import { waitFor } from '../support/wait';
 
@@ -254,5 +258,55 @@ describe('monitoring poller', () => {
     await waitFor(async () => (await samplesOf(vms[0].id)).length === 1, 'a sample stored by the scheduled poller', 20_000, 200);
     expect(await serverRow(server.id)).toMatchObject({ health: 'HEALTHY', lastError: null });
     expect(ticking.reads.length).toBeGreaterThan(0);
+  });
+});
+
+describeWithServicePeers('monitoring poller with the real Nagios adapter', (peers) => {
+  let db: TestDatabase;
+  let broker: TestBroker;
+  let dir: string;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    // No adapter override: the broker's own Nagios adapter reads the peers' statusjson.cgi.
+    broker = await startTestBroker(db.url, { MONITORING_POLL_SECONDS: '3600' });
+    dir = tempKeyDir('poller-real');
+  });
+
+  afterAll(async () => {
+    await broker?.stop();
+    await db?.drop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('stores what the real Nagios reports for a VM: a passive result becomes a sample with its state and value', async () => {
+    const t = await createTenantWithToken(broker.url, broker.adminToken, 'poll-real');
+    const key = await createSshKey(broker.url, t.token, 'key-real', keyPair(dir, 'key-real'));
+    const server = await registerMonitoringServer(broker.url, t.token, 'nagios-peers', key.id, keyPair(dir, 'host-real').publicKey, {
+      statusUrl: peers.nagios.statusUrl,
+      username: peers.nagios.username,
+      password: peers.nagios.password,
+    });
+    const { createVmType } = await gqlOk(broker.url, t.token, `mutation($input: VmTypeInput!) { createVmType(input: $input) { id } }`, {
+      input: { name: 'real', minInstances: 1, maxInstances: 4, monitoring: { serverId: server.id, hostTemplate: NAGIOS_HOST_TEMPLATE, metrics: [{ service: peers.nagios.passiveService, metric: 'calls' }] } },
+    });
+    await gqlOk(broker.url, t.token, `mutation($id: ID!, $t: [ThresholdInput!]!) { setThresholds(vmTypeId: $id, thresholds: $t) { id } }`, {
+      id: createVmType.id,
+      t: [{ metric: 'calls', active: true, warningHoldSeconds: 60, criticalHoldSeconds: 30, role: 'SCALE_UP' }],
+    });
+    // A VM named like the peers' own Nagios host (the binding's default hostName is the VM's name).
+    const cloud = await insertCloud(broker.dataSource, t.tenantId, 'cloud-real');
+    const vm = await broker.dataSource.getRepository(VmEntity).save({ ...(await insertVm(broker.dataSource, t.tenantId, cloud.id, createVmType.id)), name: peers.nagios.host });
+    // A value no other test writes, so the sample found is this result and not an earlier one.
+    const value = 100_000 + crypto.randomInt(900_000);
+    await submitPassive(peers, peers.nagios.host, peers.nagios.passiveService, 1, `WARNING - ${value} calls|calls=${value}`);
+    const entity = await broker.dataSource.getRepository(MonitoringServerEntity).findOneByOrFail({ id: server.id });
+    const sample = await waitFor(async () => {
+      const result = await broker.services.monitoringPoll!.pollServer(entity);
+      if (!result.ok) throw new Error(`the poller could not read the peers' Nagios: ${JSON.stringify(result)}`);
+      return broker.dataSource.getRepository(SampleEntity).findOneBy({ vmId: vm.id, metric: 'calls', value });
+    }, 'the passive result to be stored as a sample', 60_000, 500);
+    expect(sample).toMatchObject({ state: 'WARNING', source: 'nagios' });
+    expect(await broker.dataSource.getRepository(MonitoringServerEntity).findOneByOrFail({ id: server.id })).toMatchObject({ health: 'HEALTHY', lastError: null });
   });
 });

@@ -20,7 +20,7 @@ export function newAdminSecret(): string {
 export interface TestBrokerOptions {
   /** Where the broker logs (default: pino at TEST_LOG_LEVEL, silent unless set). */
   logger?: Logger;
-  /** Adapters bound instead of the built-in ones (only for what has no adapter in this build). */
+  /** Adapters bound instead of the built-in ones (a stand-in where a test needs answers no real peer gives on demand). */
   adapters?: BrokerAdapters;
 }
 
