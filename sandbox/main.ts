@@ -3,7 +3,7 @@
  * a demo server in the first one, writes each cloud's settings to `<data dir>/<cloud>.env`,
  * prints how to reach them, and runs until SIGINT/SIGTERM.
  *
- *   node dist-sandbox/sandbox/main.js [--clouds cloud-a:8600,cloud-b:8700] [--data-dir .sandbox]
+ *   node dist-sandbox/main.js [--clouds cloud-a:8600,cloud-b:8700] [--data-dir .sandbox]
  *     [--config sandbox.json] [--image-size BYTES] [--log-level warn] [--keep-data] [--no-demo-server]
  *
  * A --config file holds SandboxOptions as JSON (see sandbox/README.md); flags override its dataDir.

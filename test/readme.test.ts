@@ -2,8 +2,10 @@
  * The README's lab walkthrough, run as it stands: the sandbox started with `npm run sandbox`,
  * a broker started with the lab settings the README names, and the fenced shell block between
  * its walkthrough markers pasted into bash with only TOKEN (the admin token) set. It must end
- * with a DONE clone, so the README cannot drift from the product. Needs dist/ (npm run build)
- * and bash, curl and jq.
+ * with a DONE clone, so the README cannot drift from the product. Then the README's
+ * `watch-job.mjs` (the block between its watch-job markers) is saved as printed and run with the
+ * command printed under it, in a shell holding the walkthrough's variables: it must print the
+ * job's events through DONE and exit 0 by itself. Needs dist/ (npm run build) and bash, curl and jq.
  */
 import { ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -22,6 +24,13 @@ function walkthrough(): string {
   const m = /<!-- walkthrough:start -->\s*```sh\n([\s\S]*?)```\s*<!-- walkthrough:end -->/.exec(README);
   if (!m) throw new Error('README.md has no walkthrough block');
   return m[1];
+}
+
+/** `watch-job.mjs` and the command that runs it, between `<!-- watch-job:start -->` and `<!-- watch-job:end -->`. */
+function watchJob(): { file: string; command: string } {
+  const m = /<!-- watch-job:start -->\s*```js\n([\s\S]*?)```[\s\S]*?```sh\n([\s\S]*?)```\s*<!-- watch-job:end -->/.exec(README);
+  if (!m) throw new Error('README.md has no watch-job block');
+  return { file: m[1], command: m[2] };
 }
 
 /** The environment the README's lab line gives `npm start`. */
@@ -68,7 +77,8 @@ describe('README walkthrough', () => {
   });
 
   it('reaches a DONE clone when pasted into bash as it stands', () => {
-    const run = spawnSync('bash', ['-euo', 'pipefail', '-c', walkthrough()], {
+    // The walkthrough's shell variables, for the watcher's run below (as in terminal 3 afterwards).
+    const run = spawnSync('bash', ['-euo', 'pipefail', '-c', `${walkthrough()}\ndeclare -p TOKEN JOB BROKER > walkthrough-vars.sh\n`], {
       cwd: work,
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: work, TOKEN: adminToken, BROKER: broker.url },
       encoding: 'utf8',
@@ -84,4 +94,32 @@ describe('README walkthrough', () => {
     // The walkthrough switched to the operator token before making anything.
     expect(run.stdout).toContain('"role": "OPERATOR"');
   }, 180_000);
+
+  it("runs the README's watch-job.mjs as printed: the job's events replayed through DONE, then exit 0 by itself", () => {
+    const vars = path.join(work, 'walkthrough-vars.sh');
+    if (!fs.existsSync(vars)) throw new Error('the walkthrough did not finish (see the test above)');
+    const { file, command } = watchJob();
+    // Saved "in the repository's folder": its imports resolve from the repository's node_modules.
+    fs.writeFileSync(path.join(work, 'watch-job.mjs'), file);
+    fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(work, 'node_modules'), 'dir');
+    const run = spawnSync('bash', ['-euo', 'pipefail', '-c', `. ./walkthrough-vars.sh\n${command}`], {
+      cwd: work,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: work },
+      // stdin not a socket (libuv's pipes are), else bash takes itself for an rsh login and reads bashrc
+      stdio: ['ignore', 'pipe', 'pipe'],
+      encoding: 'utf8',
+      timeout: 60_000, // a watcher that never ends is killed and fails here
+    });
+    expect({ status: run.status, signal: run.signal, stderr: run.stderr }).toEqual({ status: 0, signal: null, stderr: '' });
+    const lines = run.stdout.trim().split('\n');
+    const events = lines.map((l) => /^(\d+) ([A-Z_]+) ?([A-Z_]*)/.exec(l)).map((m, i) => {
+      if (!m) throw new Error(`not an event line: ${lines[i]}`);
+      return { seq: Number(m[1]), kind: m[2], phase: m[3] };
+    });
+    // Every stored event once, in order, from seq 1, and nothing after the terminal one.
+    expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+    expect(events[events.length - 1].kind).toBe('DONE');
+    expect(events.filter((e) => ['DONE', 'FAILED', 'CANCELLED'].includes(e.kind))).toHaveLength(1);
+    expect(events.filter((e) => e.kind === 'PHASE_COMPLETED').map((e) => e.phase)).toEqual(['SNAPSHOT', 'TRANSFER', 'IMPORT', 'BOOT', 'NETWORK']);
+  }, 90_000);
 });
