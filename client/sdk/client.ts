@@ -9,12 +9,15 @@ import {
   AuditEventsSubscription,
   CloneJobEventsDocument,
   CloneJobEventsSubscription,
+  ScaleDownJobEventsDocument,
+  ScaleDownJobEventsSubscription,
 } from './generated/graphql';
 import { executeHttp, Operation } from './http';
 import { ConnectionState, ResumeOptions, SubscriptionHandlers, SubscriptionTransport } from './subscriptions';
 
 export type CloneJobEvent = CloneJobEventsSubscription['cloneJobEvents'];
 export type AuditEvent = AuditEventsSubscription['auditEvents'];
+export type ScaleDownJobEvent = ScaleDownJobEventsSubscription['scaleDownJobEvents'];
 
 export interface IntercloudClientOptions {
   /** The broker: `http://host:4000`, or its GraphQL URL `http://host:4000/graphql`. */
@@ -88,6 +91,16 @@ export class IntercloudClient {
       { jobId, afterSeq },
       { ...handlers, next: (d) => handlers.next(d.cloneJobEvents) },
       { seqOf: (d) => d.cloneJobEvents.seq },
+    );
+  }
+
+  /** Every event of one scale-down job after `afterSeq` (default 0: all of them), resuming across reconnects; completes after the last. */
+  scaleDownJobEvents(jobId: string, handlers: SubscriptionHandlers<ScaleDownJobEvent>, afterSeq = 0): () => void {
+    return this.subscribe(
+      ScaleDownJobEventsDocument,
+      { jobId, afterSeq },
+      { ...handlers, next: (d) => handlers.next(d.scaleDownJobEvents) },
+      { seqOf: (d) => d.scaleDownJobEvents.seq },
     );
   }
 
