@@ -80,7 +80,9 @@ async function samples(ctx: CliContext, vmRef: string, metric: string, opts: { s
 }
 
 export function decisionsCommand(): Command {
-  const decisions = new Command('decisions').description("the scheduler's scaling decisions and why");
+  const decisions = new Command('decisions')
+    .description("the scheduler's scaling decisions and why")
+    .addHelpText('after', '\nExample:\n  intercloud decisions watch --vm-type opensips\n  intercloud decisions list --first 5 --json\n');
   decisions.addCommand(
     leaf(new Command('watch').description('print decisions as they are made (one JSON object per line with --json)').option('--vm-type <type>', 'only of this VM type (name or id)'), 'intercloud decisions watch --vm-type opensips').action(
       run(watch),
