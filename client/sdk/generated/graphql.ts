@@ -456,7 +456,7 @@ export type CloneJobFieldsFragment = { id: string, name: string, idempotencyKey:
 
 export type CloneJobEventFieldsFragment = { seq: number, jobId: string, kind: CloneJobEventKind, phase: ClonePhase, at: string, bytesTransferred: number | null, bytesTotal: number | null, bytesPerSecond: number | null, etaSeconds: number | null, message: string | null };
 
-export type DecisionFieldsFragment = { id: string, vmTypeId: string, action: ScalingAction, metric: string | null, reason: string, evidence: Record<string, unknown>, cloneJobId: string | null, decidedAt: string };
+export type DecisionFieldsFragment = { id: string, vmTypeId: string, action: ScalingAction, metric: string | null, reason: string, evidence: Record<string, unknown>, cloneJobId: string | null, decidedAt: string, seq: number | null };
 
 export type ScaleDownJobFieldsFragment = { id: string, state: CloneJobState, phase: ScaleDownPhase, reason: string | null, createdAt: string, finishedAt: string | null, phases: Array<{ phase: ScaleDownPhase, startedAt: string, finishedAt: string | null, durationMs: number | null }>, error: { code: string, message: string } | null, vm: { id: string, name: string, state: string, cloud: { id: string, name: string } | null } | null };
 
@@ -688,7 +688,7 @@ export type ScalingDecisionsQueryVariables = Exact<{
 }>;
 
 
-export type ScalingDecisionsQuery = { scalingDecisions: Array<{ id: string, vmTypeId: string, action: ScalingAction, metric: string | null, reason: string, evidence: Record<string, unknown>, cloneJobId: string | null, decidedAt: string }> };
+export type ScalingDecisionsQuery = { scalingDecisions: Array<{ id: string, vmTypeId: string, action: ScalingAction, metric: string | null, reason: string, evidence: Record<string, unknown>, cloneJobId: string | null, decidedAt: string, seq: number | null }> };
 
 export type ScaleDownJobQueryVariables = Exact<{
   id: string | number;
@@ -735,10 +735,11 @@ export type CloneJobUpdatesSubscription = { cloneJobUpdates: { seq: number, jobI
 
 export type ScalingDecisionsLiveSubscriptionVariables = Exact<{
   vmTypeId?: string | number | null | undefined;
+  afterSeq?: number | null | undefined;
 }>;
 
 
-export type ScalingDecisionsLiveSubscription = { scalingDecisions: { id: string, vmTypeId: string, action: ScalingAction, metric: string | null, reason: string, evidence: Record<string, unknown>, cloneJobId: string | null, decidedAt: string } };
+export type ScalingDecisionsLiveSubscription = { scalingDecisions: { id: string, vmTypeId: string, action: ScalingAction, metric: string | null, reason: string, evidence: Record<string, unknown>, cloneJobId: string | null, decidedAt: string, seq: number | null } };
 
 export type AuditEventsSubscriptionVariables = Exact<{
   afterSeq?: number | null | undefined;
@@ -974,6 +975,7 @@ export const DecisionFieldsFragmentDoc = new TypedDocumentString(`
   evidence
   cloneJobId
   decidedAt
+  seq
 }
     `, {"fragmentName":"DecisionFields"}) as unknown as TypedDocumentString<DecisionFieldsFragment, unknown>;
 export const ScaleDownJobFieldsFragmentDoc = new TypedDocumentString(`
@@ -1966,6 +1968,7 @@ export const ScalingDecisionsDocument = new TypedDocumentString(`
   evidence
   cloneJobId
   decidedAt
+  seq
 }`) as unknown as TypedDocumentString<ScalingDecisionsQuery, ScalingDecisionsQueryVariables>;
 export const ScaleDownJobDocument = new TypedDocumentString(`
     query ScaleDownJob($id: ID!) {
@@ -2123,8 +2126,8 @@ export const CloneJobUpdatesDocument = new TypedDocumentString(`
   message
 }`) as unknown as TypedDocumentString<CloneJobUpdatesSubscription, CloneJobUpdatesSubscriptionVariables>;
 export const ScalingDecisionsLiveDocument = new TypedDocumentString(`
-    subscription ScalingDecisionsLive($vmTypeId: ID) {
-  scalingDecisions(vmTypeId: $vmTypeId) {
+    subscription ScalingDecisionsLive($vmTypeId: ID, $afterSeq: Int) {
+  scalingDecisions(vmTypeId: $vmTypeId, afterSeq: $afterSeq) {
     ...DecisionFields
   }
 }
@@ -2137,6 +2140,7 @@ export const ScalingDecisionsLiveDocument = new TypedDocumentString(`
   evidence
   cloneJobId
   decidedAt
+  seq
 }`) as unknown as TypedDocumentString<ScalingDecisionsLiveSubscription, ScalingDecisionsLiveSubscriptionVariables>;
 export const AuditEventsDocument = new TypedDocumentString(`
     subscription AuditEvents($afterSeq: Int) {
