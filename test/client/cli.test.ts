@@ -376,12 +376,12 @@ describe('intercloud CLI', () => {
     const nagios = path.join(files, 'nagios.yaml');
     fs.writeFileSync(
       nagios,
-      ['name: nagios-de', 'statusUrl: https://nagios.example.net/cgi-bin/nagios4/statusjson.cgi', 'username: intercloud', 'password: ${NAGIOS_PASSWORD}', 'sshHost: nagios.example.net', 'sshKey: deploy', `sshHostKey: ${plain.publicKey}`, 'configDir: /etc/nagios4/conf.d/intercloud'].join('\n'),
+      ['name: nagios-de', 'statusUrl: https://nagios.invalid/cgi-bin/nagios4/statusjson.cgi', 'username: intercloud', 'password: ${NAGIOS_PASSWORD}', 'sshHost: nagios.invalid', 'sshKey: deploy', `sshHostKey: ${plain.publicKey}`, 'configDir: /etc/nagios4/conf.d/intercloud'].join('\n'),
     );
     const registered = await run(['monitoring-servers', 'register', '-f', nagios, '--json'], { env: { NAGIOS_PASSWORD: 'nagios-secret-pw' } });
     expectExit(registered, 0);
     const server = JSON.parse(registered.stdout);
-    expect(server).toMatchObject({ name: 'nagios-de', sshHost: 'nagios.example.net', sshPort: 22, sshHostKey: { fingerprint: plain.fingerprint }, health: 'UNKNOWN', pidFile: '/run/nagios4/nagios4.pid' });
+    expect(server).toMatchObject({ name: 'nagios-de', sshHost: 'nagios.invalid', sshPort: 22, sshHostKey: { fingerprint: plain.fingerprint }, pidFile: '/run/nagios4/nagios4.pid' });
     expect(registered.stdout).not.toContain('nagios-secret-pw');
     const servers = await run(['monitoring-servers', 'list']);
     expectExit(servers, 0);
@@ -415,7 +415,7 @@ describe('intercloud CLI', () => {
     /** Live clones of the VM the clone tests made (min 1 of the VM type keeps the source). */
     const liveClones = async (): Promise<{ id: string; name: string }[]> => {
       const { vms } = await gqlOk(lab.broker.url, lab.tenant.token, '{ vms { id name origin state } }');
-      return vms.filter((v: { origin: string; state: string }) => v.origin === 'CLONED' && v.state === 'ACTIVE');
+      return vms.filter((v: { origin: string; state: string }) => v.origin === 'CLONE' && v.state === 'ACTIVE');
     };
 
     it('vms scale-down --watch follows the removal to DONE with phase durations, and exits 0', async () => {
