@@ -227,20 +227,24 @@ describe('intercloud CLI', () => {
     expect(JSON.parse((await run(['samples', vmName, 'active calls', '--json'])).stdout)).toHaveLength(30);
     expectExit(await run(['samples', vmName, 'active calls', '--since', 'yesterday']), 2);
 
-    const watch = startCli(home, ['decisions', 'watch', '--vm-type', 'opensips', '--json']);
-    // Decisions have no afterSeq: one made before the subscription is live is not shown, so
-    // one is made every half second until the first arrives.
-    let n = 0;
-    await waitFor(async () => {
-      await insertScalingDecision(lab.broker.dataSource, lab.db.url, { tenantId: lab.tenant.tenantId, vmTypeId: vm.vmTypeId, action: ScalingAction.SCALE_UP, metric: 'active calls', reason: `CRITICAL held ${++n}` });
-      return watch.stdout().includes('CRITICAL held');
-    }, 'a decision on stdout', 30_000, 500);
+    // With --after-seq 0 a decision made before the watch started is replayed; one made after it arrives live.
+    const decide = (reason: string) =>
+      insertScalingDecision(lab.broker.dataSource, lab.db.url, { tenantId: lab.tenant.tenantId, vmTypeId: vm.vmTypeId, action: ScalingAction.SCALE_UP, metric: 'active calls', reason });
+    const before = await decide('CRITICAL held before the watch');
+    const watch = startCli(home, ['decisions', 'watch', '--vm-type', 'opensips', '--after-seq', '0', '--json']);
+    await waitFor(() => watch.stdout().includes('before the watch'), 'the stored decision on stdout', 30_000);
+    const after = await decide('CRITICAL held during the watch');
+    await waitFor(() => watch.stdout().includes('during the watch'), 'the live decision on stdout', 30_000);
     watch.child.kill('SIGINT');
     const ended = await watch.done;
     expectExit(ended, 0);
-    const first = JSON.parse(ended.stdout.trim().split('\n')[0]);
-    expect(first).toMatchObject({ action: 'SCALE_UP', metric: 'active calls', vmTypeId: vm.vmTypeId });
-    expect(first.reason).toMatch(/^CRITICAL held \d+$/);
+    const shown = ended.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(shown.map((d) => [d.seq, d.reason])).toEqual([
+      [before.seq, 'CRITICAL held before the watch'],
+      [after.seq, 'CRITICAL held during the watch'],
+    ]);
+    expect(shown[0]).toMatchObject({ action: 'SCALE_UP', metric: 'active calls', vmTypeId: vm.vmTypeId });
+    expectExit(await run(['decisions', 'watch', '--after-seq', '-1']), 2);
   });
 
   it('clone --watch follows a clone to DONE with line-wise progress and phase durations, and exits 0', async () => {
