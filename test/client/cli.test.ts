@@ -400,10 +400,10 @@ describe('intercloud CLI', () => {
     // The key is in use by the Nagios: deleting it is refused, and the CLI says why.
     const inUse = await run(['ssh-keys', 'delete', 'deploy']);
     expectExit(inUse, 1);
-    expect(inUse.stderr).toMatch(/in use by monitoring server nagios-de.*\(CONFLICT/);
+    expect(inUse.stderr).toMatch(/in use by monitoring server "nagios-de".*\(CONFLICT\)/);
 
     const lb = path.join(files, 'kamailio.yaml');
-    fs.writeFileSync(lb, ['name: kamailio-de', 'kind: KAMAILIO_DISPATCHER', 'db: { host: 10.0.0.2, user: kamailio, password: ${KAMAILIO_DB_PASSWORD}, database: kamailio }', 'rpcUrl: http://10.0.0.2:5080/RPC'].join('\n'));
+    fs.writeFileSync(lb, ['name: kamailio-de', 'kind: KAMAILIO_DISPATCHER', 'db: { host: 10.0.0.2, user: kamailio, password: "${KAMAILIO_DB_PASSWORD}", database: kamailio }', 'rpcUrl: http://10.0.0.2:5080/RPC'].join('\n'));
     const lbText = await run(['load-balancers', 'register', '-f', lb], { env: { KAMAILIO_DB_PASSWORD: 'kamailio-secret-pw' } });
     expectExit(lbText, 0);
     expect(lbText.stdout).toMatch(/^Registered load balancer kamailio-de \([0-9a-f-]{36}\): KAMAILIO_DISPATCHER, table kamailio\.dispatcher on 10\.0\.0\.2:3306, reloaded by dispatcher\.reload/);

@@ -194,7 +194,7 @@ async function deleteLb(ctx: CliContext, ref: string): Promise<void> {
 
 const LB_YAML = `name: kamailio-de
 kind: KAMAILIO_DISPATCHER      # or OPENSIPS_LOAD_BALANCER
-db: { host: 10.0.0.2, port: 3306, user: kamailio, password: \${KAMAILIO_DB_PASSWORD}, database: kamailio }
+db: { host: 10.0.0.2, port: 3306, user: kamailio, password: "\${KAMAILIO_DB_PASSWORD}", database: kamailio }
 rpcUrl: http://10.0.0.2:5080/RPC`;
 
 export function loadBalancersCommand(): Command {
