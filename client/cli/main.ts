@@ -11,6 +11,8 @@ import { applyCommand } from './commands/apply';
 import { cloudsCommand } from './commands/clouds';
 import { cloneCommand, jobsCommand } from './commands/jobs';
 import { loginCommand } from './commands/login';
+import { loadBalancersCommand, monitoringServersCommand, sshKeysCommand } from './commands/integrations';
+import { scaleDownJobsCommand } from './commands/scale-down';
 import { decisionsCommand, samplesCommand } from './commands/scaling';
 import { matchmakeCommand, vmsCommand, vmTypesCommand } from './commands/vms';
 import { CliError, Exit, exitCodeOf } from './errors';
@@ -24,7 +26,7 @@ function packageVersion(): string {
 
 export function buildProgram(): Command {
   const program = new Command('intercloud')
-    .description('Command line of the Intercloud broker: clouds, VM types, clones and scaling decisions.')
+    .description('Command line of the Intercloud broker: clouds, VM types, clones, scale-downs, scaling decisions and the SIP integrations.')
     .version(packageVersion())
     .option('--profile <name>', 'profile of ~/.config/intercloud/config.json to use (default: INTERCLOUD_PROFILE, else the last one logged in with)')
     .showHelpAfterError('(add --help for usage)')
@@ -41,7 +43,7 @@ Example:
   intercloud vms import --cloud home --server sip-1 --vm-type opensips
   intercloud clone sip-1 --to partner-b --watch`,
     );
-  for (const c of [loginCommand(), cloudsCommand(), applyCommand(), vmTypesCommand(), vmsCommand(), matchmakeCommand(), cloneCommand(), jobsCommand(), decisionsCommand(), samplesCommand()]) {
+  for (const c of [loginCommand(), cloudsCommand(), applyCommand(), vmTypesCommand(), vmsCommand(), matchmakeCommand(), cloneCommand(), jobsCommand(), scaleDownJobsCommand(), decisionsCommand(), samplesCommand(), sshKeysCommand(), monitoringServersCommand(), loadBalancersCommand()]) {
     program.addCommand(c);
   }
   // Every level exits through the handler below (code 2 for usage errors), never process.exit.

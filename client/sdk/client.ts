@@ -9,12 +9,18 @@ import {
   AuditEventsSubscription,
   CloneJobEventsDocument,
   CloneJobEventsSubscription,
+  ScaleDownJobEventsDocument,
+  ScaleDownJobEventsSubscription,
+  ScalingDecisionsLiveDocument,
+  ScalingDecisionsLiveSubscription,
 } from './generated/graphql';
 import { executeHttp, Operation } from './http';
 import { ConnectionState, ResumeOptions, SubscriptionHandlers, SubscriptionTransport } from './subscriptions';
 
 export type CloneJobEvent = CloneJobEventsSubscription['cloneJobEvents'];
 export type AuditEvent = AuditEventsSubscription['auditEvents'];
+export type ScaleDownJobEvent = ScaleDownJobEventsSubscription['scaleDownJobEvents'];
+export type ScalingDecisionEvent = ScalingDecisionsLiveSubscription['scalingDecisions'];
 
 export interface IntercloudClientOptions {
   /** The broker: `http://host:4000`, or its GraphQL URL `http://host:4000/graphql`. */
@@ -88,6 +94,31 @@ export class IntercloudClient {
       { jobId, afterSeq },
       { ...handlers, next: (d) => handlers.next(d.cloneJobEvents) },
       { seqOf: (d) => d.cloneJobEvents.seq },
+    );
+  }
+
+  /** Every event of one scale-down job after `afterSeq` (default 0: all of them), resuming across reconnects; completes after the last. */
+  scaleDownJobEvents(jobId: string, handlers: SubscriptionHandlers<ScaleDownJobEvent>, afterSeq = 0): () => void {
+    return this.subscribe(
+      ScaleDownJobEventsDocument,
+      { jobId, afterSeq },
+      { ...handlers, next: (d) => handlers.next(d.scaleDownJobEvents) },
+      { seqOf: (d) => d.scaleDownJobEvents.seq },
+    );
+  }
+
+  /**
+   * Scaling decisions of the tenant (or of one VM type), resuming across reconnects from the last
+   * seq delivered. With `afterSeq` the stored ones after it come first (0: every stored one);
+   * without it, live ones from now on (a reconnect before the first one re-subscribes live).
+   */
+  scalingDecisions(handlers: SubscriptionHandlers<ScalingDecisionEvent>, options: { vmTypeId?: string; afterSeq?: number } = {}): () => void {
+    return this.subscribe(
+      ScalingDecisionsLiveDocument,
+      { vmTypeId: options.vmTypeId, afterSeq: options.afterSeq },
+      { ...handlers, next: (d) => handlers.next(d.scalingDecisions) },
+      // The broker sets seq on every subscription event (it is null only when read by query).
+      { seqOf: (d) => d.scalingDecisions.seq ?? 0 },
     );
   }
 

@@ -6,9 +6,11 @@
  * what was stored meanwhile and goes on live, and anything at or below that seq (a replay racing
  * a live event) is dropped here: a consumer sees each event once, in order, across restarts.
  *
- * Subscriptions without a seq (cloneJobUpdates, scalingDecisions) are re-subscribed too; what
- * happened while the connection was down is not replayed for them (the API has no afterSeq for
- * these), so their consumers are told through `onResubscribed` and may re-read by query.
+ * Subscriptions without a seq (cloneJobUpdates: its events are numbered per job, with no order
+ * across a tenant's jobs to resume from) are re-subscribed too, live; what happened while the
+ * connection was down is not replayed for them, so `onResubscribed(false)` tells their consumers,
+ * who may re-read by query. The same holds for a resumable subscription that started live (no
+ * afterSeq) and had delivered nothing yet when the connection went.
  */
 import { Client, CloseCode, createClient } from 'graphql-ws';
 import { GraphQLErrorShape, IntercloudError } from './errors';
@@ -22,7 +24,7 @@ export interface SubscriptionHandlers<T> {
   error?(err: IntercloudError): void;
   /** The broker ended the subscription. */
   complete?(): void;
-  /** The subscription is live again after a reconnect; `replayed` is true when missed events follow (afterSeq). */
+  /** The subscription is live again after a reconnect; `replayed` is true when it resumed with afterSeq, so nothing was missed. */
   onResubscribed?(replayed: boolean): void;
 }
 
@@ -237,7 +239,8 @@ export class SubscriptionTransport {
         m.handlers.complete?.();
       },
     });
-    if (resumed) queueMicrotask(() => !m.stopped && m.handlers.onResubscribed?.(m.resume !== null));
+    const replayed = m.resume !== null && m.lastSeq !== null;
+    if (resumed) queueMicrotask(() => !m.stopped && m.handlers.onResubscribed?.(replayed));
     m.started = true;
   }
 

@@ -1,7 +1,9 @@
 /**
  * The `intercloud` binary as a user runs it (a subprocess without a TTY, its own HOME) against a
  * real broker and two sandbox clouds: login, clouds from YAML, apply twice, import, matchmake,
- * clone --watch to DONE in text and --json, a failing clone, exit codes. Needs dist/ (npm run build).
+ * clone --watch to DONE in text and --json, a failing clone, exit codes; decisions replayed with
+ * --after-seq; SSH keys, Nagios servers and load balancers; scale-down --watch to DONE and to
+ * FAILED. Needs dist/ (npm run build).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -15,6 +17,8 @@ import { waitFor } from '../support/wait';
 import { insertScalingDecision } from '../support/scaling-decision.fixture';
 import { ScalingAction } from '../../src/domain/enums';
 import { ClientLab, cloudYaml, startClientLab } from './support/client-lab';
+import { buildProgram } from '../../client/cli/main';
+import { keyPair } from '../support/ssh-keys';
 
 const ESC = '\u001b';
 
@@ -66,12 +70,15 @@ describe('intercloud CLI', () => {
     const top = await run(['--help']);
     expectExit(top, 0);
     expect(top.stdout).toContain('Example:');
-    for (const group of ['clouds', 'vms', 'jobs']) expect((await run([group, '--help'])).stdout).toContain('Example:');
-    for (const sub of [['clouds', 'register'], ['clouds', 'list'], ['vms', 'import'], ['matchmake'], ['clone'], ['jobs', 'watch'], ['decisions', 'watch'], ['samples'], ['apply'], ['login']]) {
-      const r = await run([...sub, '--help']);
+    // Every group and every command of the program, as commander knows them.
+    const paths = buildProgram().commands.flatMap((c) => [[c.name()], ...c.commands.map((sub) => [c.name(), sub.name()])]);
+    expect(paths).toEqual(expect.arrayContaining([['decisions'], ['vm-types'], ['scale-down-jobs', 'watch'], ['vms', 'scale-down'], ['ssh-keys', 'create'], ['load-balancers', 'register']]));
+    const helps = await Promise.all(paths.map(async (p) => [p, await run([...p, '--help'])] as const));
+    for (const [p, r] of helps) {
       expectExit(r, 0);
-      expect(r.stdout).toContain('Example:');
-      expect(r.stdout).toContain('--json');
+      if (!r.stdout.includes('Example:')) throw new Error(`intercloud ${p.join(' ')} --help has no example:\n${r.stdout}`);
+      const leafCommand = !helps.some(([q]) => q.length > p.length && q[0] === p[0]);
+      if (leafCommand && !r.stdout.includes('--json')) throw new Error(`intercloud ${p.join(' ')} --help has no --json:\n${r.stdout}`);
     }
     expectExit(await run(['clouds', 'register']), 2); // -f is required
     expectExit(await run(['no-such-command']), 2);
@@ -222,20 +229,24 @@ describe('intercloud CLI', () => {
     expect(JSON.parse((await run(['samples', vmName, 'active calls', '--json'])).stdout)).toHaveLength(30);
     expectExit(await run(['samples', vmName, 'active calls', '--since', 'yesterday']), 2);
 
-    const watch = startCli(home, ['decisions', 'watch', '--vm-type', 'opensips', '--json']);
-    // Decisions have no afterSeq: one made before the subscription is live is not shown, so
-    // one is made every half second until the first arrives.
-    let n = 0;
-    await waitFor(async () => {
-      await insertScalingDecision(lab.broker.dataSource, lab.db.url, { tenantId: lab.tenant.tenantId, vmTypeId: vm.vmTypeId, action: ScalingAction.SCALE_UP, metric: 'active calls', reason: `CRITICAL held ${++n}` });
-      return watch.stdout().includes('CRITICAL held');
-    }, 'a decision on stdout', 30_000, 500);
+    // With --after-seq 0 a decision made before the watch started is replayed; one made after it arrives live.
+    const decide = (reason: string) =>
+      insertScalingDecision(lab.broker.dataSource, lab.db.url, { tenantId: lab.tenant.tenantId, vmTypeId: vm.vmTypeId, action: ScalingAction.SCALE_UP, metric: 'active calls', reason });
+    const before = await decide('CRITICAL held before the watch');
+    const watch = startCli(home, ['decisions', 'watch', '--vm-type', 'opensips', '--after-seq', '0', '--json']);
+    await waitFor(() => watch.stdout().includes('before the watch'), 'the stored decision on stdout', 30_000);
+    const after = await decide('CRITICAL held during the watch');
+    await waitFor(() => watch.stdout().includes('during the watch'), 'the live decision on stdout', 30_000);
     watch.child.kill('SIGINT');
     const ended = await watch.done;
     expectExit(ended, 0);
-    const first = JSON.parse(ended.stdout.trim().split('\n')[0]);
-    expect(first).toMatchObject({ action: 'SCALE_UP', metric: 'active calls', vmTypeId: vm.vmTypeId });
-    expect(first.reason).toMatch(/^CRITICAL held \d+$/);
+    const shown = ended.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(shown.map((d) => [d.seq, d.reason])).toEqual([
+      [before.seq, 'CRITICAL held before the watch'],
+      [after.seq, 'CRITICAL held during the watch'],
+    ]);
+    expect(shown[0]).toMatchObject({ action: 'SCALE_UP', metric: 'active calls', vmTypeId: vm.vmTypeId });
+    expectExit(await run(['decisions', 'watch', '--after-seq', '-1']), 2);
   });
 
   it('clone --watch follows a clone to DONE with line-wise progress and phase durations, and exits 0', async () => {
@@ -333,6 +344,148 @@ describe('intercloud CLI', () => {
       expect(result.stderr).toMatch(new RegExp(`clone job ${jobId} CANCELLED`));
       const { cloneJob } = await gqlOk(lab.broker.url, lab.tenant.token, 'query($id: ID!) { cloneJob(id: $id) { state } }', { id: jobId });
       expect(cloneJob.state).toBe('CANCELLED');
+    }, 180_000);
+  });
+
+  it('creates SSH keys from a file without ever printing the private key, and registers, lists and deletes monitoring servers and load balancers', async () => {
+    const plain = keyPair(path.join(files, 'keys'), 'deploy');
+    const created = await run(['ssh-keys', 'create', '--name', 'deploy', '--user', 'debian', '--private-key-file', plain.privateKeyFile]);
+    expectExit(created, 0);
+    expect(created.stdout).toContain(`Created SSH key deploy (`);
+    expect(created.stdout).toContain(plain.fingerprint);
+    expect(created.stdout).toContain(plain.publicKey.split(' ').slice(0, 2).join(' '));
+    const secretLine = plain.privateKey.split('\n')[1];
+    for (const r of [created]) expect(r.stdout + r.stderr).not.toContain(secretLine);
+
+    // An encrypted key: the passphrase comes from the environment; without it the broker names the field.
+    const locked = keyPair(path.join(files, 'keys'), 'locked', { passphrase: 'correct horse' });
+    const noPass = await run(['ssh-keys', 'create', '--name', 'locked', '--user', 'root', '--private-key-file', locked.privateKeyFile, '--json']);
+    expectExit(noPass, 2);
+    expect(JSON.parse(noPass.stderr.trim()).error).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.passphrase' });
+    const withPass = await run(['ssh-keys', 'create', '--name', 'locked', '--user', 'root', '--private-key-file', '-', '--json'], {
+      input: locked.privateKey,
+      env: { INTERCLOUD_SSH_KEY_PASSPHRASE: 'correct horse' },
+    });
+    expectExit(withPass, 0);
+    expect(JSON.parse(withPass.stdout)).toMatchObject({ name: 'locked', username: 'root', fingerprint: locked.fingerprint });
+    for (const r of [noPass, withPass]) expect(r.stdout + r.stderr).not.toMatch(/correct horse|PRIVATE KEY/);
+
+    const keys = await run(['ssh-keys', 'list', '--json']);
+    expectExit(keys, 0);
+    expect(JSON.parse(keys.stdout).map((k: { name: string; fingerprint: string }) => [k.name, k.fingerprint])).toEqual(
+      expect.arrayContaining([['deploy', plain.fingerprint], ['locked', locked.fingerprint]]),
+    );
+    expect(keys.stdout).not.toContain('PRIVATE KEY');
+    expect((await run(['ssh-keys', 'list'])).stdout).toMatch(/deploy .*debian/);
+
+    // A Nagios from YAML: the key by name, the password from the environment (and never shown).
+    const nagios = path.join(files, 'nagios.yaml');
+    fs.writeFileSync(
+      nagios,
+      ['name: nagios-de', 'statusUrl: https://nagios.invalid/cgi-bin/nagios4/statusjson.cgi', 'username: intercloud', 'password: ${NAGIOS_PASSWORD}', 'sshHost: nagios.invalid', 'sshKey: deploy', `sshHostKey: ${plain.publicKey}`, 'configDir: /etc/nagios4/conf.d/intercloud'].join('\n'),
+    );
+    const registered = await run(['monitoring-servers', 'register', '-f', nagios, '--json'], { env: { NAGIOS_PASSWORD: 'nagios-secret-pw' } });
+    expectExit(registered, 0);
+    const server = JSON.parse(registered.stdout);
+    expect(server).toMatchObject({ name: 'nagios-de', sshHost: 'nagios.invalid', sshPort: 22, sshHostKey: { fingerprint: plain.fingerprint }, pidFile: '/run/nagios4/nagios4.pid' });
+    expect(registered.stdout).not.toContain('nagios-secret-pw');
+    const servers = await run(['monitoring-servers', 'list']);
+    expectExit(servers, 0);
+    // The poller may already have tried it (.invalid never resolves): UNKNOWN or UNREACHABLE.
+    expect(servers.stdout).toMatch(/nagios-de .*(UNKNOWN|UNREACHABLE) .*https:\/\/nagios\.invalid/);
+    const badUrl = await run(['monitoring-servers', 'register', '-f', '-', '--json'], { input: fs.readFileSync(nagios, 'utf8').replace('nagios-de', 'nagios-x').replace('https://', 'ftp://'), env: { NAGIOS_PASSWORD: 'x' } });
+    expectExit(badUrl, 2);
+    expect(JSON.parse(badUrl.stderr.trim()).error).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.statusUrl' });
+
+    // The key is in use by the Nagios: deleting it is refused, and the CLI says why.
+    const inUse = await run(['ssh-keys', 'delete', 'deploy']);
+    expectExit(inUse, 1);
+    expect(inUse.stderr).toMatch(/in use by monitoring server "nagios-de".*\(CONFLICT\)/);
+
+    const lb = path.join(files, 'kamailio.yaml');
+    fs.writeFileSync(lb, ['name: kamailio-de', 'kind: KAMAILIO_DISPATCHER', 'db: { host: 10.0.0.2, user: kamailio, password: "${KAMAILIO_DB_PASSWORD}", database: kamailio }', 'rpcUrl: http://10.0.0.2:5080/RPC'].join('\n'));
+    const lbText = await run(['load-balancers', 'register', '-f', lb], { env: { KAMAILIO_DB_PASSWORD: 'kamailio-secret-pw' } });
+    expectExit(lbText, 0);
+    expect(lbText.stdout).toMatch(/^Registered load balancer kamailio-de \([0-9a-f-]{36}\): KAMAILIO_DISPATCHER, table kamailio\.dispatcher on 10\.0\.0\.2:3306, reloaded by dispatcher\.reload/);
+    const lbs = await run(['load-balancers', 'list', '--json']);
+    expect(JSON.parse(lbs.stdout)).toEqual([expect.objectContaining({ name: 'kamailio-de', table: 'dispatcher', listMethod: 'dispatcher.list', db: { host: '10.0.0.2', port: 3306, user: 'kamailio', database: 'kamailio' } })]);
+    expect(lbs.stdout + lbText.stdout).not.toContain('kamailio-secret-pw');
+    expectExit(await run(['load-balancers', 'delete', 'no-such-lb']), 2);
+
+    // Deleted by name, in the order their uses allow.
+    for (const args of [['load-balancers', 'delete', 'kamailio-de'], ['monitoring-servers', 'delete', server.id], ['ssh-keys', 'delete', 'deploy'], ['ssh-keys', 'delete', 'locked', '--json']]) expectExit(await run(args), 0);
+    const { sshKeys, monitoringServers, loadBalancers } = await gqlOk(lab.broker.url, lab.tenant.token, '{ sshKeys { id } monitoringServers { id } loadBalancers { id } }');
+    expect([sshKeys, monitoringServers, loadBalancers]).toEqual([[], [], []]);
+  });
+
+  describe('scale-down', () => {
+    /** Live clones of the VM the clone tests made (min 1 of the VM type keeps the source). */
+    const liveClones = async (): Promise<{ id: string; name: string }[]> => {
+      const { vms } = await gqlOk(lab.broker.url, lab.tenant.token, '{ vms { id name origin state } }');
+      return vms.filter((v: { origin: string; state: string }) => v.origin === 'CLONE' && v.state === 'ACTIVE');
+    };
+
+    it('vms scale-down --watch follows the removal to DONE with phase durations, and exits 0', async () => {
+      const [clone] = await liveClones();
+      const r = await run(['vms', 'scale-down', clone.name, '--watch']);
+      expectExit(r, 0);
+      expect(r.stdout).not.toContain(ESC);
+      expect(r.stdout).toMatch(new RegExp(`^Scale-down job [0-9a-f-]{36}: ${clone.name} \\(cli-partner\\)`));
+      // No load balancer or monitoring binding: only DELETE runs.
+      expect([...r.stdout.matchAll(/\[(\w+)\] started/g)].map((m) => m[1])).toEqual(['QUEUED', 'DELETE']);
+      expect(r.stdout).toContain('[DELETE] completed');
+      expect(r.stdout).toContain('[DONE]');
+      expect(r.stdout).toMatch(/DELETE +│? *\d/);
+      expect(r.stdout).toContain(`Scale-down DONE: VM ${clone.name} (${clone.id}) removed from cli-partner.`);
+      expect((await liveClones()).map((c) => c.id)).not.toContain(clone.id);
+
+      const jobId = /^Scale-down job (\S+):/.exec(r.stdout)![1];
+      const list = await run(['scale-down-jobs', 'list', '--json']);
+      expect(JSON.parse(list.stdout)).toEqual([expect.objectContaining({ id: jobId, state: 'DONE', phase: 'DONE', vm: { id: clone.id, name: clone.name } })]);
+      const show = await run(['scale-down-jobs', 'show', jobId]);
+      expectExit(show, 0);
+      expect(show.stdout).toMatch(/state\s+DONE/);
+      expect(show.stdout).toMatch(/vm state\s+DELETED/);
+      // Watching an ended job replays it and ends at once.
+      const again = await run(['scale-down-jobs', 'watch', jobId]);
+      expectExit(again, 0);
+      expect(again.stdout).toContain('Scale-down DONE');
+    }, 120_000);
+
+    it('--json prints the job, every event once in order and the final job; without --watch it prints the job and returns', async () => {
+      const [clone] = await liveClones();
+      const started = await run(['vms', 'scale-down', clone.id, '--json']);
+      expectExit(started, 0);
+      const job = JSON.parse(started.stdout);
+      expect(job).toMatchObject({ vm: { id: clone.id }, state: expect.stringMatching(/QUEUED|RUNNING|DONE/) });
+      const r = await run(['scale-down-jobs', 'watch', job.id, '--json']);
+      expectExit(r, 0);
+      const lines = records(r);
+      expect(lines[0].job.id).toBe(job.id);
+      const events = lines.filter((l) => l.event).map((l) => l.event);
+      expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+      expect(events.every((e) => e.jobId === job.id && e.vmId === clone.id)).toBe(true);
+      expect(events.at(-1)).toMatchObject({ kind: 'DONE', phase: 'DONE' });
+      expect(lines.at(-1)!.job).toMatchObject({ id: job.id, state: 'DONE', error: null, phases: [expect.objectContaining({ phase: 'DELETE', durationMs: expect.any(Number) })] });
+      expect(r.stderr).toBe('');
+    }, 120_000);
+
+    it('a removal that fails exits 1 and says why; the last instance is refused', async () => {
+      const [clone] = await liveClones();
+      await lab.partner.control.injectFault({ operation: 'nova.server.delete', mode: 'fail', status: 400, message: 'Server is locked.', count: 'always' });
+      const r = await run(['vms', 'scale-down', clone.name, '--watch']);
+      expectExit(r, 1);
+      expect(r.stdout).toContain('[FAILED]');
+      expect(r.stderr).toMatch(/error: scale-down job [0-9a-f-]{36} FAILED: \w+: .*Server is locked/);
+      await lab.partner.control.clearFaults();
+
+      // What is left of the VM type is its source and at most one more clone; remove down to the source, then once more.
+      const { vms } = await gqlOk(lab.broker.url, lab.tenant.token, '{ vms { id name state } }');
+      const live = vms.filter((v: { state: string; name: string }) => v.state !== 'DELETED' && v.name !== vmName);
+      for (const v of live) await run(['vms', 'scale-down', v.id, '--watch']);
+      const last = await run(['vms', 'scale-down', vmName, '--json']);
+      expectExit(last, 1);
+      expect(JSON.parse(last.stderr.trim()).error).toMatchObject({ code: 'CONFLICT', field: 'vmId' });
     }, 180_000);
   });
 });

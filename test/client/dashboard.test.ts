@@ -180,6 +180,19 @@ describe('dashboard', () => {
     await expectAccessible('overview');
   });
 
+  it('lists scale-down jobs on the overview with their state and phase', async () => {
+    const { cloneJob } = await gqlOk(lab.broker.url, lab.tenant.token, 'query($id: ID!) { cloneJob(id: $id) { resultVm { id name } } }', { id: jobId });
+    await page.goto(`${lab.baseUrl}/`);
+    const region = page.getByRole('region', { name: 'Scale-down jobs' });
+    await region.getByText('No scale-down yet.').waitFor();
+    await gqlOk(lab.broker.url, lab.tenant.token, 'mutation($v: ID!) { scaleDownVm(vmId: $v) { id } }', { v: cloneJob.resultVm.id });
+    await page.goto(`${lab.baseUrl}/`);
+    const row = region.getByRole('row', { name: new RegExp(cloneJob.resultVm.name) });
+    await row.locator('.badge', { hasText: 'DONE' }).waitFor({ timeout: LONG });
+    expect(await row.getByRole('cell').nth(1).textContent()).toBe('DONE');
+    await expectAccessible('overview-scale-down');
+  }, 2 * LONG);
+
   it('works at phone width, with no page-wide sideways scrolling and no console errors', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     for (const [path, name, ready] of [

@@ -19,13 +19,18 @@ import {
   IntercloudClient,
   IntercloudError,
   MeDocument,
+  ScalingDecisionEvent,
   SetThresholdsDocument,
   VmTypesDocument,
 } from '../../client/sdk';
+import { DataSource } from 'typeorm';
+import { createDataSource } from '../../src/adapters/postgres/data-source';
+import { ScalingAction } from '../../src/domain/enums';
 import { startTestBroker, TestBroker } from '../support/broker';
 import { BrokerProcess, spawnBroker } from '../support/broker-process';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { gqlOk } from '../support/graphql';
+import { insertScalingDecision } from '../support/scaling-decision.fixture';
 import { waitFor } from '../support/wait';
 
 const clientFor = (url: string, token: string | null, onState?: (s: ConnectionState) => void) =>
@@ -202,6 +207,91 @@ describe('SDK: subscriptions resume across broker restarts', () => {
     made.push(await mutate(main));
     await waitFor(() => seen.length === 13, 'one more live event');
     expect(seen.at(-1)).toMatchObject({ seq: from + 13, objectId: made.at(-1) });
+  });
+});
+
+describe('SDK: scaling decisions resume across a broker crash', () => {
+  const adminToken = `icb_sdk_${crypto.randomBytes(24).toString('base64url')}`;
+  let db: TestDatabase;
+  let ds: DataSource;
+  let dataDir: string;
+  let port: number;
+  let main: BrokerProcess;
+  let client: IntercloudClient;
+  const states: ConnectionState[] = [];
+
+  const start = () =>
+    spawnBroker({
+      DATABASE_URL: db.url,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      INTERCLOUD_ADMIN_TOKEN: adminToken,
+      INTERCLOUD_DATA_DIR: dataDir,
+      LOG_LEVEL: 'warn',
+      CLONE_CONCURRENCY: '0',
+    });
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    ds = await createDataSource(db.url, 2).initialize();
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'intercloud-sdk-decisions-'));
+    port = await freePort();
+    main = await start();
+    client = clientFor(main.url, adminToken, (s) => states.push(s));
+  });
+
+  afterAll(async () => {
+    await client?.close();
+    await main?.dispose();
+    await ds?.destroy();
+    await db?.drop();
+    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('replays stored decisions after afterSeq, then live ones, each once and in order, of all VM types or of one', async () => {
+    const { me } = await client.request(MeDocument);
+    const [a, b] = await Promise.all(
+      ['decide-a', 'decide-b'].map(async (name) => (await client.request(CreateVmTypeDocument, { input: { name, minInstances: 0, maxInstances: 2 } })).createVmType.id),
+    );
+    // The scheduler decides (through the service the autoscaler uses); nothing is polled here.
+    const decide = (vmTypeId: string, reason: string) => insertScalingDecision(ds, db.url, { tenantId: me.tenantId, vmTypeId, action: ScalingAction.NONE, metric: 'active calls', reason });
+
+    const made = [await decide(a, 'a1'), await decide(b, 'b1')]; // stored before anyone subscribes
+    const all: ScalingDecisionEvent[] = [];
+    const ofA: ScalingDecisionEvent[] = [];
+    const failures: IntercloudError[] = [];
+    const resumed: boolean[] = [];
+    client.scalingDecisions({ next: (d) => all.push(d), error: (e) => failures.push(e), onResubscribed: (replayed) => resumed.push(replayed) }, { afterSeq: 0 });
+    client.scalingDecisions({ next: (d) => ofA.push(d), error: (e) => failures.push(e), onResubscribed: (replayed) => resumed.push(replayed) }, { vmTypeId: a, afterSeq: 0 });
+    made.push(await decide(a, 'a2'));
+    await waitFor(() => all.length === 3 && ofA.length === 2, 'the stored and the first live decisions');
+
+    // Killed mid-subscription; decisions go on being made while it is down.
+    await main.crash();
+    await waitFor(() => states.includes('reconnecting'), 'the client to notice');
+    for (const [t, r] of [[b, 'b2'], [a, 'a3'], [a, 'a4']] as const) made.push(await decide(t, r));
+    main = await start();
+    await waitFor(() => all.length === 6 && ofA.length === 4, 'the decisions made while the broker was down');
+    made.push(await decide(a, 'a5'));
+    await waitFor(() => all.length === 7 && ofA.length === 5, 'a live decision after the restart');
+
+    expect(failures).toEqual([]);
+    // Each re-subscription (one per reconnect attempt of each subscription) resumed with afterSeq.
+    expect(resumed.length).toBeGreaterThanOrEqual(2);
+    expect(resumed.every((r) => r)).toBe(true);
+    expect(all.map((d) => [d.seq, d.reason, d.id])).toEqual(made.map((d) => [d.seq, d.reason, d.id]));
+    expect(all.map((d) => d.seq)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(ofA.map((d) => d.reason)).toEqual(['a1', 'a2', 'a3', 'a4', 'a5']);
+    expect(ofA.every((d) => d.vmTypeId === a)).toBe(true);
+
+    // Resuming from the middle replays only what came after; a negative seq is bad input.
+    const tail: ScalingDecisionEvent[] = [];
+    const stop = client.scalingDecisions({ next: (d) => tail.push(d) }, { afterSeq: 5 });
+    await waitFor(() => tail.length === 2, 'the decisions after seq 5');
+    stop();
+    expect(tail.map((d) => d.reason)).toEqual(['a4', 'a5']);
+    const bad = await new Promise<IntercloudError>((resolve) => client.scalingDecisions({ next: () => undefined, error: resolve }, { afterSeq: -1 }));
+    expect(bad.message).toContain('afterSeq');
   });
 });
 

@@ -1,7 +1,7 @@
 /** `intercloud decisions watch | list` and `intercloud samples VM METRIC`. */
 import * as asciichart from 'asciichart';
 import { Command } from 'commander';
-import { DecisionFieldsFragment, SamplesDocument, ScalingDecisionsDocument, ScalingDecisionsLiveDocument, VmTypesDocument } from '../../sdk';
+import { DecisionFieldsFragment, SamplesDocument, ScalingDecisionsDocument, VmTypesDocument } from '../../sdk';
 import { leaf, run } from '../command';
 import { CliContext } from '../context';
 import { Exit, usage } from '../errors';
@@ -27,16 +27,16 @@ async function list(ctx: CliContext, opts: { vmType?: string; first: string }): 
   for (const d of [...scalingDecisions].reverse()) ctx.out.line(decisionLine(ctx, d, types));
 }
 
-async function watch(ctx: CliContext, opts: { vmType?: string }): Promise<number> {
+async function watch(ctx: CliContext, opts: { vmType?: string; afterSeq?: string }): Promise<number> {
   const vmTypeId = opts.vmType ? (await ctx.vmType(opts.vmType)).id : undefined;
+  const afterSeq = opts.afterSeq === undefined ? undefined : Number(opts.afterSeq);
+  if (afterSeq !== undefined && !(Number.isInteger(afterSeq) && afterSeq >= 0)) throw usage('--after-seq must be a whole number, 0 or more');
   const types = await typeNames(ctx);
   ctx.out.note(`Watching scaling decisions${opts.vmType ? ` of ${opts.vmType}` : ''} (Ctrl-C to stop)...`);
   return new Promise<number>((resolve, reject) => {
-    const stop = ctx.client.subscribe(
-      ScalingDecisionsLiveDocument,
-      { vmTypeId },
+    const stop = ctx.client.scalingDecisions(
       {
-        next: ({ scalingDecisions: d }) => {
+        next: (d) => {
           ctx.out.record(d);
           ctx.out.line(decisionLine(ctx, d, types));
         },
@@ -48,8 +48,10 @@ async function watch(ctx: CliContext, opts: { vmType?: string }): Promise<number
           process.off('SIGINT', onSigint);
           resolve(Exit.OK);
         },
-        onResubscribed: () => ctx.out.note('reconnected; decisions made while disconnected are not replayed (see: intercloud decisions list)'),
+        onResubscribed: (replayed) =>
+          ctx.out.note(replayed ? 'reconnected; resumed after the last decision shown' : 'reconnected before the first decision; any made meanwhile are not replayed (see: intercloud decisions list)'),
       },
+      { vmTypeId, afterSeq },
     );
     const onSigint = () => {
       stop();
@@ -80,9 +82,17 @@ async function samples(ctx: CliContext, vmRef: string, metric: string, opts: { s
 }
 
 export function decisionsCommand(): Command {
-  const decisions = new Command('decisions').description("the scheduler's scaling decisions and why");
+  const decisions = new Command('decisions')
+    .description("the scheduler's scaling decisions and why")
+    .addHelpText('after', '\nExample:\n  intercloud decisions watch --vm-type opensips\n  intercloud decisions list --first 5 --json\n');
   decisions.addCommand(
-    leaf(new Command('watch').description('print decisions as they are made (one JSON object per line with --json)').option('--vm-type <type>', 'only of this VM type (name or id)'), 'intercloud decisions watch --vm-type opensips').action(
+    leaf(
+      new Command('watch')
+        .description('print decisions as they are made (one JSON object per line with --json); a reconnect resumes after the last one shown')
+        .option('--vm-type <type>', 'only of this VM type (name or id)')
+        .option('--after-seq <seq>', 'first replay the stored decisions after this seq (0: all kept), then go on live'),
+      'intercloud decisions watch --vm-type opensips --after-seq 0',
+    ).action(
       run(watch),
     ),
   );

@@ -5,6 +5,7 @@ import { leaf, run } from '../command';
 import { CliContext, Vm } from '../context';
 import { usage } from '../errors';
 import { seconds } from '../format';
+import { scaleDownVmCommand } from './scale-down';
 
 const vmRow = (v: Vm, types: Map<string, string>) => [
   v.name,
@@ -77,7 +78,7 @@ async function matchmake(ctx: CliContext, ref: string): Promise<void> {
 }
 
 export function vmsCommand(): Command {
-  const vms = new Command('vms').description('VMs the broker knows').addHelpText('after', '\nExample:\n  intercloud vms import --cloud home --server sip-1 --vm-type opensips\n  intercloud vms list --vm-type opensips\n');
+  const vms = new Command('vms').description('VMs the broker knows').addHelpText('after', '\nExample:\n  intercloud vms import --cloud home --server sip-1 --vm-type opensips\n  intercloud vms list --vm-type opensips\n  intercloud vms scale-down sip-1-clone-1e4f53 --watch\n');
   vms.addCommand(
     leaf(
       new Command('list').description('your VMs').option('--vm-type <type>', 'only of this VM type (name or id)').option('--cloud <cloud>', 'only in this cloud (name or id)'),
@@ -94,11 +95,14 @@ export function vmsCommand(): Command {
       'intercloud vms import --cloud home --server sip-1 --vm-type opensips',
     ).action(run(importVm)),
   );
+  vms.addCommand(scaleDownVmCommand());
   return vms;
 }
 
 export function vmTypesCommand(): Command {
-  const types = new Command('vm-types').description('VM types under scaling control (create and change them with `intercloud apply`)');
+  const types = new Command('vm-types')
+    .description('VM types under scaling control (create and change them with `intercloud apply`)')
+    .addHelpText('after', '\nExample:\n  intercloud vm-types list\n  intercloud vm-types list --json | jq ".[] | {name, minInstances, maxInstances}"\n');
   types.addCommand(leaf(new Command('list').description('your VM types with instances, bounds and thresholds'), 'intercloud vm-types list').action(run(vmTypes)));
   return types;
 }

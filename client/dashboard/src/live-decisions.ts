@@ -1,10 +1,10 @@
 /**
  * Scaling decisions of a VM type (or all), newest first: the latest by query, then live ones as
- * they are made. The API replays no decisions after a reconnect (no afterSeq), so the list is
- * read again whenever the subscription comes back.
+ * they are made. A reconnect resumes after the last decision delivered (afterSeq); only when it
+ * came back before the first one is the list read again.
  */
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { DecisionFieldsFragment, ScalingDecisionsDocument, ScalingDecisionsLiveDocument } from '../../sdk';
+import { DecisionFieldsFragment, ScalingDecisionsDocument } from '../../sdk';
 import { api, handleAuth, useQuery } from './api';
 
 export function useLiveDecisions(vmTypeId: string | null, first: number): { decisions: DecisionFieldsFragment[]; error: Error | null } {
@@ -13,18 +13,18 @@ export function useLiveDecisions(vmTypeId: string | null, first: number): { deci
   const [error, setError] = useState<Error | null>(null);
   useEffect(() => {
     setLive([]);
-    return api().subscribe(
-      ScalingDecisionsLiveDocument,
-      { vmTypeId },
+    return api().scalingDecisions(
       {
-        next: (d) => setLive((l) => [d.scalingDecisions, ...l].slice(0, 200)),
+        next: (d) => setLive((l) => [d, ...l].slice(0, 200)),
         error: (e) => {
           handleAuth(e);
           setError(e);
         },
-        // Decisions made while disconnected are not replayed by the API: read them again.
-        onResubscribed: () => initial.refetch(),
+        onResubscribed: (replayed) => {
+          if (!replayed) initial.refetch();
+        },
       },
+      { vmTypeId: vmTypeId ?? undefined },
     );
   }, [vmTypeId]);
   const decisions = useMemo(() => {

@@ -157,6 +157,43 @@ export type LoadBalancerBindingInput = {
   uriTemplate?: string | null | undefined;
 };
 
+/** A load balancer's database connection. */
+export type LoadBalancerDbInput = {
+  /** Database name (letters, digits, _). */
+  database: string;
+  /** Host name (RFC 1123) or IP address. */
+  host: string;
+  /** Password (may be empty); only ever sent to this host, port and user. Never returned. */
+  password: string;
+  /** Port (default 3306). */
+  port?: number | null | undefined;
+  /** User. */
+  user: string;
+};
+
+/** A SIP load balancer to register. */
+export type LoadBalancerInput = {
+  /** Where the destinations table is. */
+  db: LoadBalancerDbInput;
+  /** KAMAILIO_DISPATCHER or OPENSIPS_LOAD_BALANCER. */
+  kind: LoadBalancerKind;
+  /** Method listing live destinations (default dispatcher.list for Kamailio, none for OpenSIPS); null: none, the table is re-read. */
+  listMethod?: string | null | undefined;
+  /** Name, unique among your load balancers. */
+  name: string;
+  /** Reload method (default dispatcher.reload or lb_reload by kind). */
+  reloadMethod?: string | null | undefined;
+  /** JSON-RPC endpoint (http or https). */
+  rpcUrl: string;
+  /** Table name (default dispatcher or load_balancer by kind; letters, digits, _). */
+  table?: string | null | undefined;
+};
+
+/** SIP load balancer whose database the broker edits. */
+export type LoadBalancerKind =
+  | 'KAMAILIO_DISPATCHER'
+  | 'OPENSIPS_LOAD_BALANCER';
+
 /** Which metric a Nagios service feeds. */
 export type MetricMappingInput = {
   /** Metric name. */
@@ -175,6 +212,41 @@ export type MonitoringBindingInput = {
   metrics?: Array<MetricMappingInput> | null | undefined;
   /** One of your monitoring servers. */
   serverId: string | number;
+};
+
+/** What the monitoring poller found at a monitoring server's status URL last time. */
+export type MonitoringHealth =
+  /** The last poll read its services. */
+  | 'HEALTHY'
+  /** Not polled yet (or reached differently since the last poll). */
+  | 'UNKNOWN'
+  /** The last poll failed (see lastError); it produced no samples. */
+  | 'UNREACHABLE';
+
+/** A Nagios 4 server to register. */
+export type MonitoringServerInput = {
+  /** Absolute directory for the per-VM host files, e.g. /etc/nagios4/conf.d/intercloud. */
+  configDir: string;
+  /** Name, unique among your monitoring servers. */
+  name: string;
+  /** HTTP basic password; only ever sent to statusUrl. Never returned. */
+  password: string;
+  /** PID file to HUP for a reload (default /run/nagios4/nagios4.pid). */
+  pidFile?: string | null | undefined;
+  /** Host name (RFC 1123) or IP address to reach over SSH. */
+  sshHost: string;
+  /** The host key the server must present: its OpenSSH public key line (e.g. the content of ssh_host_ed25519_key.pub) or its SHA256: fingerprint. */
+  sshHostKey: string;
+  /** One of your SSH keys, authorised on the server. */
+  sshKeyId: string | number;
+  /** SSH port (default 22). */
+  sshPort?: number | null | undefined;
+  /** http(s) URL of statusjson.cgi, e.g. https://nagios.example.net/cgi-bin/nagios4/statusjson.cgi (no user info, query or fragment). */
+  statusUrl: string;
+  /** HTTP basic user name. */
+  username: string;
+  /** Verify command as an argument vector (default ["nagios4", "-v", "/etc/nagios4/nagios.cfg"]). */
+  verifyCommand?: Array<string> | null | undefined;
 };
 
 /** A new policy. */
@@ -261,6 +333,17 @@ export type SampleState =
   | 'UNKNOWN'
   | 'WARNING';
 
+/** Phase of a scale-down job, in order (a phase whose binding the VM type lacks is skipped); FAILED and CANCELLED end a job after its undo steps ran. */
+export type ScaleDownPhase =
+  | 'CANCELLED'
+  | 'DELETE'
+  | 'DONE'
+  | 'DRAIN'
+  | 'FAILED'
+  | 'LB_REMOVE'
+  | 'QUEUED'
+  | 'UNMONITOR';
+
 /** What the scheduler decided. */
 export type ScalingAction =
   | 'EXPIRE_PREPARED'
@@ -268,6 +351,18 @@ export type ScalingAction =
   | 'PREPARE'
   | 'SCALE_DOWN'
   | 'SCALE_UP';
+
+/** A new SSH key pair. The public key and its fingerprint are derived from the private key. */
+export type SshKeyInput = {
+  /** Name, unique among your SSH keys. */
+  name: string;
+  /** Passphrase of an encrypted private key (not kept when the key is not encrypted). Never returned. */
+  passphrase?: string | null | undefined;
+  /** OpenSSH or PEM private key (RSA, ECDSA or Ed25519). Never returned. */
+  privateKey: string;
+  /** POSIX user to log in as. */
+  username: string;
+};
 
 /** A threshold for one metric of a VM type. */
 export type ThresholdInput = {
@@ -361,7 +456,17 @@ export type CloneJobFieldsFragment = { id: string, name: string, idempotencyKey:
 
 export type CloneJobEventFieldsFragment = { seq: number, jobId: string, kind: CloneJobEventKind, phase: ClonePhase, at: string, bytesTransferred: number | null, bytesTotal: number | null, bytesPerSecond: number | null, etaSeconds: number | null, message: string | null };
 
-export type DecisionFieldsFragment = { id: string, vmTypeId: string, action: ScalingAction, metric: string | null, reason: string, evidence: Record<string, unknown>, cloneJobId: string | null, decidedAt: string };
+export type DecisionFieldsFragment = { id: string, vmTypeId: string, action: ScalingAction, metric: string | null, reason: string, evidence: Record<string, unknown>, cloneJobId: string | null, decidedAt: string, seq: number | null };
+
+export type ScaleDownJobFieldsFragment = { id: string, state: CloneJobState, phase: ScaleDownPhase, reason: string | null, createdAt: string, finishedAt: string | null, phases: Array<{ phase: ScaleDownPhase, startedAt: string, finishedAt: string | null, durationMs: number | null }>, error: { code: string, message: string } | null, vm: { id: string, name: string, state: string, cloud: { id: string, name: string } | null } | null };
+
+export type ScaleDownJobEventFieldsFragment = { seq: number, jobId: string, vmId: string, kind: CloneJobEventKind, phase: ScaleDownPhase, at: string, drainValue: number | null, message: string | null };
+
+export type SshKeyFieldsFragment = { id: string, name: string, username: string, algorithm: string, publicKey: string, fingerprint: string, createdAt: string, updatedAt: string };
+
+export type MonitoringServerFieldsFragment = { id: string, name: string, statusUrl: string, username: string, sshHost: string, sshPort: number, sshKeyId: string, configDir: string, verifyCommand: Array<string>, pidFile: string, health: MonitoringHealth, lastError: string | null, lastPolledAt: string | null, createdAt: string, updatedAt: string, sshHostKey: { algorithm: string | null, fingerprint: string } };
+
+export type LoadBalancerFieldsFragment = { id: string, name: string, kind: LoadBalancerKind, table: string, rpcUrl: string, reloadMethod: string, listMethod: string | null, createdAt: string, updatedAt: string, db: { host: string, port: number, user: string, database: string } };
 
 export type RegisterCloudMutationVariables = Exact<{
   input: RegisterCloudInput;
@@ -451,6 +556,55 @@ export type CancelCloneJobMutationVariables = Exact<{
 
 export type CancelCloneJobMutation = { cancelCloneJob: { id: string, name: string, idempotencyKey: string, phase: ClonePhase, state: CloneJobState, bytesTotal: number | null, bytesTransferred: number, createdAt: string, finishedAt: string | null, phases: Array<{ phase: ClonePhase, startedAt: string, finishedAt: string | null, durationMs: number | null }>, error: { code: string, message: string } | null, sourceVm: { id: string, name: string } | null, sourceCloud: { id: string, name: string } | null, targetCloud: { id: string, name: string } | null, resultVm: { id: string, name: string, serverId: string, addresses: Array<{ address: string, kind: string }> } | null } };
 
+export type ScaleDownVmMutationVariables = Exact<{
+  vmId: string | number;
+}>;
+
+
+export type ScaleDownVmMutation = { scaleDownVm: { id: string, state: CloneJobState, phase: ScaleDownPhase, reason: string | null, createdAt: string, finishedAt: string | null, phases: Array<{ phase: ScaleDownPhase, startedAt: string, finishedAt: string | null, durationMs: number | null }>, error: { code: string, message: string } | null, vm: { id: string, name: string, state: string, cloud: { id: string, name: string } | null } | null } };
+
+export type CreateSshKeyMutationVariables = Exact<{
+  input: SshKeyInput;
+}>;
+
+
+export type CreateSshKeyMutation = { createSshKey: { id: string, name: string, username: string, algorithm: string, publicKey: string, fingerprint: string, createdAt: string, updatedAt: string } };
+
+export type DeleteSshKeyMutationVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type DeleteSshKeyMutation = { deleteSshKey: boolean };
+
+export type RegisterMonitoringServerMutationVariables = Exact<{
+  input: MonitoringServerInput;
+}>;
+
+
+export type RegisterMonitoringServerMutation = { registerMonitoringServer: { id: string, name: string, statusUrl: string, username: string, sshHost: string, sshPort: number, sshKeyId: string, configDir: string, verifyCommand: Array<string>, pidFile: string, health: MonitoringHealth, lastError: string | null, lastPolledAt: string | null, createdAt: string, updatedAt: string, sshHostKey: { algorithm: string | null, fingerprint: string } } };
+
+export type DeleteMonitoringServerMutationVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type DeleteMonitoringServerMutation = { deleteMonitoringServer: boolean };
+
+export type RegisterLoadBalancerMutationVariables = Exact<{
+  input: LoadBalancerInput;
+}>;
+
+
+export type RegisterLoadBalancerMutation = { registerLoadBalancer: { id: string, name: string, kind: LoadBalancerKind, table: string, rpcUrl: string, reloadMethod: string, listMethod: string | null, createdAt: string, updatedAt: string, db: { host: string, port: number, user: string, database: string } } };
+
+export type DeleteLoadBalancerMutationVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type DeleteLoadBalancerMutation = { deleteLoadBalancer: boolean };
+
 export type MeQueryVariables = Exact<{ [key: string]: never; }>;
 
 
@@ -534,7 +688,37 @@ export type ScalingDecisionsQueryVariables = Exact<{
 }>;
 
 
-export type ScalingDecisionsQuery = { scalingDecisions: Array<{ id: string, vmTypeId: string, action: ScalingAction, metric: string | null, reason: string, evidence: Record<string, unknown>, cloneJobId: string | null, decidedAt: string }> };
+export type ScalingDecisionsQuery = { scalingDecisions: Array<{ id: string, vmTypeId: string, action: ScalingAction, metric: string | null, reason: string, evidence: Record<string, unknown>, cloneJobId: string | null, decidedAt: string, seq: number | null }> };
+
+export type ScaleDownJobQueryVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type ScaleDownJobQuery = { scaleDownJob: { id: string, state: CloneJobState, phase: ScaleDownPhase, reason: string | null, createdAt: string, finishedAt: string | null, phases: Array<{ phase: ScaleDownPhase, startedAt: string, finishedAt: string | null, durationMs: number | null }>, error: { code: string, message: string } | null, vm: { id: string, name: string, state: string, cloud: { id: string, name: string } | null } | null } | null };
+
+export type ScaleDownJobsQueryVariables = Exact<{
+  vmId?: string | number | null | undefined;
+  first?: number | null | undefined;
+}>;
+
+
+export type ScaleDownJobsQuery = { scaleDownJobs: Array<{ id: string, state: CloneJobState, phase: ScaleDownPhase, reason: string | null, createdAt: string, finishedAt: string | null, error: { code: string, message: string } | null, vm: { id: string, name: string } | null }> };
+
+export type SshKeysQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type SshKeysQuery = { sshKeys: Array<{ id: string, name: string, username: string, algorithm: string, publicKey: string, fingerprint: string, createdAt: string, updatedAt: string }> };
+
+export type MonitoringServersQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type MonitoringServersQuery = { monitoringServers: Array<{ id: string, name: string, statusUrl: string, username: string, sshHost: string, sshPort: number, sshKeyId: string, configDir: string, verifyCommand: Array<string>, pidFile: string, health: MonitoringHealth, lastError: string | null, lastPolledAt: string | null, createdAt: string, updatedAt: string, sshHostKey: { algorithm: string | null, fingerprint: string } }> };
+
+export type LoadBalancersQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type LoadBalancersQuery = { loadBalancers: Array<{ id: string, name: string, kind: LoadBalancerKind, table: string, rpcUrl: string, reloadMethod: string, listMethod: string | null, createdAt: string, updatedAt: string, db: { host: string, port: number, user: string, database: string } }> };
 
 export type CloneJobEventsSubscriptionVariables = Exact<{
   jobId: string | number;
@@ -551,10 +735,11 @@ export type CloneJobUpdatesSubscription = { cloneJobUpdates: { seq: number, jobI
 
 export type ScalingDecisionsLiveSubscriptionVariables = Exact<{
   vmTypeId?: string | number | null | undefined;
+  afterSeq?: number | null | undefined;
 }>;
 
 
-export type ScalingDecisionsLiveSubscription = { scalingDecisions: { id: string, vmTypeId: string, action: ScalingAction, metric: string | null, reason: string, evidence: Record<string, unknown>, cloneJobId: string | null, decidedAt: string } };
+export type ScalingDecisionsLiveSubscription = { scalingDecisions: { id: string, vmTypeId: string, action: ScalingAction, metric: string | null, reason: string, evidence: Record<string, unknown>, cloneJobId: string | null, decidedAt: string, seq: number | null } };
 
 export type AuditEventsSubscriptionVariables = Exact<{
   afterSeq?: number | null | undefined;
@@ -562,6 +747,14 @@ export type AuditEventsSubscriptionVariables = Exact<{
 
 
 export type AuditEventsSubscription = { auditEvents: { seq: number, action: string, objectType: string, objectId: string, actorTokenId: string | null, at: string, details: Record<string, unknown> } };
+
+export type ScaleDownJobEventsSubscriptionVariables = Exact<{
+  jobId: string | number;
+  afterSeq?: number | null | undefined;
+}>;
+
+
+export type ScaleDownJobEventsSubscription = { scaleDownJobEvents: { seq: number, jobId: string, vmId: string, kind: CloneJobEventKind, phase: ScaleDownPhase, at: string, drainValue: number | null, message: string | null } };
 
 export class TypedDocumentString<TResult, TVariables>
   extends String
@@ -782,8 +975,104 @@ export const DecisionFieldsFragmentDoc = new TypedDocumentString(`
   evidence
   cloneJobId
   decidedAt
+  seq
 }
     `, {"fragmentName":"DecisionFields"}) as unknown as TypedDocumentString<DecisionFieldsFragment, unknown>;
+export const ScaleDownJobFieldsFragmentDoc = new TypedDocumentString(`
+    fragment ScaleDownJobFields on ScaleDownJob {
+  id
+  state
+  phase
+  reason
+  createdAt
+  finishedAt
+  phases {
+    phase
+    startedAt
+    finishedAt
+    durationMs
+  }
+  error {
+    code
+    message
+  }
+  vm {
+    id
+    name
+    state
+    cloud {
+      id
+      name
+    }
+  }
+}
+    `, {"fragmentName":"ScaleDownJobFields"}) as unknown as TypedDocumentString<ScaleDownJobFieldsFragment, unknown>;
+export const ScaleDownJobEventFieldsFragmentDoc = new TypedDocumentString(`
+    fragment ScaleDownJobEventFields on ScaleDownJobEvent {
+  seq
+  jobId
+  vmId
+  kind
+  phase
+  at
+  drainValue
+  message
+}
+    `, {"fragmentName":"ScaleDownJobEventFields"}) as unknown as TypedDocumentString<ScaleDownJobEventFieldsFragment, unknown>;
+export const SshKeyFieldsFragmentDoc = new TypedDocumentString(`
+    fragment SshKeyFields on SshKey {
+  id
+  name
+  username
+  algorithm
+  publicKey
+  fingerprint
+  createdAt
+  updatedAt
+}
+    `, {"fragmentName":"SshKeyFields"}) as unknown as TypedDocumentString<SshKeyFieldsFragment, unknown>;
+export const MonitoringServerFieldsFragmentDoc = new TypedDocumentString(`
+    fragment MonitoringServerFields on MonitoringServer {
+  id
+  name
+  statusUrl
+  username
+  sshHost
+  sshPort
+  sshKeyId
+  sshHostKey {
+    algorithm
+    fingerprint
+  }
+  configDir
+  verifyCommand
+  pidFile
+  health
+  lastError
+  lastPolledAt
+  createdAt
+  updatedAt
+}
+    `, {"fragmentName":"MonitoringServerFields"}) as unknown as TypedDocumentString<MonitoringServerFieldsFragment, unknown>;
+export const LoadBalancerFieldsFragmentDoc = new TypedDocumentString(`
+    fragment LoadBalancerFields on LoadBalancer {
+  id
+  name
+  kind
+  db {
+    host
+    port
+    user
+    database
+  }
+  table
+  rpcUrl
+  reloadMethod
+  listMethod
+  createdAt
+  updatedAt
+}
+    `, {"fragmentName":"LoadBalancerFields"}) as unknown as TypedDocumentString<LoadBalancerFieldsFragment, unknown>;
 export const RegisterCloudDocument = new TypedDocumentString(`
     mutation RegisterCloud($input: RegisterCloudInput!) {
   registerCloud(input: $input) {
@@ -1233,6 +1522,120 @@ export const CancelCloneJobDocument = new TypedDocumentString(`
     }
   }
 }`) as unknown as TypedDocumentString<CancelCloneJobMutation, CancelCloneJobMutationVariables>;
+export const ScaleDownVmDocument = new TypedDocumentString(`
+    mutation ScaleDownVm($vmId: ID!) {
+  scaleDownVm(vmId: $vmId) {
+    ...ScaleDownJobFields
+  }
+}
+    fragment ScaleDownJobFields on ScaleDownJob {
+  id
+  state
+  phase
+  reason
+  createdAt
+  finishedAt
+  phases {
+    phase
+    startedAt
+    finishedAt
+    durationMs
+  }
+  error {
+    code
+    message
+  }
+  vm {
+    id
+    name
+    state
+    cloud {
+      id
+      name
+    }
+  }
+}`) as unknown as TypedDocumentString<ScaleDownVmMutation, ScaleDownVmMutationVariables>;
+export const CreateSshKeyDocument = new TypedDocumentString(`
+    mutation CreateSshKey($input: SshKeyInput!) {
+  createSshKey(input: $input) {
+    ...SshKeyFields
+  }
+}
+    fragment SshKeyFields on SshKey {
+  id
+  name
+  username
+  algorithm
+  publicKey
+  fingerprint
+  createdAt
+  updatedAt
+}`) as unknown as TypedDocumentString<CreateSshKeyMutation, CreateSshKeyMutationVariables>;
+export const DeleteSshKeyDocument = new TypedDocumentString(`
+    mutation DeleteSshKey($id: ID!) {
+  deleteSshKey(id: $id)
+}
+    `) as unknown as TypedDocumentString<DeleteSshKeyMutation, DeleteSshKeyMutationVariables>;
+export const RegisterMonitoringServerDocument = new TypedDocumentString(`
+    mutation RegisterMonitoringServer($input: MonitoringServerInput!) {
+  registerMonitoringServer(input: $input) {
+    ...MonitoringServerFields
+  }
+}
+    fragment MonitoringServerFields on MonitoringServer {
+  id
+  name
+  statusUrl
+  username
+  sshHost
+  sshPort
+  sshKeyId
+  sshHostKey {
+    algorithm
+    fingerprint
+  }
+  configDir
+  verifyCommand
+  pidFile
+  health
+  lastError
+  lastPolledAt
+  createdAt
+  updatedAt
+}`) as unknown as TypedDocumentString<RegisterMonitoringServerMutation, RegisterMonitoringServerMutationVariables>;
+export const DeleteMonitoringServerDocument = new TypedDocumentString(`
+    mutation DeleteMonitoringServer($id: ID!) {
+  deleteMonitoringServer(id: $id)
+}
+    `) as unknown as TypedDocumentString<DeleteMonitoringServerMutation, DeleteMonitoringServerMutationVariables>;
+export const RegisterLoadBalancerDocument = new TypedDocumentString(`
+    mutation RegisterLoadBalancer($input: LoadBalancerInput!) {
+  registerLoadBalancer(input: $input) {
+    ...LoadBalancerFields
+  }
+}
+    fragment LoadBalancerFields on LoadBalancer {
+  id
+  name
+  kind
+  db {
+    host
+    port
+    user
+    database
+  }
+  table
+  rpcUrl
+  reloadMethod
+  listMethod
+  createdAt
+  updatedAt
+}`) as unknown as TypedDocumentString<RegisterLoadBalancerMutation, RegisterLoadBalancerMutationVariables>;
+export const DeleteLoadBalancerDocument = new TypedDocumentString(`
+    mutation DeleteLoadBalancer($id: ID!) {
+  deleteLoadBalancer(id: $id)
+}
+    `) as unknown as TypedDocumentString<DeleteLoadBalancerMutation, DeleteLoadBalancerMutationVariables>;
 export const MeDocument = new TypedDocumentString(`
     query Me {
   me {
@@ -1565,7 +1968,127 @@ export const ScalingDecisionsDocument = new TypedDocumentString(`
   evidence
   cloneJobId
   decidedAt
+  seq
 }`) as unknown as TypedDocumentString<ScalingDecisionsQuery, ScalingDecisionsQueryVariables>;
+export const ScaleDownJobDocument = new TypedDocumentString(`
+    query ScaleDownJob($id: ID!) {
+  scaleDownJob(id: $id) {
+    ...ScaleDownJobFields
+  }
+}
+    fragment ScaleDownJobFields on ScaleDownJob {
+  id
+  state
+  phase
+  reason
+  createdAt
+  finishedAt
+  phases {
+    phase
+    startedAt
+    finishedAt
+    durationMs
+  }
+  error {
+    code
+    message
+  }
+  vm {
+    id
+    name
+    state
+    cloud {
+      id
+      name
+    }
+  }
+}`) as unknown as TypedDocumentString<ScaleDownJobQuery, ScaleDownJobQueryVariables>;
+export const ScaleDownJobsDocument = new TypedDocumentString(`
+    query ScaleDownJobs($vmId: ID, $first: Int) {
+  scaleDownJobs(vmId: $vmId, first: $first) {
+    id
+    state
+    phase
+    reason
+    createdAt
+    finishedAt
+    error {
+      code
+      message
+    }
+    vm {
+      id
+      name
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<ScaleDownJobsQuery, ScaleDownJobsQueryVariables>;
+export const SshKeysDocument = new TypedDocumentString(`
+    query SshKeys {
+  sshKeys {
+    ...SshKeyFields
+  }
+}
+    fragment SshKeyFields on SshKey {
+  id
+  name
+  username
+  algorithm
+  publicKey
+  fingerprint
+  createdAt
+  updatedAt
+}`) as unknown as TypedDocumentString<SshKeysQuery, SshKeysQueryVariables>;
+export const MonitoringServersDocument = new TypedDocumentString(`
+    query MonitoringServers {
+  monitoringServers {
+    ...MonitoringServerFields
+  }
+}
+    fragment MonitoringServerFields on MonitoringServer {
+  id
+  name
+  statusUrl
+  username
+  sshHost
+  sshPort
+  sshKeyId
+  sshHostKey {
+    algorithm
+    fingerprint
+  }
+  configDir
+  verifyCommand
+  pidFile
+  health
+  lastError
+  lastPolledAt
+  createdAt
+  updatedAt
+}`) as unknown as TypedDocumentString<MonitoringServersQuery, MonitoringServersQueryVariables>;
+export const LoadBalancersDocument = new TypedDocumentString(`
+    query LoadBalancers {
+  loadBalancers {
+    ...LoadBalancerFields
+  }
+}
+    fragment LoadBalancerFields on LoadBalancer {
+  id
+  name
+  kind
+  db {
+    host
+    port
+    user
+    database
+  }
+  table
+  rpcUrl
+  reloadMethod
+  listMethod
+  createdAt
+  updatedAt
+}`) as unknown as TypedDocumentString<LoadBalancersQuery, LoadBalancersQueryVariables>;
 export const CloneJobEventsDocument = new TypedDocumentString(`
     subscription CloneJobEvents($jobId: ID!, $afterSeq: Int) {
   cloneJobEvents(jobId: $jobId, afterSeq: $afterSeq) {
@@ -1603,8 +2126,8 @@ export const CloneJobUpdatesDocument = new TypedDocumentString(`
   message
 }`) as unknown as TypedDocumentString<CloneJobUpdatesSubscription, CloneJobUpdatesSubscriptionVariables>;
 export const ScalingDecisionsLiveDocument = new TypedDocumentString(`
-    subscription ScalingDecisionsLive($vmTypeId: ID) {
-  scalingDecisions(vmTypeId: $vmTypeId) {
+    subscription ScalingDecisionsLive($vmTypeId: ID, $afterSeq: Int) {
+  scalingDecisions(vmTypeId: $vmTypeId, afterSeq: $afterSeq) {
     ...DecisionFields
   }
 }
@@ -1617,6 +2140,7 @@ export const ScalingDecisionsLiveDocument = new TypedDocumentString(`
   evidence
   cloneJobId
   decidedAt
+  seq
 }`) as unknown as TypedDocumentString<ScalingDecisionsLiveSubscription, ScalingDecisionsLiveSubscriptionVariables>;
 export const AuditEventsDocument = new TypedDocumentString(`
     subscription AuditEvents($afterSeq: Int) {
@@ -1631,3 +2155,19 @@ export const AuditEventsDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<AuditEventsSubscription, AuditEventsSubscriptionVariables>;
+export const ScaleDownJobEventsDocument = new TypedDocumentString(`
+    subscription ScaleDownJobEvents($jobId: ID!, $afterSeq: Int) {
+  scaleDownJobEvents(jobId: $jobId, afterSeq: $afterSeq) {
+    ...ScaleDownJobEventFields
+  }
+}
+    fragment ScaleDownJobEventFields on ScaleDownJobEvent {
+  seq
+  jobId
+  vmId
+  kind
+  phase
+  at
+  drainValue
+  message
+}`) as unknown as TypedDocumentString<ScaleDownJobEventsSubscription, ScaleDownJobEventsSubscriptionVariables>;

@@ -51,4 +51,10 @@ export class ScalingDecision {
 
   @Field({ description: 'When it was decided.' })
   decidedAt!: Date;
+
+  @Field(() => Int, {
+    nullable: true,
+    description: "Sequence number in your tenant's decision stream (1, 2, 3 ... across VM types): resume the scalingDecisions subscription with afterSeq. Set on subscription events; null when read by query.",
+  })
+  seq?: number | null;
 }

@@ -1,10 +1,11 @@
-/** What a NOC engineer looks at first: clouds, VM types against their bounds, jobs in flight, decisions as they are made. */
+/** What a NOC engineer looks at first: clouds, VM types against their bounds, clone and scale-down jobs, decisions as they are made. */
 import { useEffect, useRef } from 'preact/hooks';
 import {
   CloneJobsDocument,
   CloneJobUpdatesDocument,
   CloudsDocument,
   MatchmakeDocument,
+  ScaleDownJobsDocument,
   VmsDocument,
   VmTypesDocument,
 } from '../../../sdk';
@@ -183,6 +184,45 @@ function Jobs() {
   );
 }
 
+/** The API streams scale-down events per job only, so the list is read again: often while one runs. */
+function ScaleDownJobs() {
+  const jobs = useQuery(ScaleDownJobsDocument, { first: 10 });
+  const running = (jobs.data?.scaleDownJobs ?? []).some((j) => !TERMINAL.has(j.state));
+  useEffect(() => {
+    const t = setInterval(() => jobs.refetch(), running ? 2_000 : 15_000);
+    return () => clearInterval(t);
+  }, [running]);
+  if (!jobs.data) return jobs.error ? <ErrorNote error={jobs.error} what="Scale-down jobs" /> : <Loading what="scale-down jobs" />;
+  const list = jobs.data.scaleDownJobs;
+  if (list.length === 0) return <p class="muted">No scale-down yet.</p>;
+  return (
+    <TableWrap label="Scale-down jobs">
+      <thead>
+        <tr>
+          <th scope="col">VM</th>
+          <th scope="col">State</th>
+          <th scope="col">Phase</th>
+          <th scope="col">Created</th>
+          <th scope="col">Error</th>
+        </tr>
+      </thead>
+      <tbody>
+        {list.map((j) => (
+          <tr key={j.id}>
+            <th scope="row">{j.vm?.name ?? '?'}</th>
+            <td>
+              <Badge value={j.state} />
+            </td>
+            <td>{j.phase}</td>
+            <td>{time(j.createdAt)}</td>
+            <td>{j.error ? `${j.error.code}: ${j.error.message}` : '–'}</td>
+          </tr>
+        ))}
+      </tbody>
+    </TableWrap>
+  );
+}
+
 function LatestDecisions() {
   const types = useQuery(VmTypesDocument, {});
   const { decisions, error } = useLiveDecisions(null, 8);
@@ -218,6 +258,10 @@ export function OverviewPage() {
       <section aria-labelledby="jobs-title" class="span-all">
         <h2 id="jobs-title">Clone jobs</h2>
         <Jobs />
+      </section>
+      <section aria-labelledby="scale-down-title" class="span-all">
+        <h2 id="scale-down-title">Scale-down jobs</h2>
+        <ScaleDownJobs />
       </section>
     </div>
   );
