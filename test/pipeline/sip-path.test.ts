@@ -113,10 +113,11 @@ describeWithServicePeers('SIP service path end to end', (peers) => {
     return registerLoadBalancer.id;
   };
 
-  const recipe = (extra: Record<string, unknown> = {}) => ({
+  // Every "VM" here is the one sshd, so one machine's files: each VM type writes to a path of its own.
+  const recipe = (dir: string, extra: Record<string, unknown> = {}) => ({
     sshKeyId,
     sshPort: peers.ssh.port,
-    files: [{ path: `${workDir}/listen-{{vmId}}.cfg`, mode: 0o640, template: 'listen=udp:{{publicIp}}:5070\n# was {{sourceFixedIp}}; {{vmName}} in {{cloudName}}\n' }],
+    files: [{ path: `${workDir}/${dir}/listen.cfg`, mode: 0o640, template: 'listen=udp:{{publicIp}}:5070\n# was {{sourceFixedIp}}; {{vmName}} in {{cloudName}}\n' }],
     commands: [[peers.sipp.workerScript, 'start', '{{publicIp}}', '5070']],
     readiness: { udpPort: 5070, timeoutSeconds: 60 },
     ...extra,
@@ -135,6 +136,7 @@ describeWithServicePeers('SIP service path end to end', (peers) => {
   };
 
   beforeAll(async () => {
+    for (const dir of ['dispatcher', 'load_balancer', 'keycheck', 'badrecipe']) fs.mkdirSync(path.join(workDir, dir));
     sandbox = await startSandboxClouds('sip-src', 'sip-dst');
     factory = labCloudApiFactory();
     dst = sandboxApi(factory, sandbox.cloud('sip-dst'));
@@ -190,11 +192,11 @@ describeWithServicePeers('SIP service path end to end', (peers) => {
       const marker = path.join(workDir, `pwned-${kind}`);
       const lbId = await registerLb(`peers-${kind}-${run}`, kamailio);
       const vmTypeId = await createVmType(`opensips-${kind.replace('_', '-')}`, {
-        configureRecipe: recipe({
+        configureRecipe: recipe(kind, {
           commands: [
             [peers.sipp.workerScript, 'start', '{{publicIp}}', '5070'],
             // A tenant's value with every shell and SQL metacharacter: written as one argument, never run.
-            ['sh', '-c', 'printf "%s" "$1" > "$2"', 'sh', hostileLiteral(marker), `${workDir}/argv-{{vmId}}`],
+            ['sh', '-c', 'printf "%s" "$1" > "$2"', 'sh', hostileLiteral(marker), `${workDir}/${kind}/argv`],
           ],
         }),
         monitoring: monitoring(),
@@ -239,10 +241,10 @@ describeWithServicePeers('SIP service path end to end', (peers) => {
         const ip = cloneVm.addresses.find((a) => a.kind === 'floating')!.address;
         workers.push(ip);
         expect(ip).not.toBe(sourceIp);
-        expect(fs.readFileSync(path.join(workDir, `listen-${cloneVm.id}.cfg`), 'utf8')).toBe(
+        expect(fs.readFileSync(path.join(workDir, kind, 'listen.cfg'), 'utf8')).toBe(
           `listen=udp:${ip}:5070\n# was ${sourceIp}; ${job.name} in sip-dst\n`,
         );
-        expect(fs.readFileSync(path.join(workDir, `argv-${cloneVm.id}`), 'utf8')).toBe(hostileLiteral(marker));
+        expect(fs.readFileSync(path.join(workDir, kind, 'argv'), 'utf8')).toBe(hostileLiteral(marker));
         expect(fs.existsSync(marker)).toBe(false);
         expect(await answersSipOptions(ip, 5070)).toBe(true);
         const hostName = `ic${run}-${cloneVm.id}`;
@@ -323,16 +325,18 @@ describeWithServicePeers('SIP service path end to end', (peers) => {
       await lbDb.execute(`DELETE FROM dispatcher WHERE setid = ?`, [setId]);
     });
 
-    /** A failed clone left nothing: no server in the target, no row in the set, no Nagios host of the run but `keep`. */
-    const expectNothingLeft = async (jobName: string) => {
+    /** Nagios host names of one test's VM type: `ic<run>-<test>-<vm id>`. */
+    const hostNames = (test: string) => `ic${run}-${test}-{{vmId}}`;
+    /** A failed clone left nothing: no server in the target, no row in the set, no Nagios host of its VM type. */
+    const expectNothingLeft = async (jobName: string, test: string) => {
       expect(await serversNamed(jobName)).toEqual([]);
       expect(await rowsOf('dispatcher', 'dispatcher', setId)).toEqual([]);
-      expect(nagiosFiles().filter((f) => f.startsWith(`ic${run}-`))).toEqual([]);
-      expect((await nagiosHostNames(peers)).filter((h) => h.startsWith(`ic${run}-`))).toEqual([]);
+      expect(nagiosFiles().filter((f) => f.startsWith(`ic${run}-${test}-`))).toEqual([]);
+      expect((await nagiosHostNames(peers)).filter((h) => h.startsWith(`ic${run}-${test}-`))).toEqual([]);
     };
 
     it('refuses a clone whose host key is not the source VM\'s, and undoes the boot', async () => {
-      const vmTypeId = await createVmType('opensips-keycheck', { configureRecipe: recipe() });
+      const vmTypeId = await createVmType('opensips-keycheck', { configureRecipe: recipe('keycheck') });
       const { vmId } = await fx.importNewVm(`keycheck-${run}`, undefined, vmTypeId);
       const other = keyPair(tempKeyDir('e2e-hostkey'), 'other-host');
       await gq(`mutation($v: ID!, $k: String!) { setVmHostKey(vmId: $v, key: $k) { id } }`, { v: vmId, k: other.publicKey });
@@ -340,22 +344,22 @@ describeWithServicePeers('SIP service path end to end', (peers) => {
       expect(job.state).toBe('FAILED');
       expect(job.error.code).toBe('HOST_KEY_MISMATCH');
       expect(job.error.message).toContain(other.fingerprint);
-      await expectNothingLeft(`keycheck-clone-${run}`);
+      await expectNothingLeft(`keycheck-clone-${run}`, 'keycheck');
     });
 
     it('undoes a failure at CONFIGURE: the recipe command that fails names itself', async () => {
-      const vmTypeId = await createVmType('opensips-badrecipe', { configureRecipe: recipe({ commands: [['sh', '-c', 'echo broken config >&2; exit 3']] }) });
+      const vmTypeId = await createVmType('opensips-badrecipe', { configureRecipe: recipe('badrecipe', { commands: [['sh', '-c', 'echo broken config >&2; exit 3']] }) });
       const { vmId } = await fx.importNewVm(`badrecipe-${run}`, undefined, vmTypeId);
       const job = await clone(vmId, `badrecipe-clone-${run}`);
       expect(job.state).toBe('FAILED');
       expect(job.error).toMatchObject({ code: 'CONFIGURE_FAILED', message: expect.stringContaining('exited 3: broken config') });
-      await expectNothingLeft(`badrecipe-clone-${run}`);
+      await expectNothingLeft(`badrecipe-clone-${run}`, 'badrecipe');
     });
 
     it('undoes a failure at MONITORING: Nagios refuses the host, keeps running, and no file stays', async () => {
       const pid = nagiosPid(peers);
       const vmTypeId = await createVmType('opensips-badnagios', {
-        monitoring: monitoring({ hostTemplate: `define host {\n  use no-such-template-${run}\n  host_name {{hostName}}\n}\n` }),
+        monitoring: monitoring({ hostName: hostNames('badnagios'), hostTemplate: `define host {\n  use no-such-template-${run}\n  host_name {{hostName}}\n}\n` }),
       });
       const { vmId } = await fx.importNewVm(`badnagios-${run}`, undefined, vmTypeId);
       const job = await clone(vmId, `badnagios-clone-${run}`);
@@ -363,22 +367,22 @@ describeWithServicePeers('SIP service path end to end', (peers) => {
       expect(job.error).toMatchObject({ code: 'MONITORING_FAILED', message: expect.stringContaining(`no-such-template-${run}`) });
       expect(nagiosPid(peers)).toBe(pid);
       expect(isRunning(pid)).toBe(true);
-      await expectNothingLeft(`badnagios-clone-${run}`);
+      await expectNothingLeft(`badnagios-clone-${run}`, 'badnagios');
     });
 
     it('undoes a failure at LOAD_BALANCER: the row goes, the Nagios host goes, the server goes', async () => {
       // A reload method that reloads nothing: the row is written, the balancer never lists it.
       const lbId = await registerLb(`peers-noreload-${run}`, kamailio, { reloadMethod: 'core.version' });
       const vmTypeId = await createVmType('opensips-badlb', {
-        monitoring: monitoring(),
+        monitoring: monitoring({ hostName: hostNames('badlb') }),
         loadBalancer: { loadBalancerId: lbId, setId, uriTemplate: 'sip:{{publicIp}}:5070', attrs: 'weight=50' },
       });
       const { vmId } = await fx.importNewVm(`badlb-${run}`, undefined, vmTypeId);
       const job = await clone(vmId, `badlb-clone-${run}`);
       expect(job.state).toBe('FAILED');
       expect(job.error.code).toBe('LOAD_BALANCER_FAILED');
-      expect(job.phases.map((p: { phase: string }) => p.phase)).toEqual(expect.arrayContaining(['CONFIGURE', 'MONITORING', 'LOAD_BALANCER']));
-      await expectNothingLeft(`badlb-clone-${run}`);
+      expect(job.phases.map((p: { phase: string }) => p.phase)).toEqual(expect.arrayContaining(['MONITORING', 'LOAD_BALANCER']));
+      await expectNothingLeft(`badlb-clone-${run}`, 'badlb');
     });
 
     it('records an unreachable Nagios on its server and stores no samples from it', async () => {
