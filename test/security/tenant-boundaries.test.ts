@@ -1,7 +1,8 @@
 /**
  * Tenant boundaries inside a shared cloud, through the API against sandbox clouds: a guest's
  * clone boots with what the owner offers guests (its defaults, or what it allow-lists), never
- * with a flavor or network the guest's VM type names; and the owner is not told a guest's ids.
+ * with a flavor or network the guest's VM type names; the owner is not told a guest's ids; and a
+ * guest's clone never adopts a VM row of the owner's.
  */
 import { Sandbox } from '../../sandbox';
 import { OpenStackCloudApiFactory } from '../../src/adapters/openstack/openstack-cloud-api.factory';
@@ -12,6 +13,7 @@ import { createTestDatabase, TestDatabase } from '../support/database';
 import { gqlError, gqlOk } from '../support/graphql';
 import { bootSandboxServer, labCloudApiFactory, registerCloudInput, sandboxApi, startSandboxClouds } from '../support/sandbox';
 import { addToken, createTenantWithToken, TenantToken } from '../support/tenants';
+import { waitFor } from '../support/wait';
 
 describe('tenant boundaries in a shared cloud', () => {
   let db: TestDatabase;
@@ -92,4 +94,45 @@ describe('tenant boundaries in a shared cloud', () => {
     expect(err.message).toBe(`server ${job.resultVm.serverId} is already known to the broker under another tenant`);
     expect(err.message).not.toContain(job.resultVm.id);
   });
+
+  it("fails a guest's clone whose server the owner imported before it finished: the owner's row stays as it is and the job's work is undone", async () => {
+    const guestCloud = sandbox.cloud('tb-guest');
+    const vmId = await importVm();
+    await guestCloud.control.resetCalls();
+    // Finishing a cross-cloud clone first deletes the source snapshot: the job is held there, every step done.
+    await guestCloud.control.injectFault({ operation: 'glance.image.delete', mode: 'hang' });
+    let jobId: string;
+    let ownerVmId: string;
+    try {
+      jobId = (await gqlOk(broker.url, guest.token, `mutation($i: CloneVmInput!) { cloneVm(input: $i) { id } }`, { i: { vmId, targetCloudId: sharedCloudId } })).cloneVm.id;
+      await waitFor(async () => ((await guestCloud.control.calls())['glance.image.delete'] ?? 0) >= 1, 'the job to finish');
+      const [server] = (await shared.listServers()).filter((s) => s.metadata.intercloud_job === jobId);
+      // Meanwhile the owner imports the server it sees in its cloud.
+      const ownerOperator = await addToken(broker.url, broker.adminToken, owner.tenantId, 'OPERATOR');
+      const typeId = (await gqlOk(broker.url, ownerOperator, `mutation { createVmType(input: { name: "adopter", minInstances: 0, maxInstances: 1 }) { id } }`)).createVmType.id;
+      ownerVmId = (await gqlOk(broker.url, ownerOperator, `mutation($i: ImportVmInput!) { importVm(input: $i) { id } }`, { i: { cloudId: sharedCloudId, serverId: server.id, vmTypeId: typeId } })).importVm.id;
+    } finally {
+      await guestCloud.control.clearFaults();
+    }
+    const ownerRow = async () => (await broker.dataSource.query(`SELECT * FROM vms WHERE id = $1`, [ownerVmId]))[0];
+    const before = await ownerRow();
+
+    const job = await waitForJobState(broker.url, guest.token, jobId, ['DONE', 'FAILED', 'CANCELLED']);
+    expect(job.state).toBe('FAILED');
+    expect(job.error.code).toBe('SERVER_REGISTERED_ELSEWHERE');
+    expect(job.error.message).not.toContain(ownerVmId);
+    expect(job.error.message).not.toContain(owner.tenantId);
+    expect(job.resultVm).toBeNull();
+    // Failed at once, not handed out again as an error outside its steps.
+    expect((await broker.dataSource.query(`SELECT runner_failures FROM clone_jobs WHERE id = $1`, [jobId]))[0].runner_failures).toBe(0);
+    // The owner's row is exactly as it was; the guest got no row for the server.
+    expect(await ownerRow()).toEqual(before);
+    expect(before.tenant_id).toBe(owner.tenantId);
+    expect(await broker.dataSource.query(`SELECT id FROM vms WHERE clone_job_id = $1 OR (server_id = $2 AND tenant_id = $3)`, [jobId, before.server_id, guest.tenantId])).toEqual([]);
+    // What the job made is gone from both clouds.
+    expect((await shared.listServers()).filter((s) => s.metadata.intercloud_job === jobId)).toEqual([]);
+    expect(await shared.listImages({ properties: { intercloud_job: jobId } })).toEqual([]);
+    expect(await sandboxApi(factory, guestCloud).listImages({ properties: { intercloud_job: jobId } })).toEqual([]);
+  });
+
 });
