@@ -65,6 +65,10 @@ export class CloneRunner extends SagaRunner<CloneJobEntity, CloneContext> {
     };
   }
 
+  protected override async ended(): Promise<void> {
+    await this.clone.contexts.ended();
+  }
+
   protected async publish(tx: EntityManager, job: CloneJobEntity, event: SagaEvent & Record<string, unknown>): Promise<void> {
     await publishCloneEvent(this.clone.bus, tx, job.tenantId, { ...(event as Partial<CloneEventPayload>), jobId: job.id, kind: event.kind, phase: event.phase as ClonePhase });
   }

@@ -118,6 +118,9 @@ export abstract class SagaRunner<J extends SagaJob, C extends SagaContext<J>> {
    */
   protected abstract finish(ctx: C): Promise<boolean>;
 
+  /** After the job ended FAILED or CANCELLED (a kind releases what only running jobs needed); failures are only logged. */
+  protected async ended(_job: J): Promise<void> {}
+
   async start(concurrency: number): Promise<void> {
     await this.deps.queue.work(this.deps.kind, concurrency, (id) => this.run(id));
     await this.sweep();
@@ -211,6 +214,7 @@ export abstract class SagaRunner<J extends SagaJob, C extends SagaContext<J>> {
       await this.publish(tx, job, { kind: CloneEventKind.FAILED, phase: 'FAILED', message });
     });
     await store.release(jobId);
+    await this.ended(job).catch((e) => logger.warn({ err: e, jobId }, 'could not release what the ended job held'));
   }
 
   private async execute(jobId: string, signal: AbortSignal, fence: LeaseFence): Promise<void> {
@@ -346,6 +350,7 @@ export abstract class SagaRunner<J extends SagaJob, C extends SagaContext<J>> {
       });
     });
     ctx.log.info({ outcome, code: job.errorCode, undone, leftovers }, 'job ended after compensation');
+    await this.ended(job).catch((err) => ctx.log.warn({ err }, 'could not release what the ended job held'));
   }
 
   /**
