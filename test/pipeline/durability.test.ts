@@ -2,8 +2,8 @@
  * Durability of clone jobs with real broker processes: a crash right after a create whose id
  * was never checkpointed (the resumed job adopts it; a job that fails or is cancelled instead
  * finds it by its tag and deletes it), a broker paused (SIGSTOP) past its lease and resumed
- * (SIGCONT) that neither creates a second server nor undoes what the broker that took over made,
- * an undo interrupted by a crash, and a job whose cloud credentials can no longer be opened. Jobs
+ * (SIGCONT) that neither creates a second server, nor undoes what the broker that took over made,
+ * nor goes on undoing once the new owner has, an undo interrupted by a crash, and a job whose cloud credentials can no longer be opened. Jobs
  * are held in place by hanging sandbox calls, never by timers. Needs dist/ (npm run build).
  */
 import { BrokerProcess } from '../support/broker-process';
@@ -108,6 +108,44 @@ describe('clone job durability', () => {
     expect(after.state).toBe('DONE');
     expect(after.error).toBeNull();
     expect((await lab.events(jobId)).filter((e) => e.kind === 'FAILED' || e.kind === 'CANCELLED')).toEqual([]);
+    await stale.dispose();
+  }, 120_000);
+
+  it('paused past its lease while undoing: once another broker has finished the undo, the stale broker deletes nothing more', async () => {
+    const vmId = await lab.importVm(broker.url);
+    // The clone server goes to ERROR (BOOT fails for good); undoing, the first broker's delete of the target image hangs.
+    // Once let through, that delete ends an undo step: only the lease check before the next one stands between the
+    // stale broker and more deletions.
+    await lab.dstCloud.control.injectFault({ operation: 'nova.server.build' });
+    await lab.dstCloud.control.injectFault({ operation: 'glance.image.delete', mode: 'hang' });
+    const jobId = await lab.startClone(broker.url, vmId);
+    await waitFor(async () => (await lab.calls(lab.dstCloud, 'glance.image.delete')) >= 1, 'the undo to delete the target image');
+    const stale = broker;
+    stale.child.kill('SIGSTOP');
+    const deletes = async () => ({
+      servers: await lab.calls(lab.dstCloud, 'nova.server.delete'),
+      targetImages: await lab.calls(lab.dstCloud, 'glance.image.delete'),
+      snapshots: await lab.calls(lab.srcCloud, 'glance.image.delete'),
+      floatingIps: await lab.calls(lab.dstCloud, 'neutron.floatingip.delete'),
+    });
+    let byNewOwner: Awaited<ReturnType<typeof deletes>>;
+    try {
+      broker = await lab.startBroker();
+      const job = await lab.waitForEnd(broker.url, jobId);
+      expect(job.state).toBe('FAILED');
+      expect(job.error.code).toBe('BOOT_FAILED');
+      byNewOwner = await deletes();
+      // The stale broker's held delete is let through (the image is already gone).
+      await lab.dstCloud.control.clearFaults();
+    } finally {
+      stale.child.kill('SIGCONT');
+    }
+    await waitFor(() => stale.logs().some((l) => l.jobId === jobId && l.msg === 'job paused; another broker will resume it'), 'the stale broker to stop');
+    // No further undo: the stale broker confirms its lease before each one, and has lost it.
+    expect(await deletes()).toEqual(byNewOwner);
+    expect((await lab.events(jobId)).filter((e) => e.kind === 'FAILED')).toHaveLength(1);
+    expect((await lab.getJob(broker.url, jobId)).state).toBe('FAILED');
+    expect(stale.logs().some((l) => l.jobId === jobId && l.msg === 'job ended after compensation')).toBe(false);
     await stale.dispose();
   }, 120_000);
 
