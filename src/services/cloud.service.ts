@@ -301,10 +301,11 @@ export class CloudService {
    */
   async deregister(principal: Principal, id: string): Promise<boolean> {
     requirePermission(principal, Permission.MANAGE_CLOUDS);
-    const cloud = await this.getOwned(principal, id);
+    const owned = await this.getOwned(principal, id);
     return this.dataSource.transaction(async (tx) => {
-      // Serialises with another deregister or update of the same cloud.
-      await tx.query(`SELECT id FROM clouds WHERE id = $1 FOR UPDATE`, [cloud.id]);
+      // Read again under a row lock: serialises with another deregister or update of the same cloud.
+      const cloud = await tx.findOne(CloudEntity, { where: { id: owned.id, deregisteredAt: IsNull() }, lock: { mode: 'pessimistic_write' } });
+      if (!cloud) throw new NotFoundError('Cloud', id);
       const own = await countUnfinishedJobs(tx, cloud.id, { tenantId: cloud.tenantId, guests: false });
       if (own > 0) {
         throw new ConflictError(`cloud ${cloud.name} is used by ${own} of your clone job(s) in progress; cancel them or let them end first`, { jobs: own });
