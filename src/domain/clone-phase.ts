@@ -67,6 +67,8 @@ export enum StepErrorCode {
   LOAD_BALANCER_FAILED = 'LOAD_BALANCER_FAILED',
   /** Draining timed out and the VM type says to abort: the VM was put back. */
   DRAIN_TIMEOUT = 'DRAIN_TIMEOUT',
+  /** The clone's server was registered with the broker under another tenant before the job finished: never adopted. */
+  SERVER_REGISTERED_ELSEWHERE = 'SERVER_REGISTERED_ELSEWHERE',
 }
 
 /** Timing of one phase of one job, as stored on the job (clone phases by default; scale-down jobs have theirs). */

@@ -3,6 +3,7 @@
  * connections) and its VM type. The cloud APIs it hands out are fenced by the job's lease.
  */
 import { DataSource } from 'typeorm';
+import { CloneJobState } from '../domain/clone-phase';
 import { CloneJobEntity, CloudEntity, VmEntity, VmTypeEntity } from '../domain/entities';
 import { CloudApi, CloudApiFactory } from '../ports/cloud-api.port';
 import { CloudService } from '../services/cloud.service';
@@ -36,13 +37,25 @@ export class CloneContextFactory {
     };
   }
 
-  /** A cloud the job's tenant may still use: its own, or one still shared with it. */
+  /**
+   * A cloud the job's tenant may still use: its own, or one still shared with it. A job that is
+   * undoing (cancelled because the owner withdrew the cloud, say) may still open it to delete what
+   * it made there, as long as its credentials are kept: they are kept until such jobs end.
+   */
   private async cloud(job: CloneJobEntity, id: string, role: string): Promise<CloudEntity> {
     const cloud = await this.dataSource.getRepository(CloudEntity).findOneBy({ id });
     if (!cloud) throw new JobUnrunnableError(`the ${role} cloud ${id} no longer exists`);
-    if (cloud.deregisteredAt) throw new JobUnrunnableError(`the ${role} cloud ${cloud.name} was deregistered and its credentials wiped`);
-    if (cloud.tenantId !== job.tenantId && !cloud.shared) throw new JobUnrunnableError(`the ${role} cloud ${cloud.name} is no longer shared with the job's tenant`);
+    const undoing = job.state === CloneJobState.CANCELLING || job.state === CloneJobState.FAILING;
+    if (cloud.deregisteredAt && !(undoing && cloud.credentialsCiphertext.length > 0)) {
+      throw new JobUnrunnableError(`the ${role} cloud ${cloud.name} was deregistered and its credentials wiped`);
+    }
+    if (cloud.tenantId !== job.tenantId && !cloud.shared && !undoing) throw new JobUnrunnableError(`the ${role} cloud ${cloud.name} is no longer shared with the job's tenant`);
     return cloud;
+  }
+
+  /** A job has ended: credentials a deregistered cloud kept only for jobs to undo are wiped once none needs them. */
+  async ended(): Promise<void> {
+    await this.clouds.wipeReleasedCredentials();
   }
 
   private api(cloud: CloudEntity, fence: LeaseFence): CloudApi {

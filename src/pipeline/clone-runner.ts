@@ -4,7 +4,7 @@
  * done turns the clone into a VM the broker knows.
  */
 import { EntityManager } from 'typeorm';
-import { CloneEventKind, ClonePhase, CloneJobState } from '../domain/clone-phase';
+import { CloneEventKind, ClonePhase, CloneJobState, PermanentStepError, StepErrorCode } from '../domain/clone-phase';
 import { CloneJobEntity, VmEntity } from '../domain/entities';
 import { VmOrigin } from '../domain/enums';
 import { inheritedHostKey } from '../domain/sip-bindings';
@@ -65,6 +65,10 @@ export class CloneRunner extends SagaRunner<CloneJobEntity, CloneContext> {
     };
   }
 
+  protected override async ended(): Promise<void> {
+    await this.clone.contexts.ended();
+  }
+
   protected async publish(tx: EntityManager, job: CloneJobEntity, event: SagaEvent & Record<string, unknown>): Promise<void> {
     await publishCloneEvent(this.clone.bus, tx, job.tenantId, { ...(event as Partial<CloneEventPayload>), jobId: job.id, kind: event.kind, phase: event.phase as ClonePhase });
   }
@@ -101,8 +105,13 @@ export class CloneRunner extends SagaRunner<CloneJobEntity, CloneContext> {
       if (!(await store.write(tx, job.id, { state: CloneJobState.DONE, phase: ClonePhase.DONE, finishedAt: 'now' }, [CloneJobState.RUNNING]))) return false;
       let vm = await tx.findOne(VmEntity, { where: { cloudId: ctx.target.cloud.id, serverId: artefacts.serverId! } });
       if (vm && vm.tenantId !== job.tenantId) {
-        // A server id another tenant already registered in this cloud: never adopt their row.
-        throw new Error(`server ${artefacts.serverId} in cloud ${ctx.target.cloud.id} is already known to the broker under another tenant`);
+        // Another tenant (the owner of a shared cloud) imported this job's server before it finished:
+        // never adopt their row. Retrying cannot change that, so the job fails for good and is undone
+        // (the transaction is rolled back, so DONE was never written). Their ids stay out of the message.
+        throw new PermanentStepError(
+          StepErrorCode.SERVER_REGISTERED_ELSEWHERE,
+          `the clone's server ${artefacts.serverId} in cloud ${ctx.target.cloud.name} was registered with the broker by another tenant before the job finished`,
+        );
       }
       vm ??= await tx.save(
         tx.create(VmEntity, {

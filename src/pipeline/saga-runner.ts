@@ -113,9 +113,13 @@ export abstract class SagaRunner<J extends SagaJob, C extends SagaContext<J>> {
   /**
    * Writes DONE (only while the job is RUNNING: `store.write(..., [RUNNING])`) with whatever the
    * kind records for a finished job; false when a cancellation arrived first (then nothing is
-   * written and the runner undoes).
+   * written and the runner undoes). A PermanentStepError (with nothing written) fails the job,
+   * which is then undone.
    */
   protected abstract finish(ctx: C): Promise<boolean>;
+
+  /** After the job ended FAILED or CANCELLED (a kind releases what only running jobs needed); failures are only logged. */
+  protected async ended(_job: J): Promise<void> {}
 
   async start(concurrency: number): Promise<void> {
     await this.deps.queue.work(this.deps.kind, concurrency, (id) => this.run(id));
@@ -210,6 +214,7 @@ export abstract class SagaRunner<J extends SagaJob, C extends SagaContext<J>> {
       await this.publish(tx, job, { kind: CloneEventKind.FAILED, phase: 'FAILED', message });
     });
     await store.release(jobId);
+    await this.ended(job).catch((e) => logger.warn({ err: e, jobId }, 'could not release what the ended job held'));
   }
 
   private async execute(jobId: string, signal: AbortSignal, fence: LeaseFence): Promise<void> {
@@ -229,7 +234,16 @@ export abstract class SagaRunner<J extends SagaJob, C extends SagaContext<J>> {
       if (failed) return this.compensate(ctx, failed.outcome, failed.cause, fence);
       await this.finishPhase(ctx, step.phase);
     }
-    if (!(await this.finish(ctx))) await this.compensate(ctx, CloneJobState.CANCELLED, null, fence);
+    let finished: boolean;
+    try {
+      finished = await this.finish(ctx);
+    } catch (err) {
+      // finish() refusing for good wrote nothing: the job is undone like a step that failed for good,
+      // rather than handed out again until it ends FAILED with what it made left behind.
+      if (err instanceof PermanentStepError) return this.compensate(ctx, CloneJobState.FAILED, err, fence);
+      throw err;
+    }
+    if (!finished) await this.compensate(ctx, CloneJobState.CANCELLED, null, fence);
   }
 
   /** Runs one step to success, or says how the job ends; throws only to pause. */
@@ -336,6 +350,7 @@ export abstract class SagaRunner<J extends SagaJob, C extends SagaContext<J>> {
       });
     });
     ctx.log.info({ outcome, code: job.errorCode, undone, leftovers }, 'job ended after compensation');
+    await this.ended(job).catch((err) => ctx.log.warn({ err }, 'could not release what the ended job held'));
   }
 
   /**

@@ -60,6 +60,9 @@ export class CloneReaper implements PeriodicTask {
   }
 
   async run(): Promise<void> {
+    // A job that ended without saying so (its broker died) must not keep a deregistered cloud's credentials.
+    const wiped = await this.clouds.wipeReleasedCredentials();
+    if (wiped.length > 0) this.logger.info({ cloudIds: wiped }, 'wiped the credentials of deregistered clouds no job needs any more');
     const clouds = await this.dataSource.getRepository(CloudEntity).find({ where: { deregisteredAt: IsNull() } });
     for (const cloud of clouds) {
       try {

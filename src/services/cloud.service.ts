@@ -12,10 +12,12 @@ import { Principal } from '../domain/principal';
 import { Permission } from '../domain/roles';
 import { CloudConnection, CloudConnector, CloudCredentials, CloudVerification } from '../ports/cloud-connector.port';
 import { CloudApiFactory } from '../ports/cloud-api.port';
+import { EventBus } from '../ports/event-bus.port';
 import { SecretBox } from '../ports/secret-box.port';
 import { checkBootSettings } from './cloud-boot-settings';
 import { requirePermission } from './access';
 import { AuditService } from './audit.service';
+import { cancelGuestJobs, countUnfinishedJobs } from './cloud-guest-jobs';
 import { labelsRule, nameRule, parseInput, uuidRule } from './validation';
 
 export const DISK_FORMATS = ['raw', 'qcow2', 'vmdk', 'vdi', 'vhd', 'vhdx', 'iso', 'ploop'] as const;
@@ -142,6 +144,7 @@ export class CloudService {
     private readonly connector: CloudConnector,
     private readonly audit: AuditService,
     private readonly cloudApis: CloudApiFactory,
+    private readonly bus: EventBus,
   ) {}
 
   /** The tenant's own clouds and the clouds other tenants share with the federation. */
@@ -251,8 +254,12 @@ export class CloudService {
       cloud.guestNetworks = [...settings.guestNetworks];
       if (input.shared !== undefined) cloud.shared = input.shared;
       const saved = await tx.save(cloud);
-      // Guests' VMs in a cloud no longer shared with them are no longer theirs to manage.
-      if (stopsSharing) await this.retireVms(tx, cloud, 'the cloud is no longer shared', { guestsOnly: true });
+      // Guests' VMs in a cloud no longer shared with them are no longer theirs to manage, and
+      // their clones under way (or queued) into or out of it are cancelled and undone.
+      if (stopsSharing) {
+        await this.retireVms(tx, cloud, 'the cloud is no longer shared', { guestsOnly: true });
+        await cancelGuestJobs(tx, this.bus, this.audit, cloud, 'the cloud is no longer shared');
+      }
       const changed = Object.keys(input).filter((k) => k !== 'credentials');
       await this.audit.record(tx, principal, principal.tenantId, 'cloud.update', 'Cloud', cloud.id, {
         changed,
@@ -286,26 +293,48 @@ export class CloudService {
   }
 
   /**
-   * Refused while clone jobs use the cloud; the credentials are wiped and every VM the broker
-   * knew there (the owner's and guests') is retired, so the owner can always deregister.
+   * The owner can always deregister: guests' clone jobs that use the cloud are cancelled and undo
+   * what they made. The owner's own jobs in progress refuse it (CONFLICT): they are the owner's to
+   * cancel or let finish, and deregistering under them would strand what they made. Every VM the
+   * broker knew there (the owner's and guests') is retired. The credentials are wiped now, or, while
+   * cancelled guests' jobs still need them to undo, as soon as the last of those ends.
    */
   async deregister(principal: Principal, id: string): Promise<boolean> {
     requirePermission(principal, Permission.MANAGE_CLOUDS);
-    const cloud = await this.getOwned(principal, id);
+    const owned = await this.getOwned(principal, id);
     return this.dataSource.transaction(async (tx) => {
-      const active = await tx.query(
-        `SELECT count(*)::int AS n FROM clone_jobs WHERE (target_cloud_id = $1 OR source_cloud_id = $1) AND state NOT IN ('DONE','FAILED','CANCELLED')`,
-        [cloud.id],
-      );
-      if (active[0].n > 0) throw new ConflictError(`cloud ${cloud.name} is used by ${active[0].n} clone job(s) in progress`, { jobs: active[0].n });
+      // Read again under a row lock: serialises with another deregister or update of the same cloud.
+      const cloud = await tx.findOne(CloudEntity, { where: { id: owned.id, deregisteredAt: IsNull() }, lock: { mode: 'pessimistic_write' } });
+      if (!cloud) throw new NotFoundError('Cloud', id);
+      const own = await countUnfinishedJobs(tx, cloud.id, { tenantId: cloud.tenantId, guests: false });
+      if (own > 0) {
+        throw new ConflictError(`cloud ${cloud.name} is used by ${own} of your clone job(s) in progress; cancel them or let them end first`, { jobs: own });
+      }
+      const cancelled = await cancelGuestJobs(tx, this.bus, this.audit, cloud, 'the cloud was deregistered by its owner');
+      const undoing = await countUnfinishedJobs(tx, cloud.id, { tenantId: cloud.tenantId, guests: true });
       cloud.deregisteredAt = new Date();
-      cloud.credentialsCiphertext = Buffer.alloc(0);
+      if (undoing === 0) cloud.credentialsCiphertext = Buffer.alloc(0);
       cloud.shared = false;
       await tx.save(cloud);
       await this.retireVms(tx, cloud, 'the cloud was deregistered', { guestsOnly: false });
-      await this.audit.record(tx, principal, principal.tenantId, 'cloud.deregister', 'Cloud', cloud.id, { name: cloud.name });
+      await this.audit.record(tx, principal, principal.tenantId, 'cloud.deregister', 'Cloud', cloud.id, { name: cloud.name, guestJobsCancelled: cancelled });
       return true;
     });
+  }
+
+  /**
+   * Wipes the credentials that deregistered clouds kept only for guests' jobs to undo, once no
+   * unfinished job uses them. Called when a clone job ends, and by the leader's reaper for a job
+   * that ended without saying so (a crash). Returns the clouds wiped.
+   */
+  async wipeReleasedCredentials(): Promise<string[]> {
+    const [rows] = (await this.dataSource.query(
+      `UPDATE clouds c SET credentials_ciphertext = '\\x'::bytea, updated_at = now()
+       WHERE c.deregistered_at IS NOT NULL AND octet_length(c.credentials_ciphertext) > 0
+         AND NOT EXISTS (SELECT 1 FROM clone_jobs j WHERE (j.target_cloud_id = c.id OR j.source_cloud_id = c.id) AND j.state NOT IN ('DONE', 'FAILED', 'CANCELLED'))
+       RETURNING c.id`,
+    )) as [{ id: string }[], number];
+    return rows.map((r) => r.id);
   }
 
   /** Marks the cloud's live VMs retired (with an audit entry in each VM's tenant); the servers themselves are left alone. */

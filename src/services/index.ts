@@ -44,7 +44,7 @@ export interface Ports {
 export function createServices(ports: Ports) {
   const { dataSource, bus, secrets, cloudConnector, cloudApis, queue } = ports;
   const audit = new AuditService(dataSource, bus);
-  const clouds = new CloudService(dataSource, secrets, cloudConnector, audit, cloudApis);
+  const clouds = new CloudService(dataSource, secrets, cloudConnector, audit, cloudApis, bus);
   const vms = new VmService(dataSource, audit);
   const sshKeys = new SshKeyService(dataSource, secrets, audit);
   const monitoringServers = new MonitoringServerService(dataSource, secrets, sshKeys, audit);

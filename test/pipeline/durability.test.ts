@@ -1,11 +1,14 @@
 /**
  * Durability of clone jobs with real broker processes: a crash right after a create whose id
- * was never checkpointed, a broker paused (SIGSTOP) past its lease and resumed (SIGCONT), an undo
- * interrupted by a crash, and a job whose cloud credentials can no longer be opened. Jobs are held
- * in place by hanging sandbox calls, never by timers. Needs dist/ (npm run build).
+ * was never checkpointed (the resumed job adopts it; a job that fails or is cancelled instead
+ * finds it by its tag and deletes it), a broker paused (SIGSTOP) past its lease and resumed
+ * (SIGCONT) that neither creates a second server, nor undoes what the broker that took over made,
+ * nor goes on undoing once the new owner has, an undo interrupted by a crash, and a job whose cloud credentials can no longer be opened. Jobs
+ * are held in place by hanging sandbox calls, never by timers. Needs dist/ (npm run build).
  */
 import { BrokerProcess } from '../support/broker-process';
 import { CloneLab, startCloneLab } from '../support/clone-lab';
+import { gqlOk } from '../support/graphql';
 import { waitFor } from '../support/wait';
 
 describe('clone job durability', () => {
@@ -71,6 +74,126 @@ describe('clone job durability', () => {
     expect((await lab.jobServers(lab.dst, jobId)).length).toBe(1);
     expect(await lab.calls(lab.dstCloud, 'nova.server.create')).toBe(1);
     await stale.dispose();
+  }, 120_000);
+
+  it('paused past its lease in a call that then fails for good: the stale broker undoes nothing the broker that took over made', async () => {
+    const vmId = await lab.importVm(broker.url);
+    // TRANSFER asks the source Glance for the snapshot's bytes: the first broker's download hangs there.
+    await lab.srcCloud.control.injectFault({ operation: 'glance.image.download', mode: 'hang' });
+    const jobId = await lab.startClone(broker.url, vmId);
+    await waitFor(async () => (await lab.calls(lab.srcCloud, 'glance.image.download')) >= 1, 'TRANSFER to download the snapshot');
+    const stale = broker;
+    stale.child.kill('SIGSTOP');
+    let done: Record<string, any>;
+    try {
+      broker = await lab.startBroker();
+      done = await lab.waitForEnd(broker.url, jobId);
+      expect(done.state).toBe('DONE');
+      expect(await lab.jobImages(lab.src, jobId)).toEqual([]);
+      // The stale download is let through to a snapshot the finished job deleted: its answer is a
+      // 404, a permanent failure that would have the stale broker undo the job, by its tag.
+      await lab.srcCloud.control.clearFaults();
+    } finally {
+      stale.child.kill('SIGCONT');
+    }
+    await waitFor(() => stale.logs().some((l) => l.jobId === jobId && l.msg === 'job paused; another broker will resume it'), 'the stale broker to stop');
+    // Nothing was deleted in the target cloud: the clone, its image and floating IP are as the new owner left them.
+    expect(await lab.calls(lab.dstCloud, 'nova.server.delete')).toBe(0);
+    expect(await lab.calls(lab.dstCloud, 'glance.image.delete')).toBe(0);
+    expect(await lab.calls(lab.dstCloud, 'neutron.floatingip.delete')).toBe(0);
+    expect((await lab.jobServers(lab.dst, jobId)).map((s) => s.id)).toEqual([done.resultVm.serverId]);
+    expect((await lab.dst.getServer(done.resultVm.serverId))!.addresses.some((a) => a.kind === 'floating')).toBe(true);
+    expect((await lab.jobImages(lab.dst, jobId)).map((i) => i.status)).toEqual(['active']);
+    const after = await lab.getJob(broker.url, jobId);
+    expect(after.state).toBe('DONE');
+    expect(after.error).toBeNull();
+    expect((await lab.events(jobId)).filter((e) => e.kind === 'FAILED' || e.kind === 'CANCELLED')).toEqual([]);
+    await stale.dispose();
+  }, 120_000);
+
+  it('paused past its lease while undoing: once another broker has finished the undo, the stale broker deletes nothing more', async () => {
+    const vmId = await lab.importVm(broker.url);
+    // The clone server goes to ERROR (BOOT fails for good); undoing, the first broker's delete of the target image hangs.
+    // Once let through, that delete ends an undo step: only the lease check before the next one stands between the
+    // stale broker and more deletions.
+    await lab.dstCloud.control.injectFault({ operation: 'nova.server.build' });
+    await lab.dstCloud.control.injectFault({ operation: 'glance.image.delete', mode: 'hang' });
+    const jobId = await lab.startClone(broker.url, vmId);
+    await waitFor(async () => (await lab.calls(lab.dstCloud, 'glance.image.delete')) >= 1, 'the undo to delete the target image');
+    const stale = broker;
+    stale.child.kill('SIGSTOP');
+    const deletes = async () => ({
+      servers: await lab.calls(lab.dstCloud, 'nova.server.delete'),
+      targetImages: await lab.calls(lab.dstCloud, 'glance.image.delete'),
+      snapshots: await lab.calls(lab.srcCloud, 'glance.image.delete'),
+      floatingIps: await lab.calls(lab.dstCloud, 'neutron.floatingip.delete'),
+    });
+    let byNewOwner: Awaited<ReturnType<typeof deletes>>;
+    try {
+      broker = await lab.startBroker();
+      const job = await lab.waitForEnd(broker.url, jobId);
+      expect(job.state).toBe('FAILED');
+      expect(job.error.code).toBe('BOOT_FAILED');
+      byNewOwner = await deletes();
+      // The stale broker's held delete is let through (the image is already gone).
+      await lab.dstCloud.control.clearFaults();
+    } finally {
+      stale.child.kill('SIGCONT');
+    }
+    await waitFor(() => stale.logs().some((l) => l.jobId === jobId && l.msg === 'job paused; another broker will resume it'), 'the stale broker to stop');
+    // No further undo: the stale broker confirms its lease before each one, and has lost it.
+    expect(await deletes()).toEqual(byNewOwner);
+    expect((await lab.events(jobId)).filter((e) => e.kind === 'FAILED')).toHaveLength(1);
+    expect((await lab.getJob(broker.url, jobId)).state).toBe('FAILED');
+    expect(stale.logs().some((l) => l.jobId === jobId && l.msg === 'job ended after compensation')).toBe(false);
+    await stale.dispose();
+  }, 120_000);
+
+  it('killed right after Glance made the target image, then failing for good: the undo finds that image by its tag and deletes it', async () => {
+    const vmId = await lab.importVm(broker.url);
+    await lab.dstCloud.control.injectFault({ operation: 'glance.image.create', mode: 'hang-after' });
+    const jobId = await lab.startClone(broker.url, vmId);
+    await waitFor(async () => (await lab.calls(lab.dstCloud, 'glance.image.create')) >= 1, 'the target image to be created');
+    await broker.crash();
+    const [made] = await lab.jobImages(lab.dst, jobId);
+    const artefacts = (await lab.pg.query(`SELECT artefacts FROM clone_jobs WHERE id = $1`, [jobId])).rows[0].artefacts;
+    expect(artefacts.targetImageId).toBeUndefined();
+    // The source snapshot is deleted meanwhile: the resumed TRANSFER fails for good before it looks for its image.
+    await lab.src.deleteImage(artefacts.snapshotImageId);
+
+    broker = await lab.startBroker();
+    const job = await lab.waitForEnd(broker.url, jobId);
+    expect(job.state).toBe('FAILED');
+    expect(job.error.code).toBe('SNAPSHOT_FAILED');
+    expect(await lab.dst.getImage(made.id)).toBeNull();
+    expect(await lab.jobImages(lab.dst, jobId)).toEqual([]);
+    expect(await lab.jobImages(lab.src, jobId)).toEqual([]);
+    expect(await lab.jobServers(lab.dst, jobId)).toEqual([]);
+    expect(await lab.calls(lab.dstCloud, 'glance.image.create')).toBe(1);
+  }, 120_000);
+
+  it('killed right after Glance made the target image, then cancelled before any broker resumed it: the undo finds that image by its tag and deletes it', async () => {
+    const vmId = await lab.importVm(broker.url);
+    await lab.dstCloud.control.injectFault({ operation: 'glance.image.create', mode: 'hang-after' });
+    const jobId = await lab.startClone(broker.url, vmId);
+    await waitFor(async () => (await lab.calls(lab.dstCloud, 'glance.image.create')) >= 1, 'the target image to be created');
+    await broker.crash();
+    const [made] = await lab.jobImages(lab.dst, jobId);
+    // A broker that serves the API but runs no jobs takes the cancellation.
+    const front = await lab.startBroker({ CLONE_CONCURRENCY: '0' });
+    try {
+      const { cancelCloneJob } = await gqlOk(front.url, lab.fx.tenant.token, `mutation($id: ID!) { cancelCloneJob(id: $id) { state } }`, { id: jobId });
+      expect(cancelCloneJob.state).toBe('CANCELLING');
+      broker = await lab.startBroker();
+      const job = await lab.waitForEnd(broker.url, jobId);
+      expect(job.state).toBe('CANCELLED');
+    } finally {
+      await front.dispose();
+    }
+    expect(await lab.dst.getImage(made.id)).toBeNull();
+    expect(await lab.jobImages(lab.dst, jobId)).toEqual([]);
+    expect(await lab.jobImages(lab.src, jobId)).toEqual([]);
+    expect(await lab.jobServers(lab.dst, jobId)).toEqual([]);
   }, 120_000);
 
   it('killed while undoing a failed step: the resumed job goes on undoing and never re-runs the failed step', async () => {

@@ -16,7 +16,7 @@ import { createTestDatabase, TestDatabase } from '../support/database';
 import { gql, gqlOk } from '../support/graphql';
 import { aliasedMe, fanOut, introspectionNesting } from '../support/hostile-documents';
 import { labCloudApiFactory, registerCloudInput, startSandboxClouds } from '../support/sandbox';
-import { createTenantWithToken } from '../support/tenants';
+import { addToken, createTenantWithToken } from '../support/tenants';
 
 const MAX_ALIASES = 5;
 const MAX_TOKENS = 1000;
@@ -203,6 +203,24 @@ describe('GraphQL limits over HTTP', () => {
       expectChargedPerExecution(res);
       const registered = (await gqlOk(broker.url, partner.token, '{ clouds { name owned } }')).clouds.filter((c: { owned: boolean }) => c.owned).map((c: { name: string }) => c.name);
       expect(registered.sort()).toEqual(names.slice(0, PER_MINUTE));
+    });
+
+    it('counts every aliased updateCloud execution toward the per-token limit', async () => {
+      const partner = await createTenantWithToken(broker.url, adminToken, 'sec-updater', 'PARTNER');
+      const { registerCloud } = await gqlOk(broker.url, partner.token, `mutation($input: RegisterCloudInput!) { registerCloud(input: $input) { id } }`, {
+        input: registerCloudInput(sandbox.cloud('sec-dst'), 'sec-updated'),
+      });
+      // A token of its own, so only the aliased updates count against it.
+      const updater = await addToken(broker.url, adminToken, partner.tenantId, 'PARTNER');
+      // Each execution checks its defaults against the cloud: a call outside the broker every time.
+      const doc = `mutation($id: ID!) {\n${Array.from({ length: 6 }, (_, i) => `m${i + 1}: updateCloud(id: $id, input: { costPerHour: ${i + 1}, defaults: { flavor: "m1.tiny" } }) { costPerHour }`).join('\n')}\n}`;
+      const res = await gql(limited.url, updater, doc, { id: registerCloud.id });
+      expectChargedPerExecution(res);
+      // Mutations run in order: the last one that ran set the cost, and only those that ran are audited.
+      const { cloud } = await gqlOk(broker.url, partner.token, `query($id: ID!) { cloud(id: $id) { costPerHour } }`, { id: registerCloud.id });
+      expect(cloud.costPerHour).toBe(PER_MINUTE);
+      const { auditLog } = await gqlOk(broker.url, partner.token, `{ auditLog(first: 50) { action objectId } }`);
+      expect(auditLog.filter((a: { action: string; objectId: string }) => a.action === 'cloud.update' && a.objectId === registerCloud.id)).toHaveLength(PER_MINUTE);
     });
 
     it('counts every aliased cloneVm execution toward the per-token limit', async () => {

@@ -189,7 +189,7 @@ export function cloudsCommand(): Command {
     ).action(run(verify)),
   );
   clouds.addCommand(
-    leaf(new Command('deregister').description('deregister a cloud you own: its VMs are retired (refused while clone jobs use it)').argument('<cloud>', 'cloud name or id'), 'intercloud clouds deregister partner-b').action(
+    leaf(new Command('deregister').description('deregister a cloud you own: its VMs are retired and clone jobs of other tenants using it cancelled (refused while your own clone jobs use it)').argument('<cloud>', 'cloud name or id'), 'intercloud clouds deregister partner-b').action(
       run(deregister),
     ),
   );

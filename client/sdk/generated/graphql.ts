@@ -409,7 +409,7 @@ export type UpdateCloudInput = {
   name?: string | null | undefined;
   /** New region; requires credentials as well. */
   region?: string | null | undefined;
-  /** Share with the federation, or stop sharing (guests' VMs in it are then retired). */
+  /** Share with the federation, or stop sharing (guests' VMs in it are then retired, and their clone jobs that use it cancelled and undone). */
   shared?: boolean | null | undefined;
 };
 

@@ -46,7 +46,7 @@ export class CloudResolver {
   }
 
   @Mutation(() => Boolean, {
-    description: 'Deregister a cloud you own: its credentials are wiped and every VM the broker knew in it is retired (the servers are left running). Refused while clone jobs use it.',
+    description: 'Deregister a cloud you own: every VM the broker knew in it is retired (the servers are left running) and its credentials are wiped. Other tenants\' clone jobs that use it are cancelled and undo what they made (the credentials are wiped once they have ended); refused (CONFLICT) while clone jobs of your own use it.',
   })
   deregisterCloud(@Ctx() ctx: ApiContext, @Arg('id', () => ID) id: string) {
     return ctx.services.clouds.deregister(callerOf(ctx), id);

@@ -225,7 +225,7 @@ export class UpdateCloudInput {
   @Field(() => CloudDefaultsInput, { nullable: true, description: 'Replacement defaults.' })
   defaults?: CloudDefaultsInput;
 
-  @Field({ nullable: true, description: "Share with the federation, or stop sharing (guests' VMs in it are then retired)." })
+  @Field({ nullable: true, description: "Share with the federation, or stop sharing (guests' VMs in it are then retired, and their clone jobs that use it cancelled and undone)." })
   shared?: boolean;
 
   @Field(() => [String], { nullable: true, description: "Replacement guest flavor allow-list." })
