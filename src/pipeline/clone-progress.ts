@@ -41,3 +41,40 @@ export class ProgressThrottle {
     this.report({ bytesTransferred: bytes, bytesTotal: total, bytesPerSecond, etaSeconds });
   }
 }
+
+/**
+ * Writes progress reports one at a time, newest first-come: while a write is in flight only the
+ * latest report waits, older ones are dropped. Reports written concurrently could commit out of
+ * order, so a job's bytesTransferred (and its events' seq order) could go backwards.
+ */
+export class SerialProgressWriter<R> {
+  private pending: R | null = null;
+  private writing: Promise<void> | null = null;
+
+  constructor(
+    private readonly write: (r: R) => Promise<void>,
+    private readonly onError: (err: unknown) => void,
+  ) {}
+
+  offer(report: R): void {
+    this.pending = report;
+    this.writing ??= this.drain();
+  }
+
+  /** Resolves once every report offered so far is written (or has failed and been logged). */
+  async settled(): Promise<void> {
+    while (this.writing) await this.writing;
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.pending !== null) {
+        const next = this.pending;
+        this.pending = null;
+        await this.write(next).catch(this.onError);
+      }
+    } finally {
+      this.writing = null;
+    }
+  }
+}

@@ -12,7 +12,7 @@ import { EventBus } from '../ports/event-bus.port';
 import { JobQueue } from '../ports/job-queue.port';
 import { CloneEventPayload, publishCloneEvent } from './clone-events';
 import { CloneContextFactory } from './clone-context.factory';
-import { ProgressThrottle } from './clone-progress';
+import { ProgressReport, ProgressThrottle, SerialProgressWriter } from './clone-progress';
 import { CloneArtefacts, CloneContext, CloneStep } from './clone-step';
 import { JobStore } from './job.store';
 import { LeaseFence } from './lease-fence';
@@ -43,10 +43,14 @@ export class CloneRunner extends SagaRunner<CloneJobEntity, CloneContext> {
     const opened = await this.clone.contexts.open(job, fence);
     const log = this.clone.logger.child({ jobId: job.id, sourceCloudId: opened.source.cloud.id, cloudId: opened.target.cloud.id });
     const artefacts = job.artefacts as CloneArtefacts;
+    const writer = new SerialProgressWriter<ProgressReport>(
+      (r) => this.progressEvent(job, r),
+      (err) => log.warn({ err }, 'could not store progress'),
+    );
     const throttle = new ProgressThrottle((r) => {
       job.bytesTransferred = r.bytesTransferred;
       job.bytesTotal = r.bytesTotal;
-      void this.progressEvent(job, r).catch((err) => log.warn({ err }, 'could not store progress'));
+      writer.offer(r);
     });
     return {
       job,
@@ -62,6 +66,7 @@ export class CloneRunner extends SagaRunner<CloneJobEntity, CloneContext> {
         await store.transaction((tx) => store.write(tx, job.id, { artefacts: { ...artefacts }, bytesTotal: job.bytesTotal }));
       },
       progress: (bytes, total) => throttle.update(bytes, total),
+      progressSettled: () => writer.settled(),
     };
   }
 

@@ -40,6 +40,8 @@ export interface CloneContext {
   checkpoint(patch: Partial<CloneArtefacts>): Promise<void>;
   /** Transfer progress; events are throttled to at most 4 per second. */
   progress(bytesTransferred: number, bytesTotal: number | null): void;
+  /** Resolves once the progress reported so far is stored, so a phase ends after its last PROGRESS event. */
+  progressSettled(): Promise<void>;
   /** Tags every external object the job creates carries (name, metadata, image properties). */
   readonly tags: Record<string, string>;
 }

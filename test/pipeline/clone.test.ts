@@ -81,6 +81,10 @@ describe('clone pipeline', () => {
       const progress = events.filter((e) => e.kind === 'PROGRESS' && e.phase === 'TRANSFER');
       expect(progress.length).toBeGreaterThan(0);
       expect(progress.at(-1)).toMatchObject({ bytesTransferred: job.bytesTotal, bytesTotal: job.bytesTotal });
+      // In seq order the byte count never goes back, and TRANSFER completes after its last PROGRESS.
+      expect(progress.every((e, i) => i === 0 || e.bytesTransferred >= progress[i - 1].bytesTransferred)).toBe(true);
+      const transferDone = events.find((e) => e.kind === 'PHASE_COMPLETED' && e.phase === 'TRANSFER')!;
+      expect(progress.at(-1)!.seq).toBeLessThan(transferDone.seq);
 
       expect(job.phases.map((p: { phase: string }) => p.phase)).toEqual(['SNAPSHOT', 'TRANSFER', 'IMPORT', 'BOOT', 'NETWORK']);
       for (const p of job.phases) expect(p.durationMs).toBeGreaterThanOrEqual(0);

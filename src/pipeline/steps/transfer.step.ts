@@ -112,6 +112,7 @@ async function relay(ctx: CloneContext, sourceImage: Image, targetImageId: strin
   }
   if (pipeError) throw pipeError;
   ctx.progress(bytes, total);
+  await ctx.progressSettled();
   if (total !== null && bytes !== total) {
     throw new PermanentStepError(StepErrorCode.CHECKSUM_MISMATCH, `streamed ${bytes} bytes but the source image has ${total}`);
   }
