@@ -18,7 +18,7 @@ import { CloudApi } from '../../src/ports/cloud-api.port';
 import { startTestBroker, TestBroker } from '../support/broker';
 import { CloneFixture, setUpClone, waitForJobState } from '../support/clone-fixture';
 import { createTestDatabase, TestDatabase } from '../support/database';
-import { gqlOk } from '../support/graphql';
+import { gqlOk, untilComplete, wsClient } from '../support/graphql';
 import { createSshKey } from '../support/integrations';
 import { nagiosHostNames, submitPassive } from '../support/nagios';
 import { labCloudApiFactory, sandboxApi, startSandboxClouds } from '../support/sandbox';
@@ -143,8 +143,22 @@ describeWithServicePeers('scale-down: a drain that times out', (peers) => {
     const { scaleDownVm } = await gq(`mutation($v: ID!) { scaleDownVm(vmId: $v) { id } }`, { v: vmId });
     return waitFor(async () => {
       const { scaleDownJob } = await gq(SCALE_DOWN_JOB, { id: scaleDownVm.id });
-      return ['DONE', 'FAILED', 'CANCELLED'].includes(scaleDownJob.state) ? scaleDownJob : null;
+      return ['DONE', 'FAILED', 'CANCELLED'].includes(scaleDownJob.state) ? { ...scaleDownJob, id: scaleDownVm.id as string } : null;
     }, 'the scale-down to end', 180_000, 250);
+  };
+  /** The job's events, replayed from the start (the subscription completes after the terminal one). */
+  const eventsOf = async (jobId: string) => {
+    const client = wsClient(broker.url, fx.tenant.token);
+    try {
+      const events = await untilComplete<{ scaleDownJobEvents: { kind: string; phase: string; drainValue: number | null; message: string | null } }>(
+        client,
+        `subscription($id: ID!) { scaleDownJobEvents(jobId: $id, afterSeq: 0) { kind phase drainValue message } }`,
+        { id: jobId },
+      );
+      return events.map((e) => e.scaleDownJobEvents);
+    } finally {
+      await client.dispose();
+    }
   };
 
   beforeAll(async () => {
@@ -199,6 +213,11 @@ describeWithServicePeers('scale-down: a drain that times out', (peers) => {
     expect(ended.error.message).toContain(`not drained within ${DRAIN_TIMEOUT_SECONDS} s`);
     expect(ended.phases.map((p: { phase: string }) => p.phase)).toEqual(['LB_REMOVE', 'DRAIN']);
     expect(ended.vm.state).not.toBe('DELETED');
+    // The drain's readings were streamed as they came: calls still up, never zero.
+    const readings = (await eventsOf(ended.id)).filter((e) => e.kind === 'PROGRESS' && e.phase === 'DRAIN' && e.drainValue !== null);
+    expect(readings.length).toBeGreaterThan(0);
+    for (const r of readings) expect(r.message).toBe(`active_calls reads ${r.drainValue}`);
+    expect(readings.every((r) => r.drainValue! > 0)).toBe(true);
 
     // Back in service: its row (tagged with the VM), listed by Kamailio, taking new calls.
     expect(await rowsOf(setId)).toEqual([{ uri, tag: `intercloud_vm=${clone.id}` }]);

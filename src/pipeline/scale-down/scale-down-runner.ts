@@ -62,6 +62,13 @@ export class ScaleDownRunner extends SagaRunner<ScaleDownJobEntity, ScaleDownCon
         Object.assign(artefacts, patch);
         await store.transaction((tx) => store.write(tx, job.id, { artefacts: { ...artefacts } }));
       },
+      drainReading: async (value, observedAt, message) => {
+        Object.assign(artefacts, { drainValue: value, drainObservedAt: observedAt });
+        await store.transaction(async (tx) => {
+          await store.write(tx, job.id, { artefacts: { ...artefacts } });
+          await publishScaleDownEvent(this.sd.bus, tx, job.tenantId, { jobId: job.id, vmId: job.vmId, kind: CloneEventKind.PROGRESS, phase: ScaleDownPhase.DRAIN, drainValue: value, message });
+        });
+      },
     };
   }
 

@@ -33,6 +33,8 @@ export interface ScaleDownContext {
   readonly signal: AbortSignal;
   readonly log: Logger;
   checkpoint(patch: Partial<ScaleDownArtefacts>): Promise<void>;
+  /** DRAIN: a new reading of the drain metric, checkpointed and published as a PROGRESS event in one transaction. */
+  drainReading(value: number | null, observedAt: string, message: string): Promise<void>;
 }
 
 export type ScaleDownStep = SagaStep<ScaleDownContext>;

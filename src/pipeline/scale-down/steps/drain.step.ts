@@ -34,12 +34,14 @@ export function drainStep(sip: SipStepDeps): ScaleDownStep {
           `SELECT value, state, observed_at FROM samples WHERE vm_id = $1 AND metric = $2 AND observed_at > $3 ORDER BY observed_at DESC LIMIT 1`,
           [ctx.vm.id, metric, since],
         )) as Reading[];
+        // The first reading and each change is an event, so a watcher sees the calls go down (or not).
+        if (latest && (!ctx.artefacts.drainObservedAt || latest.value !== ctx.artefacts.drainValue)) {
+          await ctx.drainReading(latest.value, latest.observed_at.toISOString(), `${metric} reads ${latest.value ?? latest.state}`);
+        }
         if (latest && latest.value !== null && latest.value <= 0) {
-          await ctx.checkpoint({ drainValue: latest.value, drainObservedAt: latest.observed_at.toISOString() });
           ctx.log.info({ metric }, 'VM drained');
           return;
         }
-        if (latest && latest.value !== ctx.artefacts.drainValue) await ctx.checkpoint({ drainValue: latest.value, drainObservedAt: latest.observed_at.toISOString() });
         if (Date.now() > deadline) {
           const last = latest ? `${metric} still read ${latest.value ?? latest.state}` : `no sample of ${metric} arrived`;
           if (binding.drainAction === DrainAction.ABORT) {
