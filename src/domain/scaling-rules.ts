@@ -75,6 +75,8 @@ export enum ScalingOutcome {
   DOWN_STABILISING = 'DOWN_STABILISING',
   AT_MIN = 'AT_MIN',
   NO_CANDIDATE = 'NO_CANDIDATE',
+  /** The rules said act, but the clone or removal was refused when started (no eligible cloud, a bound, ...). */
+  ACTION_REFUSED = 'ACTION_REFUSED',
 }
 
 export interface ScalingVerdict {
