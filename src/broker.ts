@@ -38,6 +38,7 @@ import { createScaleDownSteps } from './pipeline/scale-down/steps';
 import { DEFAULT_SIP_TIMEOUTS, SipStepDeps } from './pipeline/sip/sip-step.deps';
 import { AdvisoryLock } from './ports/advisory-locks.port';
 import { MonitoringSource } from './ports/monitoring.port';
+import { Autoscaler } from './scheduler/autoscaler';
 import { CloneReaper } from './scheduler/clone-reaper';
 import { CloudHealthProber } from './scheduler/cloud-health.prober';
 import { LeaderLock } from './scheduler/leader-lock';
@@ -117,6 +118,7 @@ export async function startBroker(config: Config, logger: Logger, adapters: Brok
       hostKeys: remoteShell,
       monitoringSource,
       logger,
+      monitoringPollIntervalMs: config.monitoring.pollIntervalMs,
     });
     const { generatedSecret } = await services.auth.bootstrapAdmin(config.adminToken);
 
@@ -198,6 +200,7 @@ export async function startBroker(config: Config, logger: Logger, adapters: Brok
       )
       .add(new RetentionTask(dataSource, metrics, logger, config.retention));
     if (services.monitoringPoll) scheduler.add(new MonitoringPoller(services.monitoringPoll, logger, config.monitoring.pollIntervalMs));
+    scheduler.add(new Autoscaler(services.autoscaler, logger, config.scheduler.tickMs));
     scheduler.start();
     cleanups.push(() => scheduler.stop());
     const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;

@@ -93,6 +93,7 @@ const schema = z.object({
   CLONE_REAPER_GRACE_SECONDS: int(0, 86_400).default(60),
   CLOUD_HEALTH_INTERVAL_SECONDS: int(1, 86_400).default(60),
   MONITORING_POLL_SECONDS: int(1, 3600).default(15),
+  SCHEDULER_TICK_SECONDS: int(1, 3600).default(5),
   SIP_SSH_READY_TIMEOUT_SECONDS: int(5, 3600).default(300),
   SIP_COMMAND_TIMEOUT_SECONDS: int(1, 3600).default(120),
   SIP_REGISTER_TIMEOUT_SECONDS: int(1, 3600).default(60),
@@ -133,6 +134,8 @@ export interface Config {
   cloudHealth: { intervalMs: number };
   /** How often the leader replica reads every registered Nagios. */
   monitoring: { pollIntervalMs: number };
+  /** How often the leader replica's autoscaler evaluates every VM type with an active threshold. */
+  scheduler: { tickMs: number };
   /** The SIP service path's steps (CONFIGURE, MONITORING, LOAD_BALANCER and their scale-down counterparts). */
   sip: { sshReadyMs: number; commandMs: number; registerMs: number };
   /** HTTP to clouds: the deadline of one attempt, and how long an unanswered create is looked for before it is sent again. */
@@ -188,6 +191,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     scaleDown: { concurrency: c.SCALE_DOWN_CONCURRENCY },
     cloudHealth: { intervalMs: c.CLOUD_HEALTH_INTERVAL_SECONDS * 1000 },
     monitoring: { pollIntervalMs: c.MONITORING_POLL_SECONDS * 1000 },
+    scheduler: { tickMs: c.SCHEDULER_TICK_SECONDS * 1000 },
     sip: { sshReadyMs: c.SIP_SSH_READY_TIMEOUT_SECONDS * 1000, commandMs: c.SIP_COMMAND_TIMEOUT_SECONDS * 1000, registerMs: c.SIP_REGISTER_TIMEOUT_SECONDS * 1000 },
     cloudHttp: { timeoutMs: c.CLOUD_REQUEST_TIMEOUT_SECONDS * 1000, createGraceMs: c.CLOUD_CREATE_GRACE_SECONDS * 1000 },
     retention: {

@@ -9,6 +9,7 @@ import { MonitoringSource } from '../ports/monitoring.port';
 import { SecretBox } from '../ports/secret-box.port';
 import { AuditService } from './audit.service';
 import { AuthService } from './auth.service';
+import { AutoscalerService } from './autoscaler.service';
 import { CloneJobQueryService } from './clone-job-query.service';
 import { CloneJobService } from './clone-job.service';
 import { CloudHealthService } from './cloud-health.service';
@@ -39,6 +40,8 @@ export interface Ports {
   /** Reads Nagios service states; null: this broker runs no monitoring poller. */
   monitoringSource: MonitoringSource | null;
   logger: Logger;
+  /** The monitoring poll interval: the autoscaler's gap rule counts in it. */
+  monitoringPollIntervalMs: number;
 }
 
 export function createServices(ports: Ports) {
@@ -52,6 +55,9 @@ export function createServices(ports: Ports) {
   const policies = new PolicyService(dataSource, audit);
   const vmTypes = new VmTypeService(dataSource, audit);
   const matchmaking = new MatchmakingService(vms, vmTypes, clouds, policies, cloudApis);
+  const scalingDecisions = new ScalingDecisionService(dataSource, bus);
+  const clone = new CloneJobService(dataSource, bus, queue, audit, matchmaking);
+  const scaleDown = new ScaleDownService(dataSource, bus, queue, audit);
   return {
     audit,
     auth: new AuthService(dataSource, audit),
@@ -63,10 +69,11 @@ export function createServices(ports: Ports) {
     samples: new SampleService(dataSource),
     vms,
     cloneJobs: new CloneJobQueryService(dataSource),
-    scalingDecisions: new ScalingDecisionService(dataSource, bus),
+    scalingDecisions,
     matchmaking,
-    clone: new CloneJobService(dataSource, bus, queue, audit, matchmaking),
-    scaleDown: new ScaleDownService(dataSource, bus, queue, audit),
+    clone,
+    scaleDown,
+    autoscaler: new AutoscalerService(dataSource, scalingDecisions, clone, scaleDown, audit, ports.logger, { pollIntervalMs: ports.monitoringPollIntervalMs }),
     sshKeys,
     monitoringServers,
     loadBalancers,

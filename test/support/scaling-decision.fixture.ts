@@ -1,7 +1,8 @@
 /**
- * Scaling decisions are made by the autoscaler, which does not exist yet: until it does, tests
- * store and publish a decision through ScalingDecisionService.record (the one way the scheduler
- * will), over the real PostgreSQL event bus, so a live subscriber hears of it on commit.
+ * Scaling decisions are made by the autoscaler (test/scheduler/autoscaler.test.ts drives it); tests
+ * of the read side that need a decision of a given content store and publish one through
+ * ScalingDecisionService.record (the one way the autoscaler does), over the real PostgreSQL event
+ * bus, so a live subscriber hears of it on commit.
  */
 import { Logger } from 'pino';
 import pino from 'pino';
