@@ -22,7 +22,7 @@ import { SipLoadBalancerAdapter } from './adapters/sip-lb/sip-load-balancer.adap
 import { createDataSource } from './adapters/postgres/data-source';
 import { EmbeddedDatabase, startEmbeddedPostgres } from './adapters/postgres/embedded-postgres';
 import { runMigrations, withSchemaLock } from './adapters/postgres/migrate';
-import { PostgresEventBus } from './adapters/postgres/postgres-event-bus';
+import { DEFAULT_MAX_PENDING, PostgresEventBus } from './adapters/postgres/postgres-event-bus';
 import { createMetrics } from './api/metrics';
 import { buildApiSchema } from './api/schema';
 import { ApiServer, createApiServer } from './api/server';
@@ -90,7 +90,7 @@ export async function startBroker(config: Config, logger: Logger, adapters: Brok
     if (applied.length > 0) logger.info({ migrations: applied }, 'migrations applied');
 
     const secrets = new AesGcmSecretBox(await loadOrCreateSecretKey(config.secretKey, config.dataDir));
-    const bus = new PostgresEventBus(dataSource, databaseUrl, logger);
+    const bus = new PostgresEventBus(dataSource, databaseUrl, logger, { maxPending: DEFAULT_MAX_PENDING, fanout: config.eventFanout });
     await bus.start();
     cleanups.push(() => bus.close());
 

@@ -85,6 +85,7 @@ const schema = z.object({
   WS_MAX_BUFFERED_BYTES: int(64 * 1024, 1024 * 1024 * 1024).default(1024 * 1024),
   WS_TOKEN_CHECK_SECONDS: int(1, 3600).default(2),
   SHUTDOWN_GRACE_MS: int(0, 600_000).default(10_000),
+  EVENT_FANOUT: z.enum(['shared', 'per-subscriber']).default('shared'),
   CLONE_CONCURRENCY: int(0, 64).default(2),
   CLONE_LEASE_SECONDS: int(1, 3600).default(30),
   CLONE_STEP_ATTEMPTS: int(1, 50).default(8),
@@ -126,6 +127,8 @@ export interface Config {
   trustedProxies: string[];
   websocket: { maxConnectionsPerAddress: number; maxSubscriptionsPerConnection: number; maxBufferedBytes: number; tokenCheckIntervalMs: number };
   shutdownGraceMs: number;
+  /** `per-subscriber` is the old delivery, kept as the baseline of `npm run bench:events`. */
+  eventFanout: 'shared' | 'per-subscriber';
   /** Clone jobs this broker runs at once (0: this replica only serves the API). */
   clone: { concurrency: number; leaseMs: number; stepAttempts: number; reaperIntervalMs: number; reaperGraceMs: number };
   /** Scale-down jobs this broker runs at once (0: none here); they share the clone jobs' lease and attempts. */
@@ -181,6 +184,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       tokenCheckIntervalMs: c.WS_TOKEN_CHECK_SECONDS * 1000,
     },
     shutdownGraceMs: c.SHUTDOWN_GRACE_MS,
+    eventFanout: c.EVENT_FANOUT,
     clone: {
       concurrency: c.CLONE_CONCURRENCY,
       leaseMs: c.CLONE_LEASE_SECONDS * 1000,

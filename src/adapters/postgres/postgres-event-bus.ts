@@ -1,19 +1,35 @@
 /**
  * EventBus on PostgreSQL: rows in `events`, a dense seq per stream from `event_streams`, and
- * NOTIFY on commit. A notification only says "look"; subscribers then read rows after the
- * last seq they delivered, which is what makes delivery gap-free and duplicate-free even
- * across reconnects and broker processes.
+ * NOTIFY on commit. Per process, one LISTEN connection feeds one reader that turns notices into
+ * events (whole notices need no read; only the rows of larger ones are read, once, and only
+ * when a local subscriber wants them) and offers each to every local subscriber of its stream
+ * or tenant. A stream subscriber keeps only its position and a bounded buffer, and reads the
+ * table itself only to replay from `afterSeq` or to catch up (see StreamSubscriber), which
+ * keeps delivery gap-free and duplicate-free across reconnects and broker processes.
  */
 import { Client } from 'pg';
 import { Logger } from 'pino';
 import { DataSource, EntityManager } from 'typeorm';
 import { BusEvent, EventBus, PublishInput } from '../../ports/event-bus.port';
+import { CHANNEL, EVENT_COLUMNS, EventRow, eventOfNotice, FULL_NOTICE_MAX_BYTES, Notice, parseNotice, toEvent } from './event-notice';
+import { StreamSubscriber } from './stream-subscriber';
 import { abortableIterator, WakeSignal } from './wake-signal';
 
-const CHANNEL = 'intercloud_events';
 const PAGE = 200;
-/** Live events a tenant subscriber may fall behind by before it is ended (see SlowSubscriberError). */
+/** Live events a subscriber may fall behind by before it is ended (tenant) or left to read the table (stream). */
 export const DEFAULT_MAX_PENDING = 10_000;
+
+/**
+ * How live events reach stream subscribers. `shared`: one reader per process offers each event
+ * to all of them. `per-subscriber`: every subscriber reads the table on every notice of its
+ * stream, as the bus did before; kept only as the baseline `npm run bench:events` measures against.
+ */
+export type EventFanout = 'shared' | 'per-subscriber';
+
+export interface EventBusOptions {
+  maxPending: number;
+  fanout?: EventFanout;
+}
 
 /** A subscriber that does not keep up is ended rather than buffered without bound. */
 export class SlowSubscriberError extends Error {
@@ -23,64 +39,33 @@ export class SlowSubscriberError extends Error {
   }
 }
 
-/** A notification as published; anything else on the channel (a stray NOTIFY) is ignored. */
-function parseNotice(payload: string): Notice | null {
-  let value: unknown;
-  try {
-    value = JSON.parse(payload);
-  } catch {
-    return null;
-  }
-  const n = value as Partial<Notice> | null;
-  const ok = !!n && typeof n.id === 'string' && typeof n.stream === 'string' && typeof n.seq === 'number' && typeof n.tenantId === 'string' && typeof n.type === 'string';
-  return ok ? (n as Notice) : null;
-}
-
-interface Notice {
-  id: string;
-  stream: string;
-  seq: number;
+interface TenantSubscriber {
   tenantId: string;
-  type: string;
+  filter: (meta: { type: string; stream: string }) => boolean;
+  buffer: BusEvent[];
+  overflowed: boolean;
+  failed: unknown;
+  wake: WakeSignal;
 }
 
-/** `null` means "the listener reconnected: anything may have been missed, look again". */
-type Waker = (notice: Notice | null) => void;
-
-interface EventRow {
-  id: string;
-  stream: string;
-  seq: number;
-  tenant_id: string;
-  type: string;
-  payload: Record<string, unknown>;
-  created_at: Date;
-}
-
-const toEvent = (r: EventRow): BusEvent => ({
-  id: r.id,
-  stream: r.stream,
-  seq: r.seq,
-  tenantId: r.tenant_id,
-  type: r.type,
-  payload: r.payload,
-  createdAt: r.created_at,
-});
+/** In the reader's queue: "the listener reconnected, anything may have been missed". */
+const RECONNECTED = null;
 
 export class PostgresEventBus implements EventBus {
   private listener: Client | null = null;
-  private readonly wakers = new Set<Waker>();
   private closed = false;
   private reconnectDelayMs = 100;
   private connected = false;
-  /** The undelivered event ids of every live tenant subscriber (their backlog). */
-  private readonly backlogs = new Set<string[]>();
+  private readonly streams = new Map<string, Set<StreamSubscriber>>();
+  private readonly tenants = new Set<TenantSubscriber>();
+  private readonly queue: (Notice | typeof RECONNECTED)[] = [];
+  private reading: Promise<void> | null = null;
 
   constructor(
     private readonly dataSource: DataSource,
     private readonly connectionString: string,
     private readonly logger: Logger,
-    private readonly options: { maxPending: number } = { maxPending: DEFAULT_MAX_PENDING },
+    private readonly options: EventBusOptions = { maxPending: DEFAULT_MAX_PENDING },
   ) {}
 
   async start(): Promise<void> {
@@ -92,10 +77,11 @@ export class PostgresEventBus implements EventBus {
     return this.connected;
   }
 
-  /** The largest number of live events a tenant subscriber of this process has yet to read. */
+  /** The largest number of live events a subscriber of this process holds undelivered. */
   maxBacklog(): number {
     let max = 0;
-    for (const b of this.backlogs) max = Math.max(max, b.length);
+    for (const t of this.tenants) max = Math.max(max, t.buffer.length);
+    for (const subs of this.streams.values()) for (const s of subs) max = Math.max(max, s.buffered);
     return max;
   }
 
@@ -108,7 +94,7 @@ export class PostgresEventBus implements EventBus {
         this.logger.warn({ channel: msg.channel, payload: msg.payload.slice(0, 200) }, 'ignoring a malformed event notification');
         return;
       }
-      for (const wake of this.wakers) wake(notice);
+      this.enqueue(notice);
     });
     client.on('error', (err) => {
       this.logger.warn({ err }, 'event listener connection failed; reconnecting');
@@ -130,9 +116,7 @@ export class PostgresEventBus implements EventBus {
     setTimeout(() => {
       if (this.closed) return;
       this.connect().then(
-        () => {
-          for (const wake of this.wakers) wake(null);
-        },
+        () => this.enqueue(RECONNECTED),
         (err) => {
           this.logger.warn({ err, delay }, 'event listener reconnect failed');
           this.scheduleReconnect();
@@ -148,42 +132,53 @@ export class PostgresEventBus implements EventBus {
        RETURNING last_seq`,
       [input.stream],
     );
+    // The notice is built from the stored row (jsonb as a read would return it), whole when it fits.
     const [row] = await tx.query(
-      `INSERT INTO events (stream, seq, tenant_id, type, payload) VALUES ($1, $2, $3, $4, $5)
-       RETURNING id, created_at`,
-      [input.stream, seq, input.tenantId, input.type, JSON.stringify(input.payload)],
+      `WITH e AS (
+         INSERT INTO events (stream, seq, tenant_id, type, payload) VALUES ($1, $2, $3, $4, $5)
+         RETURNING id, stream, seq, tenant_id, type, payload, created_at
+       ), n AS (
+         SELECT e.id, e.created_at,
+                jsonb_build_object('id', e.id::text, 'stream', e.stream, 'seq', e.seq, 'tenantId', e.tenant_id, 'type', e.type) AS head,
+                jsonb_build_object('payload', e.payload, 'createdAt', e.created_at) AS body
+         FROM e
+       )
+       SELECT id, created_at,
+              pg_notify($6, CASE WHEN octet_length((head || body)::text) <= $7 THEN (head || body)::text ELSE head::text END)
+       FROM n`,
+      [input.stream, seq, input.tenantId, input.type, JSON.stringify(input.payload), CHANNEL, FULL_NOTICE_MAX_BYTES],
     );
-    const notice: Notice = { id: String(row.id), stream: input.stream, seq, tenantId: input.tenantId, type: input.type };
-    await tx.query('SELECT pg_notify($1, $2)', [CHANNEL, JSON.stringify(notice)]);
-    return { ...notice, payload: input.payload, createdAt: row.created_at };
+    return { id: String(row.id), stream: input.stream, seq, tenantId: input.tenantId, type: input.type, payload: input.payload, createdAt: row.created_at };
   }
 
   subscribeStream(stream: string, afterSeq: number, outer?: AbortSignal): AsyncIterableIterator<BusEvent> {
     const self = this;
     return abortableIterator(async function* (signal) {
-      const wake = new WakeSignal();
-      const waker: Waker = (n) => {
-        if (n === null || n.stream === stream) wake.notify();
-      };
-      // Registered before the first read, so nothing committed meanwhile slips through.
-      self.wakers.add(waker);
+      const sub = new StreamSubscriber(afterSeq, self.options.maxPending, self.options.fanout !== 'per-subscriber');
+      // Offered live events before the replay reads, so whatever commits meanwhile is either in
+      // the replay or offered after it (and taken once: offers at or below position are dropped).
+      let subs = self.streams.get(stream);
+      if (!subs) self.streams.set(stream, (subs = new Set()));
+      subs.add(sub);
       try {
-        let last = afterSeq;
         while (!signal.aborted && !self.closed) {
-          const rows: EventRow[] = await self.dataSource.query(
-            `SELECT id, stream, seq, tenant_id, type, payload, created_at FROM events
-             WHERE stream = $1 AND seq > $2 ORDER BY seq LIMIT ${PAGE}`,
-            [stream, last],
-          );
-          for (const row of rows) {
-            if (signal.aborted) return;
-            last = row.seq;
-            yield toEvent(row);
+          const event = sub.take();
+          if (event) {
+            yield event;
+          } else if (sub.mustRead()) {
+            const head = sub.beginRead();
+            const rows: EventRow[] = await self.dataSource.query(
+              `SELECT ${EVENT_COLUMNS} FROM events WHERE stream = $1 AND seq > $2 ORDER BY seq LIMIT ${PAGE}`,
+              [stream, sub.position],
+            );
+            sub.takeRead(rows.map(toEvent), rows.length === PAGE, head);
+          } else {
+            await sub.wake.wait(signal);
           }
-          if (rows.length < PAGE) await wake.wait(signal);
         }
       } finally {
-        self.wakers.delete(waker);
+        subs.delete(sub);
+        if (subs.size === 0 && self.streams.get(stream) === subs) self.streams.delete(stream);
       }
     }, outer);
   }
@@ -191,46 +186,95 @@ export class PostgresEventBus implements EventBus {
   subscribeTenant(tenantId: string, filter: (meta: { type: string; stream: string }) => boolean, outer?: AbortSignal): AsyncIterableIterator<BusEvent> {
     const self = this;
     return abortableIterator(async function* (signal) {
-      const wake = new WakeSignal();
-      const pending: string[] = [];
-      let overflowed = false;
-      const waker: Waker = (n) => {
-        if (n && n.tenantId === tenantId && filter(n)) {
-          if (pending.length >= self.options.maxPending) overflowed = true;
-          else pending.push(n.id);
-          wake.notify();
-        }
-      };
-      self.wakers.add(waker);
-      self.backlogs.add(pending);
+      const sub: TenantSubscriber = { tenantId, filter, buffer: [], overflowed: false, failed: undefined, wake: new WakeSignal() };
+      self.tenants.add(sub);
       try {
         while (!signal.aborted && !self.closed) {
-          if (overflowed) throw new SlowSubscriberError(self.options.maxPending);
-          const ids = pending.splice(0);
-          if (ids.length > 0) {
-            const rows: EventRow[] = await self.dataSource.query(
-              `SELECT id, stream, seq, tenant_id, type, payload, created_at FROM events WHERE id = ANY($1::bigint[]) ORDER BY id`,
-              [ids],
-            );
-            for (const row of rows) {
-              if (signal.aborted) return;
-              yield toEvent(row);
-            }
-          } else {
-            await wake.wait(signal);
-          }
+          if (sub.overflowed) throw new SlowSubscriberError(self.options.maxPending);
+          if (sub.failed) throw sub.failed;
+          const event = sub.buffer.shift();
+          if (event) yield event;
+          else await sub.wake.wait(signal);
         }
       } finally {
-        self.wakers.delete(waker);
-        self.backlogs.delete(pending);
+        self.tenants.delete(sub);
       }
     }, outer);
   }
 
+  private enqueue(item: Notice | typeof RECONNECTED): void {
+    this.queue.push(item);
+    // One reader at a time, so events are offered in the order they were committed.
+    this.reading ??= this.drain().finally(() => {
+      this.reading = null;
+    });
+  }
+
+  /** Never rejects: a failure is handed to the subscribers it concerns. */
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0 && !this.closed) {
+      const at = this.queue.indexOf(RECONNECTED);
+      const notices = this.queue.splice(0, at === -1 ? this.queue.length : at) as Notice[];
+      if (notices.length > 0) await this.deliver(notices);
+      else {
+        this.queue.shift();
+        this.catchUpStreams();
+      }
+    }
+  }
+
+  private wantedByTenant(n: Notice): TenantSubscriber[] {
+    const wanting: TenantSubscriber[] = [];
+    for (const t of this.tenants) if (t.tenantId === n.tenantId && t.filter(n)) wanting.push(t);
+    return wanting;
+  }
+
+  private async deliver(notices: Notice[]): Promise<void> {
+    const perSubscriber = this.options.fanout === 'per-subscriber';
+    // Notices nobody here listens to cost nothing; heads that someone wants are read in one query.
+    const wanted = notices.filter((n) => (this.streams.has(n.stream) && !perSubscriber) || this.wantedByTenant(n).length > 0);
+    const missing = wanted.filter((n) => !n.payload).map((n) => n.id);
+    const read = new Map<string, BusEvent>();
+    let failure: unknown;
+    if (missing.length > 0) {
+      try {
+        const rows: EventRow[] = await this.dataSource.query(`SELECT ${EVENT_COLUMNS} FROM events WHERE id = ANY($1::bigint[])`, [missing]);
+        for (const row of rows) read.set(String(row.id), toEvent(row));
+      } catch (err) {
+        this.logger.warn({ err, events: missing.length }, 'reading notified events failed');
+        failure = err;
+      }
+    }
+    for (const n of notices) {
+      const event = eventOfNotice(n) ?? read.get(n.id);
+      for (const sub of this.streams.get(n.stream) ?? []) {
+        // Without the event (read failed, or the baseline), its head still tells the subscriber to read.
+        if (event) sub.offer(event);
+        else sub.heard(n.seq);
+      }
+      for (const t of this.wantedByTenant(n)) {
+        if (!event) {
+          // Deleted before it was read (retention) is nothing to deliver; a failed read ends the subscriber.
+          if (failure) t.failed ??= failure;
+        } else if (t.buffer.length >= this.options.maxPending) t.overflowed = true;
+        else t.buffer.push(event);
+        t.wake.notify();
+      }
+    }
+  }
+
+  /**
+   * After a listener reconnect every stream subscriber reads what it may have missed: one read
+   * each, once per reconnect (rare), rather than a shared read whose result most could not take.
+   */
+  private catchUpStreams(): void {
+    for (const subs of this.streams.values()) for (const sub of subs) sub.lookAgain();
+  }
+
   async close(): Promise<void> {
     this.closed = true;
-    for (const wake of this.wakers) wake(null);
-    this.wakers.clear();
+    for (const subs of this.streams.values()) for (const sub of subs) sub.wake.notify();
+    for (const t of this.tenants) t.wake.notify();
     await this.listener?.end().catch(() => undefined);
     this.connected = false;
   }
