@@ -13,7 +13,9 @@ export interface VerifiedToken {
   lastUsedAt: number | null;
 }
 
-interface Entry extends VerifiedToken {
+interface Entry {
+  /** The object every request gets, so what one records (lastUsedAt) the next ones see. */
+  token: VerifiedToken;
   expiresAt: number;
 }
 
@@ -37,7 +39,7 @@ export class TokenVerificationCache {
   async verify(secretHash: string, load: () => Promise<VerifiedToken | null>): Promise<VerifiedToken | null> {
     const trusted = this.ttlMs > 0 && this.revocations.isListening();
     const hit = this.entries.get(secretHash);
-    if (hit && trusted && hit.expiresAt > Date.now()) return hit;
+    if (hit && trusted && hit.expiresAt > Date.now()) return hit.token;
     if (hit) this.entries.delete(secretHash);
     const generation = this.generation;
     const pending = this.loading.get(secretHash);
@@ -58,7 +60,7 @@ export class TokenVerificationCache {
   forget(tokenIds: readonly string[]): void {
     this.generation++;
     const revoked = new Set(tokenIds);
-    for (const [hash, entry] of this.entries) if (revoked.has(entry.principal.tokenId)) this.entries.delete(hash);
+    for (const [hash, entry] of this.entries) if (revoked.has(entry.token.principal.tokenId)) this.entries.delete(hash);
   }
 
   private clear(): void {
@@ -71,6 +73,6 @@ export class TokenVerificationCache {
       const oldest = this.entries.keys().next();
       if (!oldest.done) this.entries.delete(oldest.value);
     }
-    this.entries.set(secretHash, { ...token, expiresAt: Date.now() + this.ttlMs });
+    this.entries.set(secretHash, { token, expiresAt: Date.now() + this.ttlMs });
   }
 }
