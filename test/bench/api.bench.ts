@@ -11,7 +11,8 @@
  *
  * The broker runs with its defaults except RATE_LIMIT_PER_MINUTE (raised: the per-token limit
  * would otherwise answer 429 after 600 requests). Environment: BENCH_POSTGRES_URL (default
- * postgres://postgres@127.0.0.1:5432/postgres; a database is created and dropped there).
+ * postgres://postgres@127.0.0.1:5432/postgres; a database is created and dropped there),
+ * BENCH_BROKER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to look inside the broker).
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -60,9 +61,9 @@ async function createDatabase(): Promise<string> {
 }
 
 /** Starts `node script` with `env` and resolves with the URL of its first `listening on <url>` line. */
-async function startProcess(what: string, script: string, env: NodeJS.ProcessEnv, pattern: RegExp): Promise<{ url: string; pid: number }> {
+async function startProcess(what: string, script: string, env: NodeJS.ProcessEnv, pattern: RegExp, nodeArgs: string[] = []): Promise<{ url: string; pid: number }> {
   if (!fs.existsSync(script)) throw new Error(`${script} is missing: run through \`npm run bench:api\` (it builds first)`);
-  const child: ChildProcess = spawn(process.execPath, [script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   cleanups.push(async () => {
@@ -145,6 +146,8 @@ async function main(): Promise<void> {
       SHUTDOWN_GRACE_MS: '3000',
     },
     /^Intercloud broker listening on (\S+)$/m,
+    // To look inside: BENCH_BROKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"
+    (process.env.BENCH_BROKER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean),
   );
   const raw = await startProcess('the raw graphql-js server', RAW_JS, { PATH: process.env.PATH }, /^listening on (\S+)$/m);
   const targets: Target[] = [
