@@ -12,6 +12,7 @@
  * The broker runs with its defaults except RATE_LIMIT_PER_MINUTE (raised: the per-token limit
  * would otherwise answer 429 after 600 requests). Environment: BENCH_POSTGRES_URL (default
  * postgres://postgres@127.0.0.1:5432/postgres; a database is created and dropped there),
+ * BENCH_BROKER_MAIN (another build's dist/src/main.js, to compare with an earlier commit),
  * BENCH_BROKER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to look inside the broker).
  */
 import { ChildProcess, spawn } from 'node:child_process';
@@ -25,7 +26,7 @@ import { Client } from 'pg';
 import { request } from 'undici';
 
 const PG_SERVER = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const MAIN_JS = path.resolve(__dirname, '../../src/main.js');
+const MAIN_JS = process.env.BENCH_BROKER_MAIN ?? path.resolve(__dirname, '../../src/main.js');
 const RAW_JS = path.resolve(__dirname, 'raw-graphql.server.js');
 const QUERY = JSON.stringify({ query: '{ me { role } }' });
 const GOAL = 0.7;
