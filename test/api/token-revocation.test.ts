@@ -111,6 +111,27 @@ describe('token verification cache across two broker processes', () => {
     sub.stop();
   });
 
+  it('refuses a revoked token on B when its listening connection was cut around the revocation, and hears revocations again after', async () => {
+    const listeners = async () =>
+      Number((await pg.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'intercloud-token-revocations'`)).rows[0].n);
+    const revoke = (id: string) => gqlOk(a.url, adminToken, 'mutation($id: ID!) { revokeApiToken(id: $id) { id } }', { id });
+    const refusedOnB = (secret: string, what: string) => waitFor(async () => (await gql(b.url, secret, '{ me { role } }')).status === 401, what, PUSH_GUARD_MS);
+
+    const token = await newToken();
+    await gqlOk(b.url, token.secret, '{ me { role } }');
+    // Both replicas lose their LISTEN; the revocation's NOTIFY may reach nobody.
+    await pg.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'intercloud-token-revocations'`);
+    await revoke(token.id);
+    await refusedOnB(token.secret, 'replica B to refuse a token revoked while it was not listening');
+
+    await waitFor(async () => (await listeners()) === 2, 'both replicas to listen again');
+    const later = await newToken();
+    await gqlOk(b.url, later.secret, '{ me { role } }');
+    await gqlOk(b.url, later.secret, '{ me { role } }');
+    await revoke(later.id);
+    await refusedOnB(later.secret, 'replica B to refuse a token revoked after it listens again');
+  });
+
   it('writes lastUsedAt once for many requests of one token spread over both replicas', async () => {
     const token = await newToken();
     const writes = async () => Number((await pg.query('SELECT count(*)::int AS n FROM test_token_use_writes WHERE token_id = $1', [token.id])).rows[0].n);

@@ -55,7 +55,9 @@ export class PostgresTokenRevocations implements TokenRevocations {
   async close(): Promise<void> {
     this.closed = true;
     this.connected = false;
-    await this.client?.end().catch(() => undefined);
+    const client = this.client;
+    this.client = null; // before end(), so its 'end' is not taken for a lost connection
+    await client?.end().catch(() => undefined);
   }
 
   private emit(ids: readonly string[] | null): void {
@@ -75,16 +77,19 @@ export class PostgresTokenRevocations implements TokenRevocations {
       const ids = parseIds(msg.payload);
       if (ids.length > 0) this.emit(ids);
     });
-    client.on('error', (err) => {
+    // An unexpected end may come with or without an error first: either way it is handled once.
+    const lost = (err: unknown) => {
       if (this.client !== client) return;
-      this.logger.warn({ err }, 'token revocation listener connection failed; reconnecting');
+      this.logger.warn({ err }, 'token revocation listener connection lost; reconnecting');
       this.connected = false;
       this.client = null;
       // Revocations may be missed from now until the LISTEN is back: nothing cached may be trusted.
       this.emit(null);
       void client.end().catch(() => undefined);
       this.scheduleReconnect();
-    });
+    };
+    client.on('error', lost);
+    client.on('end', () => lost(new Error('connection ended')));
     await client.connect();
     await client.query(`LISTEN ${CHANNEL}`);
     this.client = client;
