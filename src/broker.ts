@@ -23,6 +23,7 @@ import { createDataSource } from './adapters/postgres/data-source';
 import { EmbeddedDatabase, startEmbeddedPostgres } from './adapters/postgres/embedded-postgres';
 import { runMigrations, withSchemaLock } from './adapters/postgres/migrate';
 import { DEFAULT_MAX_PENDING, PostgresEventBus } from './adapters/postgres/postgres-event-bus';
+import { PostgresTokenRevocations } from './adapters/postgres/postgres-token-revocations';
 import { createMetrics } from './api/metrics';
 import { buildApiSchema } from './api/schema';
 import { ApiServer, createApiServer } from './api/server';
@@ -93,6 +94,9 @@ export async function startBroker(config: Config, logger: Logger, adapters: Brok
     const bus = new PostgresEventBus(dataSource, databaseUrl, logger, { maxPending: DEFAULT_MAX_PENDING, fanout: config.eventFanout });
     await bus.start();
     cleanups.push(() => bus.close());
+    const tokenRevocations = new PostgresTokenRevocations(databaseUrl, logger);
+    await tokenRevocations.start();
+    cleanups.push(() => tokenRevocations.close());
 
     // One way out to every cloud endpoint, for registration, probes and clones alike: the endpoint policy holds everywhere.
     const transport = new CloudTransport(config.cloudEndpoints);
@@ -119,6 +123,8 @@ export async function startBroker(config: Config, logger: Logger, adapters: Brok
       monitoringSource,
       logger,
       monitoringPollIntervalMs: config.monitoring.pollIntervalMs,
+      tokenRevocations,
+      tokenCacheMs: config.tokenCacheMs,
     });
     const { generatedSecret } = await services.auth.bootstrapAdmin(config.adminToken);
 

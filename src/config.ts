@@ -84,6 +84,7 @@ const schema = z.object({
   WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: int(1, 10_000).default(50),
   WS_MAX_BUFFERED_BYTES: int(64 * 1024, 1024 * 1024 * 1024).default(1024 * 1024),
   WS_TOKEN_CHECK_SECONDS: int(1, 3600).default(2),
+  TOKEN_CACHE_SECONDS: int(0, 300).default(5),
   SHUTDOWN_GRACE_MS: int(0, 600_000).default(10_000),
   EVENT_FANOUT: z.enum(['shared', 'per-subscriber']).default('shared'),
   CLONE_CONCURRENCY: int(0, 64).default(2),
@@ -126,6 +127,8 @@ export interface Config {
   /** Networks of load balancers whose X-Forwarded-For names the client. */
   trustedProxies: string[];
   websocket: { maxConnectionsPerAddress: number; maxSubscriptionsPerConnection: number; maxBufferedBytes: number; tokenCheckIntervalMs: number };
+  /** How long a replica trusts a verified API token without reading it again; revocations are pushed, so this only bounds a missed announcement. */
+  tokenCacheMs: number;
   shutdownGraceMs: number;
   /** `per-subscriber` is the old delivery, kept as the baseline of `npm run bench:events`. */
   eventFanout: 'shared' | 'per-subscriber';
@@ -183,6 +186,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxBufferedBytes: c.WS_MAX_BUFFERED_BYTES,
       tokenCheckIntervalMs: c.WS_TOKEN_CHECK_SECONDS * 1000,
     },
+    tokenCacheMs: c.TOKEN_CACHE_SECONDS * 1000,
     shutdownGraceMs: c.SHUTDOWN_GRACE_MS,
     eventFanout: c.EVENT_FANOUT,
     clone: {

@@ -4,6 +4,7 @@ import { RateLimitedError, UnauthenticatedError } from '../domain/errors';
 import { Principal } from '../domain/principal';
 import type { Services } from '../services';
 import { RateLimiter } from './rate-limiter';
+import { RelatedRowLoaders } from './related-rows.loaders';
 
 export interface ApiContext {
   /** Set once the operation has passed every limit: authentication is the last check before it runs. */
@@ -12,6 +13,8 @@ export interface ApiContext {
   logger: Logger;
   /** Executions of fields that reach outside the broker, charged to the caller (outside-call.middleware.ts). */
   readonly outsideCalls: OutsideCallMeter;
+  /** Batches the related-row lookups of field resolvers (one per request, see related-rows.loaders.ts). */
+  readonly loaders: RelatedRowLoaders;
 }
 
 /**
@@ -47,7 +50,13 @@ export interface ContextDeps {
 }
 
 export function createApiContext(deps: ContextDeps, principal: Principal | null = null): ApiContext {
-  return { principal, services: deps.services, logger: deps.logger, outsideCalls: new OutsideCallMeter(deps.perToken, deps.onRateLimited) };
+  return {
+    principal,
+    services: deps.services,
+    logger: deps.logger,
+    outsideCalls: new OutsideCallMeter(deps.perToken, deps.onRateLimited),
+    loaders: new RelatedRowLoaders(deps.services),
+  };
 }
 
 /** The caller, or UNAUTHENTICATED: every operation except none needs one. */

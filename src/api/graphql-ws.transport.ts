@@ -229,6 +229,7 @@ export function createWsTransport(o: WsTransportOptions): WsTransport {
 
   // One query for every token held by this replica's connections, not one per connection.
   let checking = false;
+  let checkAgain = false;
   const checkTokens = async () => {
     const held = new Set<string>();
     for (const conn of connections) if (conn.principal && !conn.closing) held.add(conn.principal.tokenId);
@@ -241,20 +242,33 @@ export function createWsTransport(o: WsTransportOptions): WsTransport {
       }
     }
   };
-  const tokenTimer = setInterval(() => {
-    if (checking) return;
+  // One check at a time; a request for one during a check runs another after it, since the
+  // running one may have read before the revocation that asked for it committed.
+  const runCheck = () => {
+    if (checking) {
+      checkAgain = true;
+      return;
+    }
     checking = true;
     checkTokens()
       .catch((err: unknown) => o.logger.warn({ err }, 'checking the tokens of WebSocket connections failed'))
       .finally(() => {
         checking = false;
+        if (checkAgain) {
+          checkAgain = false;
+          runCheck();
+        }
       });
-  }, o.tokenCheckIntervalMs);
+  };
+  const tokenTimer = setInterval(runCheck, o.tokenCheckIntervalMs);
   tokenTimer.unref();
+  // A revocation announced by any replica is checked at once, not at the next tick.
+  const stopHearing = o.services.auth.onTokensRevoked(runCheck);
 
   return {
     async dispose() {
       clearInterval(tokenTimer);
+      stopHearing();
       for (const conn of connections) conn.socket.close(1001, 'Going away');
       await new Promise<void>((resolve, reject) => wss.close((err) => (err ? reject(err) : resolve())));
     },

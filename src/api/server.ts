@@ -49,6 +49,8 @@ export interface ApiServer {
 export async function createApiServer(o: ApiServerOptions): Promise<ApiServer> {
   const app = express();
   app.disable('x-powered-by');
+  // Express would hash every response body for an ETag; GraphQL POST answers are never revalidated.
+  app.set('etag', false);
   const httpServer = http.createServer(app);
   const perToken = new RateLimiter(o.rateLimitPerMinute);
   const admission = new Admission(new RateLimiter(o.rateLimitAnonymousPerMinute));

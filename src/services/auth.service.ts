@@ -2,6 +2,7 @@
 import { DataSource, In, IsNull } from 'typeorm';
 import { z } from 'zod';
 import { AdvisoryLock } from '../ports/advisory-locks.port';
+import { RevocationListener, TokenRevocations } from '../ports/token-revocations.port';
 import { ApiTokenEntity, TenantEntity } from '../domain/entities';
 import { ConflictError, ForbiddenError, NotFoundError, UnauthenticatedError } from '../domain/errors';
 import { Principal } from '../domain/principal';
@@ -9,8 +10,10 @@ import { mayGrantRole, Permission, Role } from '../domain/roles';
 import { requirePermission } from './access';
 import { AuditService } from './audit.service';
 import { hashTokenSecret, newTokenSecret } from './token-secret';
+import { TokenVerificationCache, VerifiedToken } from './token-verification.cache';
 import { nameRule, parseInput, uuidRule } from './validation';
 
+/** `lastUsedAt` is written at most this often per token, across every replica. */
 const LAST_USED_RESOLUTION_MS = 60_000;
 
 const createTenantInput = z.object({ name: nameRule });
@@ -23,24 +26,63 @@ export interface BootstrapResult {
 }
 
 export class AuthService {
+  private readonly cache: TokenVerificationCache;
+
   constructor(
     private readonly dataSource: DataSource,
     private readonly audit: AuditService,
-  ) {}
+    private readonly revocations: TokenRevocations,
+    /** How long a verified token is trusted without reading it again (0: read on every request). */
+    tokenCacheMs: number,
+  ) {
+    this.cache = new TokenVerificationCache(revocations, tokenCacheMs);
+  }
 
   /** Resolves `Bearer <secret>`; any failure is the same UNAUTHENTICATED error. */
   async authenticate(authorization: string | undefined | null): Promise<Principal> {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
     if (!match) throw new UnauthenticatedError();
+    const secretHash = hashTokenSecret(match[1]);
+    const token = await this.cache.verify(secretHash, () => this.loadToken(secretHash));
+    if (!token) throw new UnauthenticatedError('the bearer token is not valid');
+    await this.recordUse(token);
+    // A copy: the cached principal is shared by every request of the token.
+    return { ...token.principal };
+  }
+
+  /** Calls `listener` with the ids of tokens revoked on any replica (null: some may have been missed). */
+  onTokensRevoked(listener: RevocationListener): () => void {
+    return this.revocations.subscribe(listener);
+  }
+
+  private async loadToken(secretHash: string): Promise<VerifiedToken | null> {
     const token = await this.dataSource.getRepository(ApiTokenEntity).findOne({
-      where: { secretHash: hashTokenSecret(match[1]), revokedAt: IsNull() },
+      where: { secretHash, revokedAt: IsNull() },
       relations: { tenant: true },
     });
-    if (!token || !token.tenant) throw new UnauthenticatedError('the bearer token is not valid');
-    if (!token.lastUsedAt || Date.now() - token.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
-      await this.dataSource.getRepository(ApiTokenEntity).update(token.id, { lastUsedAt: new Date() });
-    }
-    return { tokenId: token.id, tokenName: token.name, tenantId: token.tenantId, tenantName: token.tenant.name, role: token.role };
+    if (!token || !token.tenant) return null;
+    return {
+      principal: { tokenId: token.id, tokenName: token.name, tenantId: token.tenantId, tenantName: token.tenant.name, role: token.role },
+      lastUsedAt: token.lastUsedAt?.getTime() ?? null,
+    };
+  }
+
+  /**
+   * Records the use at most once a minute per token: this process remembers its last write (set
+   * before writing, so a burst of requests writes once), and the condition in the UPDATE keeps
+   * other replicas, which read the row anew, from writing again within the minute.
+   */
+  private async recordUse(token: VerifiedToken): Promise<void> {
+    const now = Date.now();
+    if (token.lastUsedAt !== null && now - token.lastUsedAt <= LAST_USED_RESOLUTION_MS) return;
+    token.lastUsedAt = now;
+    await this.dataSource
+      .createQueryBuilder()
+      .update(ApiTokenEntity)
+      .set({ lastUsedAt: () => 'now()' })
+      .where('id = :id', { id: token.principal.tokenId })
+      .andWhere('(last_used_at IS NULL OR last_used_at < now() - make_interval(secs => :seconds))', { seconds: LAST_USED_RESOLUTION_MS / 1000 })
+      .execute();
   }
 
   /**
@@ -112,7 +154,7 @@ export class AuthService {
 
   async revokeApiToken(principal: Principal, id: string): Promise<ApiTokenEntity> {
     parseInput(uuidRule, id, 'id');
-    return this.dataSource.transaction(async (tx) => {
+    const revoked = await this.dataSource.transaction(async (tx) => {
       const token = await tx.findOne(ApiTokenEntity, { where: { id } });
       const visible = token && (principal.role === Role.ADMIN || token.tenantId === principal.tenantId);
       if (!token || !visible) throw new NotFoundError('ApiToken', id);
@@ -124,9 +166,13 @@ export class AuthService {
         token.revokedAt = new Date();
         await tx.save(token);
         await this.audit.record(tx, principal, token.tenantId, 'apiToken.revoke', 'ApiToken', token.id, { name: token.name });
+        await this.revocations.announce(tx, [token.id]);
       }
       return token;
     });
+    // This replica hears its own announcement too, but maybe after the caller's next request.
+    this.cache.forget([revoked.id]);
+    return revoked;
   }
 
   /**

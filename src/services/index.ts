@@ -7,6 +7,7 @@ import { EventBus } from '../ports/event-bus.port';
 import { JobQueue } from '../ports/job-queue.port';
 import { MonitoringSource } from '../ports/monitoring.port';
 import { SecretBox } from '../ports/secret-box.port';
+import { TokenRevocations } from '../ports/token-revocations.port';
 import { AuditService } from './audit.service';
 import { AuthService } from './auth.service';
 import { AutoscalerService } from './autoscaler.service';
@@ -42,6 +43,10 @@ export interface Ports {
   logger: Logger;
   /** The monitoring poll interval: the autoscaler's gap rule counts in it. */
   monitoringPollIntervalMs: number;
+  /** Tells every replica which API tokens were revoked. */
+  tokenRevocations: TokenRevocations;
+  /** How long a replica trusts a verified token without reading it again (0: never). */
+  tokenCacheMs: number;
 }
 
 export function createServices(ports: Ports) {
@@ -60,7 +65,7 @@ export function createServices(ports: Ports) {
   const scaleDown = new ScaleDownService(dataSource, bus, queue, audit);
   return {
     audit,
-    auth: new AuthService(dataSource, audit),
+    auth: new AuthService(dataSource, audit, ports.tokenRevocations, ports.tokenCacheMs),
     clouds,
     cloudHealth: new CloudHealthService(dataSource, bus, clouds, cloudConnector),
     vmImport: new VmImportService(dataSource, clouds, cloudApis, audit, ports.hostKeys),

@@ -1,5 +1,5 @@
 /** VMs the broker knows (importing and cloning add them) and their pinned SSH host keys. */
-import { DataSource, FindOptionsWhere, IsNull } from 'typeorm';
+import { DataSource, FindOptionsWhere, In, IsNull } from 'typeorm';
 import { z } from 'zod';
 import { VmEntity } from '../domain/entities';
 import { HostKeySource } from '../domain/enums';
@@ -32,6 +32,17 @@ export class VmService {
     const vm = await this.dataSource.getRepository(VmEntity).findOne({ where: { id, tenantId: principal.tenantId } });
     if (!vm) throw new NotFoundError('Vm', id);
     return vm;
+  }
+
+  /**
+   * Of these VM ids, the VMs the caller may see (the same rule as `get`), in one query: for
+   * per-request batching of the fields that point at VMs. Ids come from stored rows.
+   */
+  async getMany(principal: Principal, ids: readonly string[]): Promise<Map<string, VmEntity>> {
+    requirePermission(principal, Permission.READ);
+    if (ids.length === 0) return new Map();
+    const vms = await this.dataSource.getRepository(VmEntity).find({ where: { id: In([...new Set(ids)]), tenantId: principal.tenantId } });
+    return new Map(vms.map((vm) => [vm.id, vm]));
   }
 
   /**

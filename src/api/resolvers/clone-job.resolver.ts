@@ -74,22 +74,22 @@ export class CloneJobResolver {
 
   @FieldResolver(() => Vm, { nullable: true, description: 'The VM cloned.' })
   sourceVm(@Root() job: CloneJobEntity, @Ctx() ctx: ApiContext) {
-    return ctx.services.vms.get(callerOf(ctx), job.sourceVmId).catch(nullIfNotFound);
+    return ctx.loaders.vm(callerOf(ctx), job.sourceVmId);
   }
 
   @FieldResolver(() => Cloud, { nullable: true, description: 'Cloud of the source VM.' })
   sourceCloud(@Root() job: CloneJobEntity, @Ctx() ctx: ApiContext) {
-    return ctx.services.clouds.get(callerOf(ctx), job.sourceCloudId).catch(nullIfNotFound);
+    return ctx.loaders.cloud(callerOf(ctx), job.sourceCloudId);
   }
 
   @FieldResolver(() => Cloud, { nullable: true, description: 'Cloud the clone goes to.' })
   targetCloud(@Root() job: CloneJobEntity, @Ctx() ctx: ApiContext) {
-    return ctx.services.clouds.get(callerOf(ctx), job.targetCloudId).catch(nullIfNotFound);
+    return ctx.loaders.cloud(callerOf(ctx), job.targetCloudId);
   }
 
   @FieldResolver(() => Vm, { nullable: true, description: 'The clone, once booted.' })
   resultVm(@Root() job: CloneJobEntity, @Ctx() ctx: ApiContext) {
-    return job.resultVmId ? ctx.services.vms.get(callerOf(ctx), job.resultVmId).catch(nullIfNotFound) : null;
+    return job.resultVmId ? ctx.loaders.vm(callerOf(ctx), job.resultVmId) : null;
   }
 }
 

@@ -47,7 +47,7 @@ export class ScaleDownResolver {
 
   @FieldResolver(() => Vm, { nullable: true, description: 'The VM removed (retired once the job is DONE).' })
   vm(@Root() job: ScaleDownJobEntity, @Ctx() ctx: ApiContext) {
-    return ctx.services.vms.get(callerOf(ctx), job.vmId, 'vmId').catch(nullIfNotFound);
+    return ctx.loaders.vm(callerOf(ctx), job.vmId);
   }
 
   @FieldResolver(() => CloneJobError, { nullable: true, description: 'Cause of failure.' })

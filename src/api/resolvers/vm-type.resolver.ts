@@ -12,8 +12,8 @@ export class VmTypeResolver {
   }
 
   @FieldResolver(() => [Threshold], { description: 'Thresholds per metric.' })
-  async thresholds(@Root() vmType: VmTypeEntity, @Ctx() ctx: ApiContext) {
-    return (await ctx.services.vmTypes.thresholdsOf([vmType.id])).get(vmType.id) ?? [];
+  thresholds(@Root() vmType: VmTypeEntity, @Ctx() ctx: ApiContext) {
+    return ctx.loaders.thresholds(vmType.id);
   }
 
   @Mutation(() => VmType, { description: 'Create a VM type.' })

@@ -51,7 +51,7 @@ export class VmResolver {
 
   @FieldResolver(() => Cloud, { nullable: true, description: 'The cloud the VM runs in (null if you can no longer see it).' })
   cloud(@Root() vm: VmEntity, @Ctx() ctx: ApiContext) {
-    return ctx.services.clouds.get(callerOf(ctx), vm.cloudId).catch(nullIfNotFound);
+    return ctx.loaders.cloud(callerOf(ctx), vm.cloudId);
   }
 
   @Query(() => [Sample], { description: 'Samples of one metric of one VM, newest first: the latest `first`, or all since `since`.' })
