@@ -96,12 +96,18 @@ export class PostgresEventBus implements EventBus {
       }
       this.enqueue(notice);
     });
-    client.on('error', (err) => {
+    // A connection can end without an error first (a server restart, an idle kill): both mean reconnect, once.
+    let lost = false;
+    const onLost = (err: Error) => {
+      if (lost || this.closed) return;
+      lost = true;
       this.logger.warn({ err }, 'event listener connection failed; reconnecting');
       this.connected = false;
       void client.end().catch(() => undefined);
       this.scheduleReconnect();
-    });
+    };
+    client.on('error', onLost);
+    client.on('end', () => onLost(new Error('connection ended')));
     await client.connect();
     await client.query(`LISTEN ${CHANNEL}`);
     this.listener = client;
