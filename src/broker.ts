@@ -169,7 +169,7 @@ export async function startBroker(config: Config, logger: Logger, adapters: Brok
         bus,
         queue,
         contexts: new CloneContextFactory(dataSource, cloudApis, services.clouds),
-        steps: createCloneSteps({ timeouts: DEFAULT_STEP_TIMEOUTS, sip }),
+        steps: createCloneSteps({ timeouts: DEFAULT_STEP_TIMEOUTS, sip, transferHash: config.transferHash }),
         logger,
       },
       { leaseMs: config.clone.leaseMs, stepAttempts: config.clone.stepAttempts, sweepIntervalMs: Math.max(1000, config.clone.leaseMs / 2), ...DEFAULT_BACKOFFS },

@@ -87,6 +87,7 @@ const schema = z.object({
   TOKEN_CACHE_SECONDS: int(0, 300).default(5),
   SHUTDOWN_GRACE_MS: int(0, 600_000).default(10_000),
   EVENT_FANOUT: z.enum(['shared', 'per-subscriber']).default('shared'),
+  TRANSFER_HASH: z.enum(['worker', 'inline']).default('worker'),
   CLONE_CONCURRENCY: int(0, 64).default(2),
   CLONE_LEASE_SECONDS: int(1, 3600).default(30),
   CLONE_STEP_ATTEMPTS: int(1, 50).default(8),
@@ -132,6 +133,8 @@ export interface Config {
   shutdownGraceMs: number;
   /** `per-subscriber` is the old delivery, kept as the baseline of `npm run bench:events`. */
   eventFanout: 'shared' | 'per-subscriber';
+  /** `inline` hashes on the event loop (the old way), kept as the baseline of `npm run bench:clone`. */
+  transferHash: 'worker' | 'inline';
   /** Clone jobs this broker runs at once (0: this replica only serves the API). */
   clone: { concurrency: number; leaseMs: number; stepAttempts: number; reaperIntervalMs: number; reaperGraceMs: number };
   /** Scale-down jobs this broker runs at once (0: none here); they share the clone jobs' lease and attempts. */
@@ -189,6 +192,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     tokenCacheMs: c.TOKEN_CACHE_SECONDS * 1000,
     shutdownGraceMs: c.SHUTDOWN_GRACE_MS,
     eventFanout: c.EVENT_FANOUT,
+    transferHash: c.TRANSFER_HASH,
     clone: {
       concurrency: c.CLONE_CONCURRENCY,
       leaseMs: c.CLONE_LEASE_SECONDS * 1000,

@@ -9,6 +9,7 @@ import { CloneJobEntity, CloudEntity, VmEntity, VmTypeEntity } from '../domain/e
 import { VmAddress } from '../domain/entities/vm.entity';
 import { sleep } from '../domain/retry';
 import { CloudApi } from '../ports/cloud-api.port';
+import type { TransferHashMode } from '../transfer/sha512-worker';
 import type { SipStepDeps } from './sip/sip-step.deps';
 
 /** Ids of what the job made, checkpointed as soon as each exists so a retry finds it. */
@@ -103,4 +104,6 @@ export interface CloneStepDeps {
   timeouts: StepTimeouts;
   /** The SIP service path's ports (CONFIGURE, MONITORING, LOAD_BALANCER); without them those phases are not part of the pipeline. */
   sip?: SipStepDeps;
+  /** Where TRANSFER computes its sha512 (default: a worker thread). */
+  transferHash?: TransferHashMode;
 }

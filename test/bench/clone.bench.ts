@@ -14,6 +14,12 @@
  *   3. the same bytes through a raw HTTP pipe (undici GET of the source image piped into a PUT
  *      of a new target image, in a child process as the broker is one: no broker, no hashing
  *      on the client side), for the ratio relay/raw;
+ *   4. with --hash-baseline, the unthrottled clone again through a broker restarted with
+ *      TRANSFER_HASH=inline (sha512 on the event loop, as before the worker thread), so both
+ *      relays are compared with the same raw pipe in one run;
+ * during every clone /healthz is requested every 20 ms (its latency while TRANSFER runs is the
+ * API's responsiveness) and the broker's event-loop delay p99 over the TRANSFER phase is read
+ * from its /metrics (prom-client's monitorEventLoopDelay, reset by each scrape);
  * while the broker's RSS is sampled every 100 ms (and VmHWM read at the end), and the CPU time
  * of the broker and of this process (the sandbox clouds) is recorded per phase.
  *
@@ -74,6 +80,7 @@ const USAGE = `usage: npm run bench:clone -- [--size SIZE | --sizes SIZE,SIZE,..
   --snapshot-ms N     sandbox snapshot latency before the copy starts (default ${DEFAULT_LATENCY.snapshotMs})
   --boot-ms N         sandbox BUILD -> ACTIVE (default ${DEFAULT_LATENCY.bootMs})
   --floating-ip-ms N  sandbox floating IP association -> shown (default ${DEFAULT_LATENCY.floatingIpMs})
+  --hash-baseline     also clone unthrottled with TRANSFER_HASH=inline (the old event-loop sha512), side by side
   --timeout SECONDS   stop (and clean up) after this long (default: estimated from sizes and link)
   --help`;
 
@@ -113,6 +120,7 @@ interface Options {
   linkText: string;
   latency: Latency;
   timeoutS: number | null;
+  hashBaseline: boolean;
 }
 
 export function parseOptions(argv: string[]): Options | 'help' {
@@ -131,6 +139,7 @@ export function parseOptions(argv: string[]): Options | 'help' {
         'boot-ms': { type: 'string' },
         'floating-ip-ms': { type: 'string' },
         timeout: { type: 'string' },
+        'hash-baseline': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -161,6 +170,7 @@ export function parseOptions(argv: string[]): Options | 'help' {
       deleteMs: DEFAULT_LATENCY.deleteMs,
     },
     timeoutS,
+    hashBaseline: v['hash-baseline'] ?? false,
   };
 }
 
@@ -253,9 +263,19 @@ interface BrokerProcess {
   stop(): Promise<void>;
 }
 
-async function spawnBroker(databaseUrl: string, dataDir: string): Promise<BrokerProcess> {
+/** What a restarted broker must share with the first one to read its database (the secret key) and accept its token. */
+interface BrokerIdentity {
+  adminToken: string;
+  secretKey: string;
+}
+
+function newBrokerIdentity(): BrokerIdentity {
+  return { adminToken: `icb_bench_${crypto.randomBytes(24).toString('base64url')}`, secretKey: crypto.randomBytes(32).toString('base64') };
+}
+
+async function spawnBroker(databaseUrl: string, dataDir: string, identity: BrokerIdentity, extraEnv: Record<string, string> = {}): Promise<BrokerProcess> {
   if (!fs.existsSync(MAIN_JS)) throw new Error(`${MAIN_JS} is missing: run through \`npm run bench:clone\` (it builds first)`);
-  const adminToken = `icb_bench_${crypto.randomBytes(24).toString('base64url')}`;
+  const { adminToken } = identity;
   // To look inside the broker: BENCH_BROKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" (and BENCH_BROKER_OUTPUT=file for its output)
   const nodeArgs = (process.env.BENCH_BROKER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
   const child: ChildProcess = spawn(process.execPath, [...nodeArgs, MAIN_JS], {
@@ -265,7 +285,7 @@ async function spawnBroker(databaseUrl: string, dataDir: string): Promise<Broker
       PORT: '0',
       HOST: '127.0.0.1',
       INTERCLOUD_ADMIN_TOKEN: adminToken,
-      INTERCLOUD_SECRET_KEY: crypto.randomBytes(32).toString('base64'),
+      INTERCLOUD_SECRET_KEY: identity.secretKey,
       INTERCLOUD_DATA_DIR: dataDir,
       LOG_LEVEL: process.env.BENCH_BROKER_LOG_LEVEL ?? 'warn',
       // The bench polls cloneJob like a client would, faster than the default per-token limit allows.
@@ -273,6 +293,7 @@ async function spawnBroker(databaseUrl: string, dataDir: string): Promise<Broker
       SHUTDOWN_GRACE_MS: '3000',
       // The sandbox clouds are plain HTTP on 127.0.0.1.
       ...LAB_CLOUD_ENV,
+      ...extraEnv,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -404,6 +425,84 @@ class BrokerMonitor {
   }
 }
 
+/** Latencies of /healthz answers, ms. */
+interface LatencyStats {
+  n: number;
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+function latencyStats(samples: number[] | undefined): LatencyStats | null {
+  if (!samples || samples.length === 0) return null;
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
+  return { n: sorted.length, p50: at(0.5), p99: at(0.99), max: sorted[sorted.length - 1] };
+}
+
+/**
+ * The API's responsiveness during a clone: /healthz every 20 ms, each answer's latency filed
+ * under the phase the job poll last saw; and the broker's own event-loop delay (prom-client's
+ * monitorEventLoopDelay, reset by every scrape of /metrics) read when TRANSFER starts and again
+ * when the poll sees it over (up to 200 ms late, so a little of IMPORT may count).
+ */
+class ApiProbe {
+  private phase = 'QUEUED';
+  private running = true;
+  private readonly samples = new Map<string, number[]>();
+  private readonly done: Promise<void>;
+  private readonly origin: string;
+  transferLag: { p99Ms: number; maxMs: number } | null = null;
+
+  constructor(url: string) {
+    this.origin = new URL(url).origin;
+    this.done = this.loop();
+  }
+
+  private async loop(): Promise<void> {
+    while (this.running) {
+      const phase = this.phase;
+      const t0 = performance.now();
+      try {
+        const res = await fetch(`${this.origin}/healthz`);
+        await res.arrayBuffer();
+        const list = this.samples.get(phase) ?? [];
+        list.push(performance.now() - t0);
+        this.samples.set(phase, list);
+      } catch {
+        // the broker is stopping: nothing to measure
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  private async eventLoopLag(): Promise<{ p99Ms: number; maxMs: number } | null> {
+    const text = await (await fetch(`${this.origin}/metrics`)).text();
+    const read = (name: string) => {
+      const m = new RegExp(`^intercloud_nodejs_eventloop_lag_${name}_seconds (\\S+)$`, 'm').exec(text);
+      return m ? Number(m[1]) * 1000 : NaN;
+    };
+    const lag = { p99Ms: read('p99'), maxMs: read('max') };
+    return Number.isFinite(lag.p99Ms) ? lag : null;
+  }
+
+  async enterPhase(phase: string): Promise<void> {
+    if (phase === this.phase) return;
+    if (phase === 'TRANSFER') await this.eventLoopLag(); // the scrape resets the histogram
+    else if (this.phase === 'TRANSFER') this.transferLag = await this.eventLoopLag();
+    this.phase = phase;
+  }
+
+  stats(phase: string): LatencyStats | null {
+    return latencyStats(this.samples.get(phase));
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.done;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // One clone through the API, with what the clouds themselves reported along the way
 
@@ -429,6 +528,8 @@ interface CloneRun {
   stats: WindowStats | undefined;
   /** The same per phase, as the poll saw the phases change (200 ms granularity). */
   phaseStats: Record<string, WindowStats>;
+  /** /healthz latency while TRANSFER ran, and the broker's event-loop delay over TRANSFER. */
+  api: { healthz: LatencyStats | null; lag: { p99Ms: number; maxMs: number } | null };
 }
 
 async function cloneOnce(
@@ -459,11 +560,13 @@ async function cloneOnce(
   dst.events.on('image.active', handlers.img);
   dst.events.on('server.active', handlers.srv);
   dst.events.on('floatingip.associated', handlers.fip);
+  const probe = new ApiProbe(url);
   try {
     rss.enter(`${label}/QUEUED`);
     const { cloneVm } = await gqlOk(url, fx.tenant.token, CLONE, { input: { vmId, targetCloudId: fx.targetCloudId, name: `bench-${label.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}` } });
     const tAccepted = Date.now();
-    const job = (await watchJob(url, fx.tenant.token, cloneVm.id, label, rss, timeoutMs)) as CloneRun['job'];
+    const job = (await watchJob(url, fx.tenant.token, cloneVm.id, label, rss, probe, timeoutMs)) as CloneRun['job'];
+    await probe.stop();
     const observedMs = Date.now() - tAccepted;
     if (job.state !== 'DONE') throw new Error(`clone ${label} ended ${job.state}: ${JSON.stringify(job.error)}`);
     const [sc, dc] = await Promise.all([src.control.calls(), dst.control.calls()]);
@@ -479,8 +582,10 @@ async function cloneOnce(
       cloud,
       stats: rss.sum(`${label}/`),
       phaseStats: Object.fromEntries([...rss.windows].filter(([k]) => k.startsWith(`${label}/`)).map(([k, w]) => [k.slice(label.length + 1), w])),
+      api: { healthz: probe.stats('TRANSFER'), lag: probe.transferLag },
     };
   } finally {
+    await probe.stop();
     src.events.off('image.active', handlers.snap);
     dst.events.off('image.active', handlers.img);
     dst.events.off('server.active', handlers.srv);
@@ -493,17 +598,19 @@ async function cloneOnce(
  * job's own timestamps, so polling only needs to be frequent enough to window the monitor by
  * phase) and returns the whole job once it ended.
  */
-async function watchJob(url: string, token: string, id: string, label: string, monitor: BrokerMonitor, timeoutMs: number): Promise<Record<string, any>> {
+async function watchJob(url: string, token: string, id: string, label: string, monitor: BrokerMonitor, probe: ApiProbe, timeoutMs: number): Promise<Record<string, any>> {
   const deadline = Date.now() + timeoutMs;
   let phase = 'QUEUED';
   for (;;) {
     const { cloneJob } = await gqlOk(url, token, `query($id: ID!) { cloneJob(id: $id) { state phase } }`, { id });
     if (cloneJob.phase !== phase && !['DONE', 'FAILED', 'CANCELLED'].includes(cloneJob.phase)) monitor.enter(`${label}/${(phase = cloneJob.phase)}`);
+    await probe.enterPhase(cloneJob.phase);
     if (['DONE', 'FAILED', 'CANCELLED'].includes(cloneJob.state)) break;
     if (Date.now() > deadline) throw new Error(`clone ${label}: job ${id} still ${cloneJob.state}/${cloneJob.phase} after ${Math.round(timeoutMs / 1000)} s`);
     await new Promise((r) => setTimeout(r, 200));
   }
   monitor.enter(`${label}:ended`);
+  await probe.enterPhase('ended');
   return (await gqlOk(url, token, `query($id: ID!) { cloneJob(id: $id) { ${CLONE_JOB_FIELDS} } }`, { id })).cloneJob;
 }
 
@@ -526,6 +633,8 @@ interface SizeResult {
   seedS: number;
   throttled: CloneRun | null;
   open: CloneRun;
+  /** With --hash-baseline: the unthrottled clone through a broker hashing on its event loop. */
+  inline: CloneRun | null;
   raw: { seconds: number; bytes: number; stats: WindowStats | undefined; cpuMs: number };
   idleRss: number | undefined;
   hwm: number | undefined;
@@ -557,10 +666,11 @@ async function runSize(size: number, o: Options, databaseUrl: string, rootDir: s
   const dst = sandbox.cloud('bench-dst');
   try {
     const seedStart = performance.now();
-    const [broker, image] = await Promise.all([spawnBroker(databaseUrl, brokerDir), src.control.seedImage({ name: 'bench-vm-image', sizeBytes: size })]);
+    const identity = newBrokerIdentity();
+    let [broker, image] = await Promise.all([spawnBroker(databaseUrl, brokerDir, identity), src.control.seedImage({ name: 'bench-vm-image', sizeBytes: size })]);
     const seedS = (performance.now() - seedStart) / 1000;
     progress(`${fmtBytes(size)}: seeded in ${seedS.toFixed(1)} s; broker pid ${broker.pid} at ${broker.url}`);
-    const rss = new BrokerMonitor(broker.pid);
+    let rss = new BrokerMonitor(broker.pid);
     try {
       const fx = await setUpClone(broker.url, broker.adminToken, sandbox, factory, 'bench-src', 'bench-dst');
       const { vmId } = await fx.importNewVm('bench-vm', image.id);
@@ -578,15 +688,26 @@ async function runSize(size: number, o: Options, databaseUrl: string, rootDir: s
       flushDisk();
       progress(`${fmtBytes(size)}: cloneVm with the link unthrottled`);
       const open = await cloneOnce('clone@unthrottled', broker.url, fx, vmId, src, dst, null, rss, remaining());
-      progress(`${fmtBytes(size)}: done in ${fmtS(open.cloneMs)} s; raw HTTP pipe of the source image`);
+      let hwm = rss.hwm();
+      let inline: CloneRun | null = null;
+      if (o.hashBaseline) {
+        progress(`${fmtBytes(size)}: done in ${fmtS(open.cloneMs)} s; restarting the broker with TRANSFER_HASH=inline`);
+        rss.stop();
+        await broker.stop();
+        broker = await spawnBroker(databaseUrl, brokerDir, identity, { TRANSFER_HASH: 'inline' });
+        rss = new BrokerMonitor(broker.pid);
+        flushDisk();
+        inline = await cloneOnce('clone@unthrottled, inline hash', broker.url, fx, vmId, src, dst, null, rss, remaining());
+        hwm = Math.max(hwm ?? 0, rss.hwm() ?? 0);
+      }
+      progress(`${fmtBytes(size)}: done in ${fmtS((inline ?? open).cloneMs)} s; raw HTTP pipe of the source image`);
       flushDisk();
       rss.enter('raw pipe (broker idle)');
       const raw = await transferInChildProcess(src, dst, image.id, 'bench-raw-pipe');
       rss.enter('after');
       const rawStats = rss.get('raw pipe (broker idle)');
-      const hwm = rss.hwm();
       const latency = { source: (await src.control.settings()).latency, target: (await dst.control.settings()).latency };
-      return { size, seedS, throttled, open, raw: { seconds: raw.seconds, bytes: image.size ?? size, stats: rawStats, cpuMs: raw.cpuMs }, idleRss, hwm, latency };
+      return { size, seedS, throttled, open, inline, raw: { seconds: raw.seconds, bytes: image.size ?? size, stats: rawStats, cpuMs: raw.cpuMs }, idleRss, hwm, latency };
     } finally {
       rss.stop();
       await broker.stop();
@@ -677,7 +798,7 @@ function report(o: Options, results: SizeResult[]): void {
       `emulated cloud latencies: source { api ${r.latency.source.apiMs} ms, snapshot ${r.latency.source.snapshotMs} ms }, ` +
         `target { api ${r.latency.target.apiMs} ms, boot ${r.latency.target.bootMs} ms, floating IP ${r.latency.target.floatingIpMs} ms }`,
     );
-    for (const run of [r.throttled, r.open]) {
+    for (const run of [r.throttled, r.open, r.inline]) {
       if (!run) continue;
       const wireMs = run.link !== null ? (run.bytes / run.link) * 1000 : null;
       log('');
@@ -700,29 +821,50 @@ function report(o: Options, results: SizeResult[]): void {
     }
     log('');
     log(`--- relay (TRANSFER phase, link unthrottled) vs raw HTTP pipe (undici GET -> PUT in a child process, no broker) ---`);
-    const tStats = r.open.phaseStats.TRANSFER;
+    const relays = [
+      { name: 'broker relay, sha512 on a worker thread', run: r.open },
+      ...(r.inline ? [{ name: 'broker relay, sha512 inline (baseline)', run: r.inline }] : []),
+    ].map(({ name, run }) => {
+      const t = run.job.phases.find((p) => p.phase === 'TRANSFER');
+      return { name, run, durationMs: t?.durationMs ?? null, rate: t?.durationMs ? run.bytes / (t.durationMs / 1000) : 0 };
+    });
     log(
       table(
-        ['path', 'bytes', 'seconds', 'throughput', 'client CPU s', 'sandbox CPU s'],
+        ['path', 'bytes', 'seconds', 'throughput', 'client CPU s', 'sandbox CPU s', 'ratio to raw'],
         [
-          ['broker relay (TRANSFER phase)', r.open.bytes.toLocaleString('en'), fmtS(transfer?.durationMs), fmtRate(relayRate), fmtS(tStats?.brokerCpuMs), fmtS(tStats?.benchCpuMs)],
-          ['raw pipe (GET -> PUT)', r.raw.bytes.toLocaleString('en'), r.raw.seconds.toFixed(2), fmtRate(rawRate), fmtS(r.raw.cpuMs), fmtS(r.raw.stats?.benchCpuMs)],
+          ...relays.map((x) => {
+            const ts = x.run.phaseStats.TRANSFER;
+            return [x.name, x.run.bytes.toLocaleString('en'), fmtS(x.durationMs), fmtRate(x.rate), fmtS(ts?.brokerCpuMs), fmtS(ts?.benchCpuMs), (x.rate / rawRate).toFixed(3)];
+          }),
+          ['raw pipe (GET -> PUT)', r.raw.bytes.toLocaleString('en'), r.raw.seconds.toFixed(2), fmtRate(rawRate), fmtS(r.raw.cpuMs), fmtS(r.raw.stats?.benchCpuMs), '1.000'],
         ],
       ),
     );
-    log(`  ratio relay/raw ${(relayRate / rawRate).toFixed(3)}`);
+    if (relays.length > 1) log(`  worker/inline throughput ${(relays[0].rate / relays[1].rate).toFixed(3)} (same image, same run)`);
     verdict(relayRate / rawRate >= RELAY_GOAL, `${fmtBytes(r.size)} relay/raw ${(relayRate / rawRate).toFixed(3)} >= ${RELAY_GOAL} (relay ${fmtRate(relayRate)}, raw ${fmtRate(rawRate)})`);
+
+    log('');
+    log(`--- API responsiveness while TRANSFER ran: GET /healthz every 20 ms (client-side latency), broker event-loop delay (its /metrics) ---`);
+    const ms = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? '-' : n.toFixed(1));
+    log(
+      table(
+        ['clone', 'healthz n', 'p50 ms', 'p99 ms', 'max ms', 'loop delay p99 ms', 'loop delay max ms'],
+        [r.throttled, r.open, r.inline]
+          .filter((run): run is CloneRun => run !== null)
+          .map((run) => [run.label, String(run.api.healthz?.n ?? 0), ms(run.api.healthz?.p50), ms(run.api.healthz?.p99), ms(run.api.healthz?.max), ms(run.api.lag?.p99Ms), ms(run.api.lag?.maxMs)]),
+      ),
+    );
   }
 
   log('');
   log('=== broker peak RSS (own process, VmRSS sampled every 100 ms; VmHWM over the process life) ===');
-  const windows = ['idle', ...(o.link !== null ? [`clone@${o.linkText}`] : []), 'clone@unthrottled'];
+  const windows = ['idle', ...(o.link !== null ? [`clone@${o.linkText}`] : []), 'clone@unthrottled', ...(o.hashBaseline ? ['clone@unthrottled, inline hash'] : [])];
   const mib = (n: number | undefined) => (n === undefined ? '-' : `${(n / MiB).toFixed(0)} MiB`);
   log(
     table(
       ['', ...results.map((r) => fmtBytes(r.size))],
       [
-        ...windows.map((w) => [w === 'idle' ? 'idle before cloning' : `peak during ${w}`, ...results.map((r) => mib(w === 'idle' ? r.idleRss : [r.throttled, r.open].find((c) => c?.label === w)?.stats?.peakRss))]),
+        ...windows.map((w) => [w === 'idle' ? 'idle before cloning' : `peak during ${w}`, ...results.map((r) => mib(w === 'idle' ? r.idleRss : [r.throttled, r.open, r.inline].find((c) => c?.label === w)?.stats?.peakRss))]),
         ['VmHWM (whole run)', ...results.map((r) => mib(r.hwm))],
       ],
     ),

@@ -11,5 +11,5 @@ import { transferStep } from './transfer.step';
 
 export function createCloneSteps(deps: CloneStepDeps): readonly CloneStep[] {
   const sip = deps.sip ? [configureStep(deps.sip), monitoringStep(deps.sip), loadBalancerStep(deps.sip)] : [];
-  return [snapshotStep(deps), transferStep(), importStep(deps), bootStep(deps), networkStep(deps), ...sip];
+  return [snapshotStep(deps), transferStep(deps.transferHash), importStep(deps), bootStep(deps), networkStep(deps), ...sip];
 }

@@ -1,19 +1,20 @@
 /**
  * TRANSFER: stream the snapshot from the source Glance into a new target Glance image. No
  * temporary file and memory independent of size: the download is piped through a hashing
- * meter straight into the upload, with backpressure end to end. The sha512 computed on the
+ * meter (sha512 on a worker thread) straight into the upload, with backpressure end to end. The sha512 computed on the
  * way must equal the source's os_hash_value.
  */
-import crypto from 'node:crypto';
 import { pipeline, Transform } from 'node:stream';
 import { ClonePhase, StepErrorCode } from '../../domain/clone-phase';
 import { Image } from '../../ports/cloud-api.port';
+import { TransferHashMode, createSha512Hasher } from '../../transfer/sha512-worker';
 import { CloneContext, CloneStep, PermanentStepError } from '../clone-step';
 
 /** Image properties worth carrying to the copy; everything else (ids, stores, owner...) stays. */
 const COPIED_PROPERTY = /^(hw_|os_(?!hash_)|architecture$|hypervisor_type$|vm_mode$|img_)/;
 
-export function transferStep(): CloneStep {
+/** `hashMode`: where the sha512 runs (a worker thread unless configured otherwise, see TRANSFER_HASH). */
+export function transferStep(hashMode: TransferHashMode = 'worker'): CloneStep {
   return {
     phase: ClonePhase.TRANSFER,
     applies: (ctx) => !ctx.intraCloud,
@@ -46,7 +47,7 @@ export function transferStep(): CloneStep {
         });
         await ctx.checkpoint({ targetImageId: target.id });
       }
-      const digest = await relay(ctx, sourceImage, target.id);
+      const digest = await relay(ctx, sourceImage, target.id, hashMode);
       if (digest !== sourceImage.hashValue) {
         throw new PermanentStepError(
           StepErrorCode.CHECKSUM_MISMATCH,
@@ -85,36 +86,47 @@ function taggedTargetImages(ctx: CloneContext): Promise<Image[]> {
   return ctx.target.api.listImages({ properties: { intercloud_job: ctx.job.id, intercloud_role: 'target' } });
 }
 
-/** Download -> sha512 + byte meter -> upload; resolves with the hex digest of what went through. */
-async function relay(ctx: CloneContext, sourceImage: Image, targetImageId: string): Promise<string> {
+/**
+ * Download -> sha512 + byte meter -> upload; resolves with the hex digest of what went through.
+ * The meter holds the stream while the hasher is behind, so memory stays bounded whichever
+ * side (upload, hashing) is the slower.
+ */
+async function relay(ctx: CloneContext, sourceImage: Image, targetImageId: string, hashMode: TransferHashMode): Promise<string> {
   const download = await ctx.source.api.downloadImage(sourceImage.id, ctx.signal);
   const total = download.size ?? sourceImage.size;
-  const hash = crypto.createHash('sha512');
-  let bytes = 0;
-  const meter = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      hash.update(chunk);
-      bytes += chunk.length;
-      ctx.progress(bytes, total);
-      done(null, chunk);
-    },
-  });
-  let pipeError: Error | null = null;
-  const body = pipeline(download.stream, meter, (err) => {
-    if (err) pipeError = err;
-  });
+  const hasher = createSha512Hasher(hashMode);
   try {
-    await ctx.target.api.uploadImage(targetImageId, body, total, ctx.signal);
-  } catch (err) {
-    // The upload's own error says what happened; the pipe then only reports a premature close.
-    download.stream.destroy();
-    throw err;
+    let bytes = 0;
+    let hashError: Error | null = null;
+    const meter = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        const wait = hasher.update(chunk);
+        bytes += chunk.length;
+        ctx.progress(bytes, total);
+        if (wait) wait.then(() => done(null, chunk), (err: Error) => done((hashError = err)));
+        else done(null, chunk);
+      },
+    });
+    let pipeError: Error | null = null;
+    const body = pipeline(download.stream, meter, (err) => {
+      if (err) pipeError = err;
+    });
+    try {
+      await ctx.target.api.uploadImage(targetImageId, body, total, ctx.signal);
+    } catch (err) {
+      // The upload's own error says what happened; the pipe then only reports a premature close.
+      // Unless hashing failed first: then the upload only saw its body end early.
+      download.stream.destroy();
+      throw hashError ?? err;
+    }
+    if (pipeError) throw pipeError;
+    ctx.progress(bytes, total);
+    await ctx.progressSettled();
+    if (total !== null && bytes !== total) {
+      throw new PermanentStepError(StepErrorCode.CHECKSUM_MISMATCH, `streamed ${bytes} bytes but the source image has ${total}`);
+    }
+    return await hasher.digest();
+  } finally {
+    await hasher.close();
   }
-  if (pipeError) throw pipeError;
-  ctx.progress(bytes, total);
-  await ctx.progressSettled();
-  if (total !== null && bytes !== total) {
-    throw new PermanentStepError(StepErrorCode.CHECKSUM_MISMATCH, `streamed ${bytes} bytes but the source image has ${total}`);
-  }
-  return hash.digest('hex');
 }
