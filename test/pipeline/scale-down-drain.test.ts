@@ -19,7 +19,7 @@ import { startTestBroker, TestBroker } from '../support/broker';
 import { CloneFixture, setUpClone, waitForJobState } from '../support/clone-fixture';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { gqlOk, untilComplete, wsClient } from '../support/graphql';
-import { createSshKey } from '../support/integrations';
+import { registerPeersNagios } from '../support/integrations';
 import { nagiosHostNames, submitPassive } from '../support/nagios';
 import { labCloudApiFactory, sandboxApi, startSandboxClouds } from '../support/sandbox';
 import { describeWithServicePeers, ServicePeers } from '../support/service-peers';
@@ -169,23 +169,7 @@ describeWithServicePeers('scale-down: a drain that times out', (peers) => {
     broker = await startTestBroker(db.url, { MONITORING_POLL_SECONDS: '1', SIP_REGISTER_TIMEOUT_SECONDS: '15', RATE_LIMIT_PER_MINUTE: '100000' });
     fx = await setUpClone(broker.url, broker.adminToken, sandbox, factory, 'sdd-src', 'sdd-dst');
     lbDb = await mysql.createConnection({ ...peers.mysql });
-    const sshKeyId = (await createSshKey(broker.url, fx.tenant.token, `peers-root-${run}`, { ...peers.ssh.clientKey, fingerprint: '', privateKeyFile: '', publicKeyFile: '' }, { username: 'root' })).id;
-    const { registerMonitoringServer } = await gq(`mutation($i: MonitoringServerInput!) { registerMonitoringServer(input: $i) { id } }`, {
-      i: {
-        name: `peers-nagios-${run}`,
-        statusUrl: peers.nagios.statusUrl,
-        username: peers.nagios.username,
-        password: peers.nagios.password,
-        sshHost: '127.0.0.1',
-        sshPort: peers.ssh.port,
-        sshKeyId,
-        sshHostKey: peers.ssh.hostKeys[0].publicKey,
-        configDir: peers.nagios.configDir,
-        verifyCommand: peers.nagios.verifyCommand,
-        pidFile: peers.nagios.pidFile,
-      },
-    });
-    monitoringServerId = registerMonitoringServer.id;
+    ({ monitoringServerId } = await registerPeersNagios(broker.url, fx.tenant.token, peers, `peers-nagios-${run}`));
     const { registerLoadBalancer } = await gq(`mutation($i: LoadBalancerInput!) { registerLoadBalancer(input: $i) { id } }`, {
       i: { name: `peers-dispatcher-${run}`, kind: 'KAMAILIO_DISPATCHER', db: peers.mysql, table: kamailio.table, rpcUrl: kamailio.rpcUrl, reloadMethod: kamailio.reloadMethod, listMethod: kamailio.listMethod },
     });

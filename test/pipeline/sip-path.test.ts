@@ -29,7 +29,7 @@ import { startTestBroker, TestBroker } from '../support/broker';
 import { CloneFixture, setUpClone, waitForJobState } from '../support/clone-fixture';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { gqlOk } from '../support/graphql';
-import { createSshKey } from '../support/integrations';
+import { registerPeersNagios } from '../support/integrations';
 import { isRunning, nagiosHostNames, nagiosPid, submitPassive } from '../support/nagios';
 import { labCloudApiFactory, sandboxApi, startSandboxClouds } from '../support/sandbox';
 import { describeWithServicePeers, KamailioPeer, ServicePeers } from '../support/service-peers';
@@ -144,23 +144,7 @@ describeWithServicePeers('SIP service path end to end', (peers) => {
     broker = await startTestBroker(db.url, { MONITORING_POLL_SECONDS: '1', SIP_REGISTER_TIMEOUT_SECONDS: '15', RATE_LIMIT_PER_MINUTE: '100000' });
     fx = await setUpClone(broker.url, broker.adminToken, sandbox, factory, 'sip-src', 'sip-dst');
     lbDb = await mysql.createConnection({ ...peers.mysql });
-    sshKeyId = (await createSshKey(broker.url, fx.tenant.token, `peers-root-${run}`, { ...peers.ssh.clientKey, fingerprint: '', privateKeyFile: '', publicKeyFile: '' }, { username: 'root' })).id;
-    const { registerMonitoringServer } = await gq(`mutation($i: MonitoringServerInput!) { registerMonitoringServer(input: $i) { id } }`, {
-      i: {
-        name: `peers-nagios-${run}`,
-        statusUrl: peers.nagios.statusUrl,
-        username: peers.nagios.username,
-        password: peers.nagios.password,
-        sshHost: '127.0.0.1',
-        sshPort: peers.ssh.port,
-        sshKeyId,
-        sshHostKey: peers.ssh.hostKeys[0].publicKey,
-        configDir: peers.nagios.configDir,
-        verifyCommand: peers.nagios.verifyCommand,
-        pidFile: peers.nagios.pidFile,
-      },
-    });
-    monitoringServerId = registerMonitoringServer.id;
+    ({ sshKeyId, monitoringServerId } = await registerPeersNagios(broker.url, fx.tenant.token, peers, `peers-nagios-${run}`));
   });
 
   afterAll(async () => {

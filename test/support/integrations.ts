@@ -1,5 +1,6 @@
 /** Integrations (SSH keys, Nagios servers, load balancers) registered through the API, as a tenant would. */
 import { gqlOk } from './graphql';
+import type { ServicePeers } from './service-peers';
 import { KeyPair } from './ssh-keys';
 
 export const SSH_KEY_FIELDS = 'id name username algorithm publicKey fingerprint createdAt updatedAt';
@@ -68,4 +69,28 @@ export async function registerLoadBalancer(url: string, token: string, name: str
     input: loadBalancerInput(name, extra),
   });
   return lb as { id: string; name: string } & Record<string, any>;
+}
+
+/**
+ * The peers' root SSH key and their Nagios, registered in one tenant as an operator would: what
+ * the end-to-end tests bind their VM types to.
+ */
+export async function registerPeersNagios(url: string, token: string, peers: ServicePeers, name: string): Promise<{ sshKeyId: string; monitoringServerId: string }> {
+  const sshKeyId = (await createSshKey(url, token, `${name}-root`, { ...peers.ssh.clientKey, fingerprint: '', privateKeyFile: '', publicKeyFile: '' }, { username: 'root' })).id;
+  const { registerMonitoringServer } = await gqlOk(url, token, `mutation($i: MonitoringServerInput!) { registerMonitoringServer(input: $i) { id } }`, {
+    i: {
+      name,
+      statusUrl: peers.nagios.statusUrl,
+      username: peers.nagios.username,
+      password: peers.nagios.password,
+      sshHost: '127.0.0.1',
+      sshPort: peers.ssh.port,
+      sshKeyId,
+      sshHostKey: peers.ssh.hostKeys[0].publicKey,
+      configDir: peers.nagios.configDir,
+      verifyCommand: peers.nagios.verifyCommand,
+      pidFile: peers.nagios.pidFile,
+    },
+  });
+  return { sshKeyId, monitoringServerId: registerMonitoringServer.id };
 }
