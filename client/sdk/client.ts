@@ -9,6 +9,8 @@ import {
   AuditEventsSubscription,
   CloneJobEventsDocument,
   CloneJobEventsSubscription,
+  CloneJobUpdatesDocument,
+  CloneJobUpdatesSubscription,
   ScaleDownJobEventsDocument,
   ScaleDownJobEventsSubscription,
   ScalingDecisionsLiveDocument,
@@ -21,6 +23,7 @@ export type CloneJobEvent = CloneJobEventsSubscription['cloneJobEvents'];
 export type AuditEvent = AuditEventsSubscription['auditEvents'];
 export type ScaleDownJobEvent = ScaleDownJobEventsSubscription['scaleDownJobEvents'];
 export type ScalingDecisionEvent = ScalingDecisionsLiveSubscription['scalingDecisions'];
+export type CloneJobUpdate = CloneJobUpdatesSubscription['cloneJobUpdates'];
 
 export interface IntercloudClientOptions {
   /** The broker: `http://host:4000`, or its GraphQL URL `http://host:4000/graphql`. */
@@ -104,6 +107,21 @@ export class IntercloudClient {
       { jobId, afterSeq },
       { ...handlers, next: (d) => handlers.next(d.scaleDownJobEvents) },
       { seqOf: (d) => d.scaleDownJobEvents.seq },
+    );
+  }
+
+  /**
+   * Events of every clone job of the tenant, resuming across reconnects from the last updateSeq
+   * delivered. With `afterSeq` the stored ones after it come first (0: every stored one); without
+   * it, live ones from now on (a reconnect before the first one re-subscribes live).
+   */
+  cloneJobUpdates(handlers: SubscriptionHandlers<CloneJobUpdate>, options: { afterSeq?: number } = {}): () => void {
+    return this.subscribe(
+      CloneJobUpdatesDocument,
+      { afterSeq: options.afterSeq },
+      { ...handlers, next: (d) => handlers.next(d.cloneJobUpdates) },
+      // The broker sets updateSeq on every cloneJobUpdates event.
+      { seqOf: (d) => d.cloneJobUpdates.updateSeq ?? 0 },
     );
   }
 

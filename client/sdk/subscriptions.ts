@@ -6,11 +6,11 @@
  * what was stored meanwhile and goes on live, and anything at or below that seq (a replay racing
  * a live event) is dropped here: a consumer sees each event once, in order, across restarts.
  *
- * Subscriptions without a seq (cloneJobUpdates: its events are numbered per job, with no order
- * across a tenant's jobs to resume from) are re-subscribed too, live; what happened while the
- * connection was down is not replayed for them, so `onResubscribed(false)` tells their consumers,
- * who may re-read by query. The same holds for a resumable subscription that started live (no
- * afterSeq) and had delivered nothing yet when the connection went.
+ * A subscription used without resume options is re-subscribed too, live; what happened while the
+ * connection was down is not replayed for it, so `onResubscribed(false)` tells its consumer, who
+ * may re-read by query. The same holds for a resumable subscription that started live (no
+ * afterSeq) and had delivered nothing yet when the connection went. (cloneJobUpdates resumes by
+ * `updateSeq`, its position in the tenant's clone updates, not by the per-job `seq`.)
  */
 import { Client, CloseCode, createClient } from 'graphql-ws';
 import { GraphQLErrorShape, IntercloudError } from './errors';

@@ -5,6 +5,13 @@ import { BusEvent, EventBus } from '../ports/event-bus.port';
 
 export const cloneJobStream = (jobId: string) => `clone-job:${jobId}`;
 export const CLONE_EVENT_TYPE = 'clone.event';
+/**
+ * Every clone event of a tenant again, on one stream of its own: its seq orders the tenant's jobs
+ * together, so cloneJobUpdates can resume with afterSeq (a job's own seq cannot: it says nothing
+ * of the order across jobs). The payload carries the job's seq as `jobSeq`.
+ */
+export const cloneUpdatesStream = (tenantId: string) => `clone-updates:${tenantId}`;
+export const CLONE_UPDATE_EVENT_TYPE = 'clone.update';
 
 export interface CloneEventPayload {
   jobId: string;
@@ -33,7 +40,8 @@ export async function publishCloneEvent(
     ...event,
     at: new Date().toISOString(),
   };
-  await bus.publish(tx, { stream: cloneJobStream(event.jobId), tenantId, type: CLONE_EVENT_TYPE, payload });
+  const published = await bus.publish(tx, { stream: cloneJobStream(event.jobId), tenantId, type: CLONE_EVENT_TYPE, payload });
+  await bus.publish(tx, { stream: cloneUpdatesStream(tenantId), tenantId, type: CLONE_UPDATE_EVENT_TYPE, payload: { ...payload, jobSeq: published.seq } });
 }
 
 const TERMINAL_KINDS: ReadonlySet<string> = new Set([CloneEventKind.DONE, CloneEventKind.FAILED, CloneEventKind.CANCELLED]);

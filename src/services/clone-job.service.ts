@@ -10,7 +10,7 @@ import { Principal } from '../domain/principal';
 import { Permission } from '../domain/roles';
 import { BusEvent, EventBus } from '../ports/event-bus.port';
 import { JobQueue } from '../ports/job-queue.port';
-import { CLONE_EVENT_TYPE, cloneJobStream, emptyEvents, endingAfterTerminal, publishCloneEvent } from '../pipeline/clone-events';
+import { cloneJobStream, cloneUpdatesStream, emptyEvents, endingAfterTerminal, publishCloneEvent } from '../pipeline/clone-events';
 import { requirePermission } from './access';
 import { AuditService } from './audit.service';
 import { parseInput, uuidRule } from './validation';
@@ -143,9 +143,19 @@ export class CloneJobService {
   }
 
   /** Live events of every job of the caller's tenant. */
-  updates(principal: Principal): AsyncIterableIterator<BusEvent> {
+  /**
+   * Events of every clone job of the caller's tenant, from its clone updates stream: with
+   * `afterSeq`, the stored ones after it first, then live ones; without it, live ones from now on.
+   */
+  async updates(principal: Principal, afterSeq: number | null | undefined): Promise<AsyncIterableIterator<BusEvent>> {
     requirePermission(principal, Permission.READ);
-    return this.bus.subscribeTenant(principal.tenantId, (e) => e.type === CLONE_EVENT_TYPE);
+    const stream = cloneUpdatesStream(principal.tenantId);
+    if (afterSeq !== null && afterSeq !== undefined) {
+      return this.bus.subscribeStream(stream, parseInput(z.number().int().min(0, 'must not be negative'), afterSeq, 'afterSeq'));
+    }
+    // The stream's current end: anything committed after this read has a larger seq and is delivered.
+    const [row] = await this.dataSource.query(`SELECT last_seq FROM event_streams WHERE stream = $1`, [stream]);
+    return this.bus.subscribeStream(stream, row ? Number(row.last_seq) : 0);
   }
 
   /**

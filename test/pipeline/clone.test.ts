@@ -287,6 +287,46 @@ describe('clone pipeline', () => {
     }
   });
 
+  it('replays cloneJobUpdates from afterSeq across the tenant\'s jobs: a dense updateSeq, each job\'s own seq, nothing twice', async () => {
+    type Update = { cloneJobUpdates: { updateSeq: number; seq: number; jobId: string; kind: string } };
+    const UPDATES = `subscription($a: Int) { cloneJobUpdates(afterSeq: $a) { updateSeq seq jobId kind } }`;
+    // Two jobs at once, so their events interleave on the tenant's stream.
+    const jobs = await Promise.all(
+      [0, 1].map(async () => {
+        const { vmId } = await fx.importNewVm();
+        return (await gqlOk(url, fx.tenant.token, CLONE, { input: { vmId, targetCloudId: fx.sourceCloudId } })).cloneVm.id as string;
+      }),
+    );
+    for (const id of jobs) await waitForJobState(url, fx.tenant.token, id, ['DONE', 'FAILED']);
+    const client = wsClient(url, fx.tenant.token);
+    try {
+      const replayUntil = async (afterSeq: number, last: (u: Update['cloneJobUpdates'][]) => boolean) => {
+        const sub = collect<Update>(client, UPDATES, { a: afterSeq }, 100_000, 60_000);
+        const deadline = Date.now() + 30_000;
+        while (!last(sub.received.map((e) => e.cloneJobUpdates)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+        sub.stop();
+        return sub.received.map((e) => e.cloneJobUpdates);
+      };
+      const bothDone = (u: Update['cloneJobUpdates'][]) => jobs.every((id) => u.some((e) => e.jobId === id && e.kind === 'DONE'));
+      const all = await replayUntil(0, bothDone);
+      expect(all.map((e) => e.updateSeq)).toEqual(all.map((_, i) => i + 1));
+      for (const id of jobs) {
+        const ofJob = all.filter((e) => e.jobId === id);
+        // The job's own numbering, as cloneJobEvents gives it.
+        expect(ofJob.map((e) => e.seq)).toEqual(ofJob.map((_, i) => i + 1));
+        const replayed = await untilComplete<{ cloneJobEvents: { seq: number; kind: string } }>(client, `subscription($id: ID!) { cloneJobEvents(jobId: $id, afterSeq: 0) { seq kind } }`, { id });
+        expect(ofJob.map((e) => [e.seq, e.kind])).toEqual(replayed.map((e) => [e.cloneJobEvents.seq, e.cloneJobEvents.kind]));
+      }
+      // A consumer that saw up to the middle resumes there and gets exactly the rest.
+      const middle = all[Math.floor(all.length / 2)].updateSeq;
+      const rest = await replayUntil(middle, (u) => u.some((e) => e.updateSeq === all.at(-1)!.updateSeq));
+      expect(rest.map((e) => e.updateSeq)).toEqual(all.filter((e) => e.updateSeq > middle).map((e) => e.updateSeq));
+      await expect(collect(client, UPDATES, { a: -1 }, 1, 15_000).done).rejects.toThrow(/"code":"BAD_USER_INPUT","field":"afterSeq"/);
+    } finally {
+      await client.dispose();
+    }
+  });
+
   it('validates cloneVm input and keeps tenants apart', async () => {
     const { vmId } = await fx.importNewVm();
     expect((await gqlError(url, fx.tenant.token, CLONE, { input: { vmId: 'x' } })).extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.vmId' });

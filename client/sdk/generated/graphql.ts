@@ -728,10 +728,12 @@ export type CloneJobEventsSubscriptionVariables = Exact<{
 
 export type CloneJobEventsSubscription = { cloneJobEvents: { seq: number, jobId: string, kind: CloneJobEventKind, phase: ClonePhase, at: string, bytesTransferred: number | null, bytesTotal: number | null, bytesPerSecond: number | null, etaSeconds: number | null, message: string | null } };
 
-export type CloneJobUpdatesSubscriptionVariables = Exact<{ [key: string]: never; }>;
+export type CloneJobUpdatesSubscriptionVariables = Exact<{
+  afterSeq?: number | null | undefined;
+}>;
 
 
-export type CloneJobUpdatesSubscription = { cloneJobUpdates: { seq: number, jobId: string, kind: CloneJobEventKind, phase: ClonePhase, at: string, bytesTransferred: number | null, bytesTotal: number | null, bytesPerSecond: number | null, etaSeconds: number | null, message: string | null } };
+export type CloneJobUpdatesSubscription = { cloneJobUpdates: { updateSeq: number | null, seq: number, jobId: string, kind: CloneJobEventKind, phase: ClonePhase, at: string, bytesTransferred: number | null, bytesTotal: number | null, bytesPerSecond: number | null, etaSeconds: number | null, message: string | null } };
 
 export type ScalingDecisionsLiveSubscriptionVariables = Exact<{
   vmTypeId?: string | number | null | undefined;
@@ -2108,9 +2110,10 @@ export const CloneJobEventsDocument = new TypedDocumentString(`
   message
 }`) as unknown as TypedDocumentString<CloneJobEventsSubscription, CloneJobEventsSubscriptionVariables>;
 export const CloneJobUpdatesDocument = new TypedDocumentString(`
-    subscription CloneJobUpdates {
-  cloneJobUpdates {
+    subscription CloneJobUpdates($afterSeq: Int) {
+  cloneJobUpdates(afterSeq: $afterSeq) {
     ...CloneJobEventFields
+    updateSeq
   }
 }
     fragment CloneJobEventFields on CloneJobEvent {

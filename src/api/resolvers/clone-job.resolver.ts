@@ -60,11 +60,13 @@ export class CloneJobResolver {
   }
 
   @Subscription(() => CloneJobEvent, {
-    description: 'Live events of every clone job of your tenant.',
-    subscribe: ({ context }) => (context as ApiContext).services.clone.updates(callerOf(context as ApiContext)),
+    description:
+      'Events of every clone job of your tenant. With afterSeq, the stored ones after that updateSeq first, then live ones (none missed, none twice); without it, live ones from now on. Each event carries its job\'s seq and its updateSeq.',
+    subscribe: ({ args, context }) => (context as ApiContext).services.clone.updates(callerOf(context as ApiContext), args.afterSeq),
   })
-  cloneJobUpdates(@Root() event: BusEvent): CloneJobEvent {
-    return toCloneJobEvent(event);
+  cloneJobUpdates(@Root() event: BusEvent, @Arg('afterSeq', () => Int, { nullable: true }) _afterSeq?: number): CloneJobEvent {
+    const p = event.payload as unknown as CloneEventPayload & { jobSeq: number };
+    return { ...p, seq: p.jobSeq, updateSeq: event.seq, at: new Date(p.at) };
   }
 
   @FieldResolver(() => CloneJobError, { nullable: true, description: 'Cause of failure.' })

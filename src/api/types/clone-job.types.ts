@@ -99,6 +99,9 @@ export class CloneJobEvent {
   @Field(() => Int, { description: 'Sequence number within the job (1, 2, 3, ...); resume with afterSeq.' })
   seq!: number;
 
+  @Field(() => Int, { nullable: true, description: "Position in the tenant's clone updates (cloneJobUpdates only; null on cloneJobEvents): resume cloneJobUpdates with afterSeq set to it." })
+  updateSeq?: number | null;
+
   @Field(() => ID, { description: 'The job.' })
   jobId!: string;
 
