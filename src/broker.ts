@@ -171,6 +171,7 @@ export async function startBroker(config: Config, logger: Logger, adapters: Brok
         contexts: new CloneContextFactory(dataSource, cloudApis, services.clouds),
         steps: createCloneSteps({ timeouts: DEFAULT_STEP_TIMEOUTS, sip, transferHash: config.transferHash }),
         logger,
+        standbyTtlMs: config.standby.ttlMs,
       },
       { leaseMs: config.clone.leaseMs, stepAttempts: config.clone.stepAttempts, sweepIntervalMs: Math.max(1000, config.clone.leaseMs / 2), ...DEFAULT_BACKOFFS },
     );

@@ -14,6 +14,13 @@ export enum ClonePhase {
   CANCELLED = 'CANCELLED',
 }
 
+/** What a clone job makes: a running clone, or only a standby image in the target cloud (prepareStandby). */
+export enum CloneJobPurpose {
+  CLONE = 'CLONE',
+  /** SNAPSHOT -> TRANSFER -> IMPORT, then DONE with the target image kept as a standby image. */
+  STANDBY = 'STANDBY',
+}
+
 export enum CloneJobState {
   QUEUED = 'QUEUED',
   RUNNING = 'RUNNING',

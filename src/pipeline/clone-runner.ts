@@ -4,8 +4,8 @@
  * done turns the clone into a VM the broker knows.
  */
 import { EntityManager } from 'typeorm';
-import { CloneEventKind, ClonePhase, CloneJobState, PermanentStepError, StepErrorCode } from '../domain/clone-phase';
-import { CloneJobEntity, VmEntity } from '../domain/entities';
+import { CloneEventKind, CloneJobPurpose, ClonePhase, CloneJobState, PermanentStepError, StepErrorCode } from '../domain/clone-phase';
+import { CloneJobEntity, StandbyImageEntity, VmEntity } from '../domain/entities';
 import { VmOrigin } from '../domain/enums';
 import { inheritedHostKey } from '../domain/sip-bindings';
 import { EventBus } from '../ports/event-bus.port';
@@ -28,6 +28,8 @@ export interface CloneRunnerDeps {
   contexts: CloneContextFactory;
   steps: readonly CloneStep[];
   logger: import('pino').Logger;
+  /** How long a standby image made by a STANDBY job may be booted from (STANDBY_IMAGE_TTL_SECONDS). */
+  standbyTtlMs: number;
 }
 
 export class CloneRunner extends SagaRunner<CloneJobEntity, CloneContext> {
@@ -105,6 +107,7 @@ export class CloneRunner extends SagaRunner<CloneJobEntity, CloneContext> {
         ctx.log.warn({ err }, 'could not delete the source snapshot');
       });
     }
+    if (job.purpose === CloneJobPurpose.STANDBY) return this.finishStandby(ctx);
     const server = await ctx.target.api.getServer(artefacts.serverId!);
     const done = await store.transaction(async (tx) => {
       if (!(await store.write(tx, job.id, { state: CloneJobState.DONE, phase: ClonePhase.DONE, finishedAt: 'now' }, [CloneJobState.RUNNING]))) return false;
@@ -149,5 +152,37 @@ export class CloneRunner extends SagaRunner<CloneJobEntity, CloneContext> {
     });
     if (done) ctx.log.info({ serverId: artefacts.serverId }, 'clone job done');
     return done;
+  }
+
+  /**
+   * A STANDBY job ends with its image kept in the target cloud as a standby image of the source's
+   * VM type, fresh for STANDBY_IMAGE_TTL_SECONDS; no server, no VM. The reaper leaves the image
+   * alone (it is the DONE job's result) until the standby expires, then deletes it.
+   */
+  private async finishStandby(ctx: CloneContext): Promise<boolean> {
+    const { job, artefacts } = ctx;
+    const { store } = this.clone;
+    const imageId = ctx.intraCloud ? artefacts.snapshotImageId : artefacts.targetImageId;
+    const vmTypeId = ctx.source.vm.vmTypeId;
+    if (!imageId || !vmTypeId) throw new PermanentStepError(StepErrorCode.IMPORT_FAILED, 'a standby job needs an image in the target cloud and a source VM of a VM type');
+    const expiresAt = new Date(Date.now() + this.clone.standbyTtlMs);
+    const standby = await store.transaction(async (tx) => {
+      if (!(await store.write(tx, job.id, { state: CloneJobState.DONE, phase: ClonePhase.DONE, finishedAt: 'now' }, [CloneJobState.RUNNING]))) return null;
+      const row = await tx.save(
+        tx.create(StandbyImageEntity, { tenantId: job.tenantId, vmTypeId, cloudId: ctx.target.cloud.id, imageId, sourceVmId: ctx.source.vm.id, createdByJobId: job.id, expiresAt }),
+      );
+      await store.write(tx, job.id, { standbyImageId: row.id });
+      await publishCloneEvent(this.clone.bus, tx, job.tenantId, {
+        jobId: job.id,
+        kind: CloneEventKind.DONE,
+        phase: ClonePhase.DONE,
+        bytesTransferred: job.bytesTransferred,
+        bytesTotal: job.bytesTotal,
+        message: `standby image ${imageId} ready in cloud ${ctx.target.cloud.name} until ${expiresAt.toISOString()}; clones of this VM type into this cloud boot from it`,
+      });
+      return row;
+    });
+    if (standby) ctx.log.info({ standbyImageId: standby.id, imageId, vmTypeId, expiresAt }, 'standby image ready');
+    return standby !== null;
   }
 }

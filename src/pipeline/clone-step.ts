@@ -18,6 +18,8 @@ export interface CloneArtefacts {
   snapshotSize?: number;
   snapshotHash?: string;
   targetImageId?: string;
+  /** Glance id of the standby image (in the target cloud) this clone boots from; set at job creation. */
+  standbyImageId?: string;
   serverId?: string;
   floatingIpId?: string;
   addresses?: VmAddress[];

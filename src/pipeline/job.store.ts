@@ -30,6 +30,8 @@ export interface JobPatch {
   errorCode?: string | null;
   errorMessage?: string | null;
   resultVmId?: string;
+  /** A STANDBY clone job: the standby image it made. */
+  standbyImageId?: string;
   /** `now` is the database's clock. */
   finishedAt?: 'now';
 }
@@ -44,6 +46,7 @@ const COLUMNS: Record<keyof JobPatch, { column: string; json?: boolean }> = {
   errorCode: { column: 'error_code' },
   errorMessage: { column: 'error_message' },
   resultVmId: { column: 'result_vm_id' },
+  standbyImageId: { column: 'standby_image_id' },
   finishedAt: { column: 'finished_at' },
 };
 

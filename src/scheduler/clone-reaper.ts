@@ -5,12 +5,14 @@
  * as its result (the clone server, the image it boots from, its floating IP). What a crash
  * between a create and its checkpoint, or an undo that gave up, left behind is so cleaned up.
  * Every deletion is logged, counted in /metrics and recorded in the tenant's audit stream.
+ * It also expires standby images (prepareStandby) past their expiresAt that no live clone job
+ * boots from: deleted in their cloud, their row marked deleted.
  */
 import { Logger } from 'pino';
 import { DataSource, IsNull } from 'typeorm';
 import { Metrics } from '../api/metrics';
 import { CloneJobState } from '../domain/clone-phase';
-import { CloudEntity } from '../domain/entities';
+import { CloudEntity, StandbyImageEntity } from '../domain/entities';
 import { CloudApi, CloudApiFactory } from '../ports/cloud-api.port';
 import { AuditService } from '../services/audit.service';
 import { CloudService } from '../services/cloud.service';
@@ -63,6 +65,7 @@ export class CloneReaper implements PeriodicTask {
     // A job that ended without saying so (its broker died) must not keep a deregistered cloud's credentials.
     const wiped = await this.clouds.wipeReleasedCredentials();
     if (wiped.length > 0) this.logger.info({ cloudIds: wiped }, 'wiped the credentials of deregistered clouds no job needs any more');
+    await this.expireStandbys();
     const clouds = await this.dataSource.getRepository(CloudEntity).find({ where: { deregisteredAt: IsNull() } });
     for (const cloud of clouds) {
       try {
@@ -71,6 +74,44 @@ export class CloneReaper implements PeriodicTask {
         this.logger.warn({ err, cloudId: cloud.id }, 'reaper could not look through cloud');
       }
     }
+  }
+
+  /**
+   * Standby images past their expiry that no live clone job boots from. Each row is claimed
+   * (FOR UPDATE SKIP LOCKED: a clone being created holds it FOR SHARE and is skipped until the
+   * next run, when its job is live and keeps it) and marked deleted before the image is deleted,
+   * so no new clone picks it; an image delete that fails is logged and the row stays marked (the
+   * image still carries its job's tag, and the job is DONE, so no one boots from it again).
+   * Returns how many it expired.
+   */
+  async expireStandbys(): Promise<number> {
+    const claimed: StandbyImageEntity[] = await this.dataSource.transaction(async (tx) => {
+      const rows: { id: string }[] = await tx.query(
+        `SELECT s.id FROM standby_images s
+         WHERE s.deleted_at IS NULL AND s.expires_at <= now()
+           AND NOT EXISTS (SELECT 1 FROM clone_jobs j WHERE j.standby_image_id = s.id AND j.purpose = 'CLONE' AND j.state NOT IN ('DONE', 'FAILED', 'CANCELLED'))
+         FOR UPDATE OF s SKIP LOCKED`,
+      );
+      if (rows.length === 0) return [];
+      const ids = rows.map((r) => r.id);
+      await tx.query(`UPDATE standby_images SET deleted_at = now() WHERE id = ANY($1::uuid[])`, [ids]);
+      return tx.getRepository(StandbyImageEntity).findBy(ids.map((id) => ({ id })));
+    });
+    for (const standby of claimed) {
+      const log = { cloudId: standby.cloudId, jobId: standby.createdByJobId, standbyImageId: standby.id, imageId: standby.imageId, expiredAt: standby.expiresAt };
+      try {
+        const cloud = await this.dataSource.getRepository(CloudEntity).findOneByOrFail({ id: standby.cloudId });
+        await this.cloudApis.forConnection(this.clouds.connectionOf(cloud)).deleteImage(standby.imageId);
+        this.metrics.reapedObjects.inc({ kind: 'standby_image' });
+        this.logger.info(log, 'expired standby image deleted');
+      } catch (err) {
+        this.logger.warn({ ...log, err }, 'could not delete an expired standby image');
+      }
+      await this.dataSource.transaction((tx) =>
+        this.audit.record(tx, null, standby.tenantId, 'standbyImage.expire', 'CloneJob', standby.createdByJobId, { cloudId: standby.cloudId, imageId: standby.imageId, standbyImageId: standby.id }),
+      );
+    }
+    return claimed.length;
   }
 
   /** Returns how many objects it deleted. */

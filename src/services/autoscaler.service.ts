@@ -166,18 +166,18 @@ export class AutoscalerService {
     // A clone job belongs to the VM type of its source VM.
     const inFlight: { id: string; created_at: Date }[] = await ds.query(
       `SELECT j.id, j.created_at FROM clone_jobs j JOIN vms s ON s.id = j.source_vm_id
-       WHERE s.vm_type_id = $1 AND j.state ${LIVE} ORDER BY j.created_at`,
+       WHERE s.vm_type_id = $1 AND j.purpose = 'CLONE' AND j.state ${LIVE} ORDER BY j.created_at`,
       [vmTypeId],
     );
     const [last] = await ds.query(
-      `SELECT (SELECT max(j.created_at) FROM clone_jobs j JOIN vms s ON s.id = j.source_vm_id WHERE s.vm_type_id = $1) AS last_clone_started,
+      `SELECT (SELECT max(j.created_at) FROM clone_jobs j JOIN vms s ON s.id = j.source_vm_id WHERE s.vm_type_id = $1 AND j.purpose = 'CLONE') AS last_clone_started,
               (SELECT max(d.created_at) FROM scale_down_jobs d WHERE d.vm_type_id = $1) AS last_scale_down`,
       [vmTypeId],
     );
     const [done] = await ds.query(
       `SELECT j.finished_at, extract(epoch FROM j.finished_at - j.created_at)::float8 AS seconds
        FROM clone_jobs j JOIN vms s ON s.id = j.source_vm_id
-       WHERE s.vm_type_id = $1 AND j.state = $2 AND j.finished_at IS NOT NULL
+       WHERE s.vm_type_id = $1 AND j.purpose = 'CLONE' AND j.state = $2 AND j.finished_at IS NOT NULL
        ORDER BY j.finished_at DESC LIMIT 1`,
       [vmTypeId, CloneJobState.DONE],
     );

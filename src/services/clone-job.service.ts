@@ -1,10 +1,10 @@
 /** Starting and cancelling clones, and their event streams. The pipeline (src/pipeline) runs them. */
 import crypto from 'node:crypto';
-import { DataSource, IsNull } from 'typeorm';
+import { DataSource, EntityManager, IsNull } from 'typeorm';
 import { z } from 'zod';
-import { CloneEventKind, ClonePhase, CloneJobState, isTerminal } from '../domain/clone-phase';
-import { CloneJobEntity, CloudEntity, VmEntity } from '../domain/entities';
-import { CloudHealth } from '../domain/enums';
+import { CloneEventKind, CloneJobPurpose, ClonePhase, CloneJobState, isTerminal, terminalStates } from '../domain/clone-phase';
+import { CloneJobEntity, CloudEntity, StandbyImageEntity, VmEntity, VmTypeEntity } from '../domain/entities';
+import { CloudHealth, VmOrigin } from '../domain/enums';
 import { BadUserInputError, ConflictError, NotFoundError } from '../domain/errors';
 import { Principal } from '../domain/principal';
 import { Permission } from '../domain/roles';
@@ -67,39 +67,12 @@ export class CloneJobService {
       throw new BadUserInputError('input.vmId', 'must be a VM in a cloud you can still use (its cloud was deregistered or is no longer shared with you)');
     }
     const targetCloudId = input.targetCloudId ?? (await this.targets.pickTarget(principal, vm.id));
-    const target = await this.dataSource.getRepository(CloudEntity).findOne({ where: { id: targetCloudId, deregisteredAt: IsNull() } });
-    if (!target || (target.tenantId !== principal.tenantId && !target.shared)) {
-      throw new BadUserInputError('input.targetCloudId', 'must be the id of a cloud you can see');
-    }
-    if (target.health === CloudHealth.UNREACHABLE) {
-      throw new BadUserInputError('input.targetCloudId', `cloud ${target.name} is unreachable (${target.healthMessage ?? 'last probe failed'})`);
-    }
+    const target = await this.usableTarget(principal, targetCloudId, 'input.targetCloudId');
     // A named target passes the same filters as a picked one (policies, quota, a flavor to boot with) before any snapshot.
     if (input.targetCloudId) await this.targets.checkTarget(principal, vm.id, target.id);
     const idempotencyKey = input.idempotencyKey ?? crypto.randomUUID();
     try {
-      return await this.dataSource.transaction(async (tx) => {
-        const job = await tx.save(
-          tx.create(CloneJobEntity, {
-            tenantId: principal.tenantId,
-            idempotencyKey,
-            name: input.name ?? `${vm.name.replace(/[^A-Za-z0-9.-]/g, '-').slice(0, 40)}-clone-${crypto.randomBytes(3).toString('hex')}`,
-            sourceVmId: vm.id,
-            sourceCloudId: vm.cloudId,
-            targetCloudId: target.id,
-            phase: ClonePhase.QUEUED,
-            state: CloneJobState.QUEUED,
-            phases: [],
-            // The clone's VM id, fixed now: templates and its load-balancer tag name it before DONE.
-            artefacts: { cloneVmId: crypto.randomUUID() },
-            requestedByTokenId: principal.tokenId,
-          }),
-        );
-        await publishCloneEvent(this.bus, tx, job.tenantId, { jobId: job.id, kind: CloneEventKind.PHASE_STARTED, phase: ClonePhase.QUEUED, message: `clone of ${vm.name} into ${target.name} queued` });
-        await this.audit.record(tx, principal, principal.tenantId, 'cloneJob.create', 'CloneJob', job.id, { vmId: vm.id, targetCloudId: target.id });
-        await this.queue.enqueue('clone', tx, job.id);
-        return job;
-      });
+      return await this.createJob(principal, { vm, target, idempotencyKey, name: input.name ?? null, purpose: CloneJobPurpose.CLONE });
     } catch (err) {
       // A concurrent request with the same key won the insert: answer with its job.
       if ((err as { code?: string }).code === '23505' && input.idempotencyKey) {
@@ -108,6 +81,120 @@ export class CloneJobService {
       }
       throw err;
     }
+  }
+
+  /**
+   * A standby image of the VM type in `cloudId`, ahead of need: a STANDBY clone job of the type's
+   * original (the oldest imported ACTIVE VM) that runs SNAPSHOT -> TRANSFER -> IMPORT and ends DONE
+   * keeping the image (STANDBY_IMAGE_TTL_SECONDS). One at a time per type and cloud: while a
+   * prepare is in flight that job is returned, and while a fresh standby exists the job that made it.
+   */
+  async prepareStandby(principal: Principal, vmTypeId: string, cloudId: string): Promise<CloneJobEntity> {
+    requirePermission(principal, Permission.MANAGE_SCALING);
+    parseInput(uuidRule, vmTypeId, 'vmTypeId');
+    parseInput(uuidRule, cloudId, 'cloudId');
+    const vmType = await this.dataSource.getRepository(VmTypeEntity).findOne({ where: { id: vmTypeId, tenantId: principal.tenantId } });
+    if (!vmType) throw new BadUserInputError('vmTypeId', 'must be the id of one of your VM types');
+    const target = await this.usableTarget(principal, cloudId, 'cloudId');
+    const vm = await this.originalOf(principal.tenantId, vmType.id);
+    if (!vm) throw new BadUserInputError('vmTypeId', `VM type ${vmType.name} has no ACTIVE VM to make a standby image of`);
+    await this.targets.checkTarget(principal, vm.id, target.id).catch((err) => {
+      // The matchmaker names cloneVm's field; here the cloud is `cloudId`.
+      if (err instanceof BadUserInputError) throw new BadUserInputError('cloudId', err.message);
+      throw err;
+    });
+    return this.dataSource.transaction(async (tx) => {
+      // Serialises prepares of one type and cloud, so two requests (or ticks) make one standby.
+      await tx.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`standby:${vmType.id}:${target.id}`]);
+      const existing = await this.standbyJobOf(tx, principal.tenantId, vmType.id, target.id);
+      if (existing) return existing;
+      return this.createJob(principal, { vm, target, idempotencyKey: `standby:${crypto.randomUUID()}`, name: null, purpose: CloneJobPurpose.STANDBY }, tx);
+    });
+  }
+
+  /** A prepare of the type into the cloud that is in flight, else the DONE job of a fresh standby there; null when neither. */
+  private async standbyJobOf(tx: EntityManager, tenantId: string, vmTypeId: string, cloudId: string): Promise<CloneJobEntity | null> {
+    const [row]: { id: string }[] = await tx.query(
+      `SELECT j.id FROM clone_jobs j JOIN vms v ON v.id = j.source_vm_id
+       WHERE j.tenant_id = $1 AND v.vm_type_id = $2 AND j.target_cloud_id = $3 AND j.purpose = $4 AND j.state <> ALL($5)
+       UNION ALL
+       SELECT s.created_by_job_id FROM standby_images s
+       WHERE s.tenant_id = $1 AND s.vm_type_id = $2 AND s.cloud_id = $3 AND s.deleted_at IS NULL AND s.expires_at > now()
+       LIMIT 1`,
+      [tenantId, vmTypeId, cloudId, CloneJobPurpose.STANDBY, terminalStates],
+    );
+    return row ? tx.findOneByOrFail(CloneJobEntity, { id: row.id }) : null;
+  }
+
+  /** The VM a type is cloned from: its oldest imported ACTIVE VM, else its oldest ACTIVE one. */
+  private async originalOf(tenantId: string, vmTypeId: string): Promise<VmEntity | null> {
+    const vms = await this.dataSource.getRepository(VmEntity).find({ where: { tenantId, vmTypeId, retiredAt: IsNull(), state: 'ACTIVE' }, order: { createdAt: 'ASC' } });
+    return vms.find((v) => v.origin === VmOrigin.IMPORTED) ?? vms[0] ?? null;
+  }
+
+  /** A cloud the caller may use as a target now: its own or shared, registered, not unreachable. */
+  private async usableTarget(principal: Principal, cloudId: string, field: string): Promise<CloudEntity> {
+    const target = await this.dataSource.getRepository(CloudEntity).findOne({ where: { id: cloudId, deregisteredAt: IsNull() } });
+    if (!target || (target.tenantId !== principal.tenantId && !target.shared)) {
+      throw new BadUserInputError(field, 'must be the id of a cloud you can see');
+    }
+    if (target.health === CloudHealth.UNREACHABLE) {
+      throw new BadUserInputError(field, `cloud ${target.name} is unreachable (${target.healthMessage ?? 'last probe failed'})`);
+    }
+    return target;
+  }
+
+  /**
+   * Stores the job, its QUEUED event and audit entry, and queues it, in one transaction. A clone
+   * into a cloud holding a fresh standby image of the VM's type boots from it (locked FOR SHARE,
+   * so the reaper cannot expire it under this insert; it skips a locked standby and never deletes
+   * one a live job names).
+   */
+  private async createJob(
+    principal: Principal,
+    o: { vm: VmEntity; target: CloudEntity; idempotencyKey: string; name: string | null; purpose: CloneJobPurpose },
+    outer?: EntityManager,
+  ): Promise<CloneJobEntity> {
+    const { vm, target } = o;
+    const work = async (tx: EntityManager) => {
+      const standby = o.purpose === CloneJobPurpose.CLONE && vm.vmTypeId ? await this.freshStandby(tx, principal.tenantId, vm.vmTypeId, target.id) : null;
+      const suffix = o.purpose === CloneJobPurpose.STANDBY ? 'standby' : 'clone';
+      const job = await tx.save(
+        tx.create(CloneJobEntity, {
+          tenantId: principal.tenantId,
+          idempotencyKey: o.idempotencyKey,
+          name: o.name ?? `${vm.name.replace(/[^A-Za-z0-9.-]/g, '-').slice(0, 40)}-${suffix}-${crypto.randomBytes(3).toString('hex')}`,
+          purpose: o.purpose,
+          sourceVmId: vm.id,
+          sourceCloudId: vm.cloudId,
+          targetCloudId: target.id,
+          standbyImageId: standby?.id ?? null,
+          phase: ClonePhase.QUEUED,
+          state: CloneJobState.QUEUED,
+          phases: [],
+          // The clone's VM id, fixed now: templates and its load-balancer tag name it before DONE.
+          artefacts: { cloneVmId: crypto.randomUUID(), ...(standby ? { standbyImageId: standby.imageId } : {}) },
+          requestedByTokenId: principal.tokenId,
+        }),
+      );
+      await publishCloneEvent(this.bus, tx, job.tenantId, { jobId: job.id, kind: CloneEventKind.PHASE_STARTED, phase: ClonePhase.QUEUED, message: queuedMessage(vm, target, o.purpose, standby) });
+      const action = o.purpose === CloneJobPurpose.STANDBY ? 'cloneJob.prepareStandby' : 'cloneJob.create';
+      await this.audit.record(tx, principal, principal.tenantId, action, 'CloneJob', job.id, { vmId: vm.id, targetCloudId: target.id, standbyImageId: standby?.id ?? null });
+      await this.queue.enqueue('clone', tx, job.id);
+      return job;
+    };
+    return outer ? work(outer) : this.dataSource.transaction(work);
+  }
+
+  /** The freshest standby image of the type in the cloud, locked against expiry until this transaction ends. */
+  private async freshStandby(tx: EntityManager, tenantId: string, vmTypeId: string, cloudId: string): Promise<StandbyImageEntity | null> {
+    const [row]: { id: string }[] = await tx.query(
+      `SELECT id FROM standby_images
+       WHERE tenant_id = $1 AND vm_type_id = $2 AND cloud_id = $3 AND deleted_at IS NULL AND expires_at > now()
+       ORDER BY expires_at DESC LIMIT 1 FOR SHARE`,
+      [tenantId, vmTypeId, cloudId],
+    );
+    return row ? tx.findOneByOrFail(StandbyImageEntity, { id: row.id }) : null;
   }
 
   /** Cancellation takes effect at the runner's next safe point, which then undoes what the job made. */
@@ -177,4 +264,12 @@ export class CloneJobService {
     }
     return job;
   }
+}
+
+/** The QUEUED event says what the job will do, and when it boots from a standby image, which phases it skips. */
+function queuedMessage(vm: VmEntity, target: CloudEntity, purpose: CloneJobPurpose, standby: StandbyImageEntity | null): string {
+  if (purpose === CloneJobPurpose.STANDBY) return `standby image of ${vm.name} for cloud ${target.name} queued: SNAPSHOT, TRANSFER, IMPORT, then kept`;
+  const base = `clone of ${vm.name} into ${target.name} queued`;
+  if (!standby) return base;
+  return `${base}; boots from standby image ${standby.imageId} (prepared by job ${standby.createdByJobId}, fresh until ${standby.expiresAt.toISOString()}): SNAPSHOT, TRANSFER and IMPORT skipped`;
 }

@@ -7,7 +7,7 @@ import { ChargedPerExecution } from '../outside-call.middleware';
 import { pageSizeArg } from '../types/page-size.arg';
 import { BusEvent } from '../../ports/event-bus.port';
 import { CloneEventPayload } from '../../pipeline/clone-events';
-import { CloneJob, CloneJobConnection, CloneJobError, CloneJobEvent, CloneVmInput } from '../types/clone-job.types';
+import { CloneJob, CloneJobConnection, CloneJobError, CloneJobEvent, CloneVmInput, StandbyImage } from '../types/clone-job.types';
 import { Cloud } from '../types/cloud.types';
 import { Vm } from '../types/vm.types';
 import { nullIfNotFound } from './cloud.resolver';
@@ -40,6 +40,15 @@ export class CloneJobResolver {
   @UseMiddleware(ChargedPerExecution)
   cloneVm(@Ctx() ctx: ApiContext, @Arg('input', () => CloneVmInput) input: CloneVmInput) {
     return ctx.services.clone.cloneVm(callerOf(ctx), input);
+  }
+
+  @Mutation(() => CloneJob, {
+    description:
+      'A standby image of the VM type in a cloud, ahead of need: a STANDBY clone job of the type\'s original VM (SNAPSHOT, TRANSFER, IMPORT, then DONE keeping the image for STANDBY_IMAGE_TTL_SECONDS). Later clones of the type into that cloud boot from it and skip those phases. While a prepare is in flight, or a fresh standby exists, returns that job instead of starting another.',
+  })
+  @UseMiddleware(ChargedPerExecution)
+  prepareStandby(@Ctx() ctx: ApiContext, @Arg('vmTypeId', () => ID) vmTypeId: string, @Arg('cloudId', () => ID) cloudId: string) {
+    return ctx.services.clone.prepareStandby(callerOf(ctx), vmTypeId, cloudId);
   }
 
   @Mutation(() => CloneJob, { description: 'Cancel a clone job: it stops at its next safe point and undoes what it made.' })
@@ -87,6 +96,11 @@ export class CloneJobResolver {
   @FieldResolver(() => Cloud, { nullable: true, description: 'Cloud the clone goes to.' })
   targetCloud(@Root() job: CloneJobEntity, @Ctx() ctx: ApiContext) {
     return ctx.loaders.cloud(callerOf(ctx), job.targetCloudId);
+  }
+
+  @FieldResolver(() => StandbyImage, { nullable: true, description: 'STANDBY jobs: the standby image made (once DONE). Clones: the standby image booted from instead of SNAPSHOT, TRANSFER and IMPORT; null for a full clone.' })
+  standbyImage(@Root() job: CloneJobEntity, @Ctx() ctx: ApiContext) {
+    return job.standbyImageId ? ctx.services.cloneJobs.standbyImage(callerOf(ctx), job.standbyImageId) : null;
   }
 
   @FieldResolver(() => Vm, { nullable: true, description: 'The clone, once booted.' })

@@ -1,5 +1,5 @@
 import { Field, Float, ID, InputType, Int, ObjectType } from 'type-graphql';
-import { CloneEventKind, ClonePhase, CloneJobState } from './enums';
+import { CloneEventKind, CloneJobPurpose, ClonePhase, CloneJobState } from './enums';
 
 @ObjectType({ description: 'Timing of one phase of a clone job.' })
 export class PhaseTiming {
@@ -39,6 +39,9 @@ export class CloneJob {
   @Field(() => ClonePhase, { description: 'Current (or last) phase.' })
   phase!: ClonePhase;
 
+  @Field(() => CloneJobPurpose, { description: 'CLONE (a running clone) or STANDBY (a standby image only, from prepareStandby).' })
+  purpose!: CloneJobPurpose;
+
   @Field(() => CloneJobState, { description: 'Lifecycle state.' })
   state!: CloneJobState;
 
@@ -59,6 +62,36 @@ export class CloneJob {
 
   @Field(() => Date, { nullable: true, description: 'When the job ended.' })
   finishedAt!: Date | null;
+}
+
+@ObjectType({ description: 'An image of a VM type kept ready in a cloud (prepareStandby); clones of the type into that cloud boot from it until it expires.' })
+export class StandbyImage {
+  @Field(() => ID, { description: 'Standby id.' })
+  id!: string;
+
+  @Field(() => ID, { description: 'The VM type it is an image of.' })
+  vmTypeId!: string;
+
+  @Field(() => ID, { description: 'The cloud it is in.' })
+  cloudId!: string;
+
+  @Field({ description: 'Glance id of the image in that cloud.' })
+  imageId!: string;
+
+  @Field(() => ID, { description: 'The VM whose disk it holds.' })
+  sourceVmId!: string;
+
+  @Field(() => ID, { description: 'The STANDBY clone job that made it.' })
+  createdByJobId!: string;
+
+  @Field({ description: 'When it was made.' })
+  createdAt!: Date;
+
+  @Field({ description: 'After this, clones no longer boot from it and the leader deletes it from the cloud (STANDBY_IMAGE_TTL_SECONDS after it was made).' })
+  expiresAt!: Date;
+
+  @Field(() => Date, { nullable: true, description: 'When the leader deleted it from the cloud; null while it is there.' })
+  deletedAt!: Date | null;
 }
 
 @ObjectType({ description: 'An edge in a page of clone jobs.' })

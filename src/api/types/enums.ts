@@ -1,6 +1,6 @@
 /** Domain enums registered with GraphQL, each with a description clients can read. */
 import { registerEnumType } from 'type-graphql';
-import { CloneEventKind, ClonePhase, CloneJobState } from '../../domain/clone-phase';
+import { CloneEventKind, CloneJobPurpose, ClonePhase, CloneJobState } from '../../domain/clone-phase';
 import { CloudHealth, CredentialKind, DrainAction, HostKeySource, LoadBalancerKind, MonitoringHealth, SampleState, ScalingAction, ThresholdRole, VmOrigin } from '../../domain/enums';
 import { Role } from '../../domain/roles';
 import { ScaleDownPhase } from '../../domain/scale-down';
@@ -36,6 +36,14 @@ registerEnumType(MonitoringHealth, {
 });
 registerEnumType(ScalingAction, { name: 'ScalingAction', description: 'What the scheduler decided.' });
 registerEnumType(ClonePhase, { name: 'ClonePhase', description: 'Phase of a clone job, in pipeline order; FAILED and CANCELLED end a job after its undo steps ran.' });
+registerEnumType(CloneJobPurpose, {
+  name: 'CloneJobPurpose',
+  description: 'What a clone job makes.',
+  valuesConfig: {
+    CLONE: { description: 'A running clone (resultVm).' },
+    STANDBY: { description: 'Only a standby image in the target cloud (prepareStandby): SNAPSHOT, TRANSFER, IMPORT, then DONE.' },
+  },
+});
 registerEnumType(CloneJobState, {
   name: 'CloneJobState',
   description: 'Lifecycle state of a clone job.',
@@ -56,4 +64,4 @@ registerEnumType(ScaleDownPhase, {
 });
 
 export { ScaleDownPhase };
-export { CloneEventKind, ClonePhase, CloneJobState, CloudHealth, CredentialKind, DrainAction, HostKeySource, LoadBalancerKind, MonitoringHealth, Role, SampleState, ScalingAction, ThresholdRole, VmOrigin };
+export { CloneEventKind, CloneJobPurpose, ClonePhase, CloneJobState, CloudHealth, CredentialKind, DrainAction, HostKeySource, LoadBalancerKind, MonitoringHealth, Role, SampleState, ScalingAction, ThresholdRole, VmOrigin };

@@ -1,5 +1,5 @@
 import { Column, JoinColumn, ManyToOne, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
-import { ClonePhase, CloneJobState, PhaseTiming } from '../clone-phase';
+import { CloneJobPurpose, ClonePhase, CloneJobState, PhaseTiming } from '../clone-phase';
 import { numberTransformer } from './transformers';
 import { CloudEntity } from './cloud.entity';
 import { VmEntity } from './vm.entity';
@@ -38,6 +38,14 @@ export class CloneJobEntity {
   @ManyToOne(() => CloudEntity, { onDelete: 'RESTRICT' })
   @JoinColumn({ name: 'target_cloud_id' })
   targetCloud?: CloudEntity;
+
+  /** CLONE: a running clone; STANDBY: only an image kept in the target cloud (prepareStandby). */
+  @Column({ type: 'varchar', length: 16, default: CloneJobPurpose.CLONE })
+  purpose!: CloneJobPurpose;
+
+  /** The standby image (standby_images.id) this clone boots from instead of SNAPSHOT, TRANSFER and IMPORT. */
+  @Column({ type: 'uuid', nullable: true })
+  standbyImageId!: string | null;
 
   @Column({ type: 'varchar', length: 16 })
   phase!: ClonePhase;

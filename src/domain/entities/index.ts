@@ -10,6 +10,7 @@ import { SampleEntity } from './sample.entity';
 import { ScaleDownJobEntity } from './scale-down-job.entity';
 import { ScalingDecisionEntity } from './scaling-decision.entity';
 import { SshKeyEntity } from './ssh-key.entity';
+import { StandbyImageEntity } from './standby-image.entity';
 import { EventStreamEntity, StoredEventEntity } from './stored-event.entity';
 import { TenantEntity } from './tenant.entity';
 import { ThresholdEntity } from './threshold.entity';
@@ -35,6 +36,7 @@ export const entities = [
   EventStreamEntity,
   ScalingDecisionEntity,
   AuditEntryEntity,
+  StandbyImageEntity,
 ];
 
 export {
@@ -51,6 +53,7 @@ export {
   ScaleDownJobEntity,
   ScalingDecisionEntity,
   SshKeyEntity,
+  StandbyImageEntity,
   StoredEventEntity,
   TenantEntity,
   ThresholdEntity,

@@ -1,4 +1,4 @@
-/** BOOT: create the clone server in the target cloud from the transferred image (or the snapshot). */
+/** BOOT: create the clone server in the target cloud from the transferred image (or the snapshot, or a standby image). */
 import { ClonePhase, StepErrorCode } from '../../domain/clone-phase';
 import { bootTargetOf, chooseFlavor, chooseNetworks } from '../../domain/boot-choice';
 import { Server } from '../../ports/cloud-api.port';
@@ -16,7 +16,7 @@ export function bootStep(deps: CloneStepDeps): CloneStep {
         throw new PermanentStepError(StepErrorCode.BOOT_FAILED, `server ${server.id} went to ERROR in cloud ${ctx.target.cloud.name}`);
       }
       if (!server) {
-        const imageId = ctx.intraCloud ? ctx.artefacts.snapshotImageId! : ctx.artefacts.targetImageId!;
+        const imageId = bootImageOf(ctx);
         server = await api.createServer({
           name: ctx.job.name,
           imageId,
@@ -59,6 +59,12 @@ export function bootStep(deps: CloneStepDeps): CloneStep {
       }
     },
   };
+}
+
+/** A standby image when the job has one, else what SNAPSHOT (within one cloud) or TRANSFER made. */
+export function bootImageOf(ctx: CloneContext): string {
+  const a = ctx.artefacts;
+  return a.standbyImageId ?? (ctx.intraCloud ? a.snapshotImageId! : a.targetImageId!);
 }
 
 /**

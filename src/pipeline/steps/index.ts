@@ -1,5 +1,6 @@
 /** The clone pipeline, in order, built from its dependencies; the SIP phases join when their ports are given. */
-import { CloneStep, CloneStepDeps } from '../clone-step';
+import { CloneJobPurpose } from '../../domain/clone-phase';
+import { CloneContext, CloneStep, CloneStepDeps } from '../clone-step';
 import { bootStep } from './boot.step';
 import { configureStep } from './configure.step';
 import { importStep } from './import.step';
@@ -11,5 +12,16 @@ import { transferStep } from './transfer.step';
 
 export function createCloneSteps(deps: CloneStepDeps): readonly CloneStep[] {
   const sip = deps.sip ? [configureStep(deps.sip), monitoringStep(deps.sip), loadBalancerStep(deps.sip)] : [];
-  return [snapshotStep(deps), transferStep(deps.transferHash), importStep(deps), bootStep(deps), networkStep(deps), ...sip];
+  const image = [snapshotStep(deps), transferStep(deps.transferHash), importStep(deps)].map((s) => onlyIf(s, needsImage));
+  const server = [bootStep(deps), networkStep(deps), ...sip].map((s) => onlyIf(s, makesServer));
+  return [...image, ...server];
+}
+
+/** A clone that boots from a standby image has its image already: no SNAPSHOT, TRANSFER or IMPORT. */
+const needsImage = (ctx: CloneContext) => !ctx.artefacts.standbyImageId;
+/** A STANDBY job (prepareStandby) ends once the image is in the target cloud. */
+const makesServer = (ctx: CloneContext) => ctx.job.purpose !== CloneJobPurpose.STANDBY;
+
+function onlyIf(step: CloneStep, rule: (ctx: CloneContext) => boolean): CloneStep {
+  return { ...step, applies: (ctx) => rule(ctx) && step.applies(ctx) };
 }
