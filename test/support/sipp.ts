@@ -76,6 +76,18 @@ function exited(child: ChildProcess): Promise<number | null> {
   return child.exitCode !== null || child.signalCode !== null ? Promise.resolve(child.exitCode) : new Promise((resolve) => child.once('exit', (code) => resolve(code)));
 }
 
+/** A stats column once it is at least 1 and unchanged over more than one flush of the stats file. */
+async function settledCount(file: string, column: string): Promise<number> {
+  let last = -1;
+  for (const deadline = Date.now() + 30_000; Date.now() < deadline; ) {
+    const now = statsColumn(file, column);
+    if (now >= 1 && now === last) return now;
+    last = now;
+    await new Promise((r) => setTimeout(r, 1200));
+  }
+  throw new Error(`${column} in ${file} did not settle within 30 s`);
+}
+
 /** Starts a UAS on ip:port and waits until it answers OPTIONS. */
 export async function startUasWorker(peers: ServicePeers, ip: string, port = 5070): Promise<UasWorker> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'intercloud-uas-'));
@@ -107,7 +119,10 @@ export async function startUasWorker(peers: ServicePeers, ip: string, port = 507
     await stop();
     throw err;
   }
-  return { ip, port, uri: `sip:${ip}:${port}`, successfulCalls: () => statsColumn(stats, 'SuccessfulCall(C)'), stop };
+  // The OPTIONS probes above end as successful calls in SIPp's counts (uas_rr.xml): they are the
+  // baseline, read once the stats file (flushed every second) has counted them and holds still.
+  const baseline = await settledCount(stats, 'SuccessfulCall(C)');
+  return { ip, port, uri: `sip:${ip}:${port}`, successfulCalls: () => statsColumn(stats, 'SuccessfulCall(C)') - baseline, stop };
 }
 
 export interface UacRun {
