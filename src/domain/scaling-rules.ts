@@ -59,14 +59,20 @@ export interface ScalingFacts {
   lastDoneClone: { finishedAt: Date; seconds: number } | null;
   /** When the last removal of a VM of the type was started. */
   lastScaleDownAt: Date | null;
+  /** Standby images of the type: a prepare (STANDBY clone job) not yet ended, and the fresh images there are. */
+  standby?: { preparingJobId: string | null; fresh: readonly { cloudId: string; expiresAt: Date }[] };
 }
 
 /** What blocked or made the decision: the key that tells one decision from the next. */
 export enum ScalingOutcome {
   SCALE_UP = 'SCALE_UP',
   SCALE_DOWN = 'SCALE_DOWN',
-  /** A WARNING hold of a prepareOnWarning metric asks for a standby image, which is not built yet. */
-  PREPARE_NOT_BUILT = 'PREPARE_NOT_BUILT',
+  /** A WARNING hold of a prepareOnWarning metric: a standby image is prepared in the cloud the matchmaker would pick. */
+  PREPARE = 'PREPARE',
+  /** A WARNING hold that would prepare, while a prepare of the type is already under way. */
+  PREPARE_IN_FLIGHT = 'PREPARE_IN_FLIGHT',
+  /** A WARNING hold that would prepare, while a fresh standby image of the type is ready: CRITICAL commits. */
+  STANDBY_READY = 'STANDBY_READY',
   CLONE_IN_FLIGHT = 'CLONE_IN_FLIGHT',
   AT_MAX = 'AT_MAX',
   UP_COOLDOWN = 'UP_COOLDOWN',
@@ -113,17 +119,36 @@ export function decideScaling(f: ScalingFacts): ScalingVerdict | null {
   const up = triggersOf(f, ThresholdRole.SCALE_UP);
   const commits = up.filter((t) => t.level === SampleState.CRITICAL || !t.threshold.prepareOnWarning);
   if (commits.length > 0) return scaleUp(f, strongest(commits));
-  if (up.length > 0) {
-    const t = strongest(up);
-    return blocked(
-      f,
-      ScalingOutcome.PREPARE_NOT_BUILT,
-      t,
-      `${t.threshold.metric} on ${t.vm.name}: ${describeHold(t.hold, t.level)}, at least the ${t.threshold.warningHoldSeconds} s WARNING hold; ` +
-        `prepareOnWarning asks for a standby image, which this broker does not build yet, so nothing is done until CRITICAL holds ${t.threshold.criticalHoldSeconds} s`,
-    );
-  }
+  if (up.length > 0) return prepare(f, strongest(up));
   return scaleDown(f);
+}
+
+/**
+ * Two-phase scale-up, first phase: a WARNING hold of a prepareOnWarning metric prepares a standby
+ * image (snapshot and transfer ahead of need), once: not while a prepare is under way or a fresh
+ * standby of the type exists. The CRITICAL hold then commits, and its clone boots from the standby.
+ */
+function prepare(f: ScalingFacts, t: Trigger): ScalingVerdict {
+  const held = `${t.threshold.metric} on ${t.vm.name}: ${describeHold(t.hold, t.level)}, at least the ${t.threshold.warningHoldSeconds} s WARNING hold`;
+  const commit = `a CRITICAL hold of ${t.threshold.criticalHoldSeconds} s commits`;
+  const standby = f.standby ?? { preparingJobId: null, fresh: [] };
+  if (standby.preparingJobId) {
+    return blocked(f, ScalingOutcome.PREPARE_IN_FLIGHT, t, `${held}; a standby image is already being prepared (clone job ${standby.preparingJobId}); ${commit}`);
+  }
+  if (standby.fresh.length > 0) {
+    const until = standby.fresh.map((s) => s.expiresAt.toISOString()).sort().at(-1);
+    return blocked(f, ScalingOutcome.STANDBY_READY, t, `${held}; a standby image is ready (fresh until ${until}); ${commit}`, { standbyClouds: standby.fresh.map((s) => s.cloudId) });
+  }
+  const source = sourceOf(f, t.vm);
+  if (!source) return blocked(f, ScalingOutcome.NO_SOURCE, t, `${held}; not preparing: no VM of the type is ACTIVE to take a standby image of`);
+  return {
+    action: ScalingAction.PREPARE,
+    outcome: ScalingOutcome.PREPARE,
+    metric: t.threshold.metric,
+    reason: `${held}; preparing a standby image of ${source.name} in the cloud the matchmaker would pick; ${commit}`,
+    evidence: evidenceOf(f, ScalingOutcome.PREPARE, t, { sourceVmId: source.id }),
+    sourceVmId: source.id,
+  };
 }
 
 /** Every (active threshold of the role, VM, level) whose hold is long enough. */

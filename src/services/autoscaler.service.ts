@@ -15,6 +15,7 @@ import { autoscalerPrincipal } from '../domain/principal';
 import { decideScaling, MetricSample, ScalingFacts, ScalingOutcome, ScalingVerdict, ScalingVm } from '../domain/scaling-rules';
 import { AuditService } from './audit.service';
 import { CloneJobService } from './clone-job.service';
+import { MatchmakingService } from './matchmaking.service';
 import { ScaleDownService } from './scale-down.service';
 import { ScalingDecisionService } from './scaling-decision.service';
 
@@ -39,6 +40,7 @@ export class AutoscalerService {
     private readonly decisions: ScalingDecisionService,
     private readonly clone: CloneJobService,
     private readonly scaleDown: ScaleDownService,
+    private readonly matchmaking: MatchmakingService,
     private readonly audit: AuditService,
     private readonly logger: Logger,
     private readonly options: AutoscalerOptions,
@@ -81,7 +83,13 @@ export class AutoscalerService {
       if (verdict.action === ScalingAction.SCALE_UP) {
         const job = await this.clone.cloneVm(principal, { vmId: verdict.sourceVmId, idempotencyKey: `autoscaler:${vmTypeId}:${now.getTime()}` });
         cloneJobId = job.id;
-        evidence = { ...evidence, targetCloudId: job.targetCloudId };
+        evidence = { ...evidence, targetCloudId: job.targetCloudId, standbyImageId: job.standbyImageId ?? null };
+      } else if (verdict.action === ScalingAction.PREPARE) {
+        // Where the commit's clone would go now: the matchmaker's first choice for the source VM.
+        const cloudId = await this.matchmaking.pickTarget(principal, verdict.sourceVmId!);
+        const job = await this.clone.prepareStandby(principal, vmTypeId, cloudId);
+        cloneJobId = job.id;
+        evidence = { ...evidence, targetCloudId: cloudId };
       } else {
         const job = await this.scaleDown.scaleDownVm(principal, verdict.removeVmId!, verdict.reason);
         evidence = { ...evidence, scaleDownJobId: job.id };
@@ -174,6 +182,15 @@ export class AutoscalerService {
               (SELECT max(d.created_at) FROM scale_down_jobs d WHERE d.vm_type_id = $1) AS last_scale_down`,
       [vmTypeId],
     );
+    const [preparing]: { id: string }[] = await ds.query(
+      `SELECT j.id FROM clone_jobs j JOIN vms s ON s.id = j.source_vm_id
+       WHERE s.vm_type_id = $1 AND j.purpose = 'STANDBY' AND j.state ${LIVE} ORDER BY j.created_at LIMIT 1`,
+      [vmTypeId],
+    );
+    const fresh: { cloud_id: string; expires_at: Date }[] = await ds.query(
+      `SELECT cloud_id, expires_at FROM standby_images WHERE vm_type_id = $1 AND deleted_at IS NULL AND expires_at > $2`,
+      [vmTypeId, now],
+    );
     const [done] = await ds.query(
       `SELECT j.finished_at, extract(epoch FROM j.finished_at - j.created_at)::float8 AS seconds
        FROM clone_jobs j JOIN vms s ON s.id = j.source_vm_id
@@ -196,6 +213,7 @@ export class AutoscalerService {
         lastCloneStartedAt: last.last_clone_started ?? null,
         lastDoneClone: done ? { finishedAt: done.finished_at, seconds: Number(done.seconds) } : null,
         lastScaleDownAt: last.last_scale_down ?? null,
+        standby: { preparingJobId: preparing?.id ?? null, fresh: fresh.map((r) => ({ cloudId: r.cloud_id, expiresAt: r.expires_at })) },
       },
     };
   }

@@ -78,7 +78,7 @@ export function createServices(ports: Ports) {
     matchmaking,
     clone,
     scaleDown,
-    autoscaler: new AutoscalerService(dataSource, scalingDecisions, clone, scaleDown, audit, ports.logger, { pollIntervalMs: ports.monitoringPollIntervalMs }),
+    autoscaler: new AutoscalerService(dataSource, scalingDecisions, clone, scaleDown, matchmaking, audit, ports.logger, { pollIntervalMs: ports.monitoringPollIntervalMs }),
     sshKeys,
     monitoringServers,
     loadBalancers,

@@ -74,10 +74,21 @@ describe('decideScaling: scale-up', () => {
     expect(decideScaling(facts({ thresholds: [{ ...UP, active: false }] }))).toBeNull();
   });
 
-  it('does not commit on a WARNING hold of a prepareOnWarning metric, and says prepare is not built yet', () => {
-    const v = decideScaling(facts({ thresholds: [{ ...UP, prepareOnWarning: true }], vms: [original({ load: steady(WARNING, 0) })] }))!;
-    expect(v).toMatchObject({ action: ScalingAction.NONE, outcome: ScalingOutcome.PREPARE_NOT_BUILT });
-    expect(v.reason).toContain('does not build yet');
+  it('prepares (does not commit) on a WARNING hold of a prepareOnWarning metric, once', () => {
+    const warning = { thresholds: [{ ...UP, prepareOnWarning: true }], vms: [original({ load: steady(WARNING, 0) })] };
+    const v = decideScaling(facts(warning))!;
+    expect(v).toMatchObject({ action: ScalingAction.PREPARE, outcome: ScalingOutcome.PREPARE, sourceVmId: 'orig' });
+    expect(v.reason).toContain('preparing a standby image of');
+    // Not again while the prepare runs, nor while its image is fresh.
+    const inFlight = decideScaling(facts({ ...warning, standby: { preparingJobId: 'prep-1', fresh: [] } }))!;
+    expect(inFlight).toMatchObject({ action: ScalingAction.NONE, outcome: ScalingOutcome.PREPARE_IN_FLIGHT });
+    expect(inFlight.reason).toContain('clone job prep-1');
+    const ready = decideScaling(facts({ ...warning, standby: { preparingJobId: null, fresh: [{ cloudId: 'partner', expiresAt: at(3600) }] } }))!;
+    expect(ready).toMatchObject({ action: ScalingAction.NONE, outcome: ScalingOutcome.STANDBY_READY, evidence: { standbyClouds: ['partner'] } });
+  });
+
+  it('does not prepare on a WARNING hold of a metric without prepareOnWarning: a WARNING hold of it scales up', () => {
+    expect(decideScaling(facts({ vms: [original({ load: steady(WARNING, 0) })] }))?.outcome).toBe(ScalingOutcome.SCALE_UP);
   });
 
   it('commits on a CRITICAL hold of a prepareOnWarning metric', () => {

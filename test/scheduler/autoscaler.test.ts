@@ -28,7 +28,8 @@ describe('autoscaler', () => {
   let vmTypeId: string;
 
   const gql = (query: string, variables?: Record<string, unknown>) => gqlOk(broker.url, fx.tenant.token, query, variables);
-  const decisions = async (): Promise<Decision[]> => (await gql(DECISIONS, { t: vmTypeId })).scalingDecisions;
+  const decisionsOf = async (t: string): Promise<Decision[]> => (await gql(DECISIONS, { t })).scalingDecisions;
+  const decisions = () => decisionsOf(vmTypeId);
   const decisionWith = (what: string, match: (d: Decision) => boolean) => waitFor(async () => (await decisions()).find(match), what, 90_000, 200);
   /** Samples of one metric on one VM, one per second ending now: the hold they make is (count - 1) s long. */
   const feed = (vmId: string, metric: string, state: string, count: number, value: number | null = null) => {
@@ -132,4 +133,50 @@ describe('autoscaler', () => {
     expect(vms.map((v: { id: string }) => v.id)).toContain(originalId);
     expect((await decisions()).filter((d) => d.action === 'SCALE_DOWN')).toHaveLength(1);
   });
+
+  it('prepares a standby image on a WARNING hold (once), and the CRITICAL hold commits with a clone that boots from it', async () => {
+    const { createVmType } = await gql(`mutation { createVmType(input: { name: "sip-prep", minInstances: 1, maxInstances: 3, scaleUpCooldownSeconds: 1 }) { id } }`);
+    const typeId: string = createVmType.id;
+    await gql(
+      `mutation($id: ID!) { setThresholds(vmTypeId: $id, thresholds: [
+        { metric: "calls", active: true, warningHoldSeconds: 2, criticalHoldSeconds: 2, role: SCALE_UP, prepareOnWarning: true }]) { id } }`,
+      { id: typeId },
+    );
+    // Room for the original at home, then none: the standby and the clone go to the partner cloud.
+    const home = sandbox.cloud('as-src').control;
+    await home.setQuotas({ instances: (await home.listServers()).length + 1 });
+    const { vmId } = await fx.importNewVm('sip-prep-orig', undefined, typeId);
+    await home.setQuotas({ instances: (await home.listServers()).length });
+    const waitForDecision = (what: string, match: (d: Decision) => boolean) => waitFor(async () => (await decisionsOf(typeId)).find(match), what, 90_000, 200);
+
+    // WARNING held: a standby image is prepared in the cloud a clone would go to, not a clone.
+    await feed(vmId, 'calls', 'WARNING', 4, 70);
+    const prep = await waitForDecision('a PREPARE decision', (d) => d.action === 'PREPARE');
+    expect(prep.reason).toContain('preparing a standby image of sip-prep-orig');
+    expect(prep.evidence).toMatchObject({ outcome: 'PREPARE', sourceVmId: vmId, targetCloudId: fx.targetCloudId });
+    const prepared = await waitForJobState(broker.url, fx.tenant.token, prep.cloneJobId!, ['DONE', 'FAILED', 'CANCELLED'], 90_000);
+    expect(prepared).toMatchObject({ state: 'DONE', resultVm: null });
+    const { cloneJob } = await gql(`query($id: ID!) { cloneJob(id: $id) { purpose standbyImage { id cloudId } } }`, { id: prep.cloneJobId });
+    expect(cloneJob).toMatchObject({ purpose: 'STANDBY', standbyImage: { cloudId: fx.targetCloudId } });
+
+    // Still WARNING: nothing more is prepared while the standby is fresh.
+    const warnedAt = Date.now();
+    await feed(vmId, 'calls', 'WARNING', 4, 75);
+    const ready = await waitForDecision('a decision naming the ready standby', (d) => d.evidence.outcome === 'STANDBY_READY');
+    expect(ready.action).toBe('NONE');
+    expect((await decisionsOf(typeId)).filter((d) => d.action === 'PREPARE')).toHaveLength(1);
+
+    // CRITICAL held: the commit clones, booting from the standby (no SNAPSHOT, TRANSFER or IMPORT).
+    // The CRITICAL samples (one a second, ending now) must all come after the WARNING ones, or they interleave and no CRITICAL run is long enough.
+    await new Promise((r) => setTimeout(r, Math.max(0, warnedAt + 3500 - Date.now())));
+    await feed(vmId, 'calls', 'CRITICAL', 4, 95);
+    const up = await waitForDecision('a SCALE_UP decision', (d) => d.action === 'SCALE_UP').catch(async (err) => {
+      throw new Error(`${err.message}; decisions: ${JSON.stringify((await decisionsOf(typeId)).map((d) => [d.action, d.evidence.outcome, d.reason]))}`);
+    });
+    expect(up.evidence.standbyImageId).toBe(cloneJob.standbyImage.id);
+    await feed(vmId, 'calls', 'OK', 1, 20);
+    const clone = await waitForJobState(broker.url, fx.tenant.token, up.cloneJobId!, ['DONE', 'FAILED', 'CANCELLED'], 90_000);
+    expect(clone.state).toBe('DONE');
+    expect(clone.phases.map((p: { phase: string }) => p.phase)).toEqual(['BOOT', 'NETWORK']);
+  }, 240_000);
 });
