@@ -19,6 +19,8 @@ set -euo pipefail
 for f in nagios kamailio sipp sshd peers-json; do . "$PEERS_LIB/$f.sh"; done
 [ "$(id -u)" = 0 ] || die "start.sh must run as root (daemons drop to their own users; test accounts)"
 case "${1:-}" in -h|--help) sed -n '2,17p' "$0"; exit 0 ;; esac
+# Daemons keep the working directory they start in: never a work tree that may be deleted while they run.
+cd /
 check_state_dir
 mkdir -p "$STATE_DIR"; chmod 755 "$STATE_DIR"
 # One start.sh at a time per state dir.

@@ -22,6 +22,9 @@ case "${1:-}" in
   *) die "unknown argument: $1 (usage: up.sh [--packages-only])" ;;
 esac
 [ "$(id -u)" = 0 ] || die "up.sh must run as root (apt-get, libvirtd, private MariaDB/RabbitMQ)"
+# Daemons keep the working directory they start in: never a work tree that may be deleted while
+# they run (RabbitMQ, for one, then fails every command it spawns, and a re-run cannot reuse it).
+cd /
 
 # the state must live outside the git work tree (databases, images and logs are not project files)
 TOP=$(git -C "$OSP_DIR" rev-parse --show-toplevel 2>/dev/null || true)
@@ -140,4 +143,4 @@ TOTAL_KB=$(( TOTAL_KB + lkb ))
 SUMMARY="$SUMMARY; libvirt $(( lkb / 1024 )) MiB; total memory $(( TOTAL_KB / 1024 )) MiB; wall time $(( $(date +%s) - T0 ))s"
 log "SUMMARY: $SUMMARY"
 echo "$(date -u +%FT%TZ) $SUMMARY" >> "$STATE_DIR/up-history.log"
-log "clouds.json: $STATE_DIR/clouds.json   admin CLI: . $STATE_DIR/os-a/adminrc   stop: $(dirname "$0")/down.sh"
+log "clouds.json: $STATE_DIR/clouds.json   admin CLI: . $STATE_DIR/os-a/adminrc   stop: $OSP_DIR/down.sh"
