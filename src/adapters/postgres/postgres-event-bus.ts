@@ -7,7 +7,7 @@
  * table itself only to replay from `afterSeq` or to catch up (see StreamSubscriber), which
  * keeps delivery gap-free and duplicate-free across reconnects and broker processes.
  */
-import { Client } from 'pg';
+import { ListenConnection } from './listen-connection';
 import { Logger } from 'pino';
 import { DataSource, EntityManager } from 'typeorm';
 import { BusEvent, EventBus, PublishInput } from '../../ports/event-bus.port';
@@ -52,10 +52,8 @@ interface TenantSubscriber {
 const RECONNECTED = null;
 
 export class PostgresEventBus implements EventBus {
-  private listener: Client | null = null;
+  private readonly listener: ListenConnection;
   private closed = false;
-  private reconnectDelayMs = 100;
-  private connected = false;
   private readonly streams = new Map<string, Set<StreamSubscriber>>();
   private readonly tenants = new Set<TenantSubscriber>();
   private readonly queue: (Notice | typeof RECONNECTED)[] = [];
@@ -63,18 +61,32 @@ export class PostgresEventBus implements EventBus {
 
   constructor(
     private readonly dataSource: DataSource,
-    private readonly connectionString: string,
+    connectionString: string,
     private readonly logger: Logger,
     private readonly options: EventBusOptions = { maxPending: DEFAULT_MAX_PENDING },
-  ) {}
+  ) {
+    this.listener = new ListenConnection({
+      connectionString,
+      channel: CHANNEL,
+      applicationName: 'intercloud-events',
+      logger,
+      onNotification: (payload) => {
+        const notice = parseNotice(payload);
+        if (notice) this.enqueue(notice);
+        else this.logger.warn({ channel: CHANNEL, payload: payload.slice(0, 200) }, 'ignoring a malformed event notification');
+      },
+      // Anything may have been missed while the connection was down: subscribers read again.
+      onReconnected: () => this.enqueue(RECONNECTED),
+    });
+  }
 
   async start(): Promise<void> {
-    await this.connect();
+    await this.listener.start();
   }
 
   /** True while the LISTEN connection is up (readiness). */
   isListening(): boolean {
-    return this.connected;
+    return this.listener.isListening();
   }
 
   /** The largest number of live events a subscriber of this process holds undelivered. */
@@ -83,52 +95,6 @@ export class PostgresEventBus implements EventBus {
     for (const t of this.tenants) max = Math.max(max, t.buffer.length);
     for (const subs of this.streams.values()) for (const s of subs) max = Math.max(max, s.buffered);
     return max;
-  }
-
-  private async connect(): Promise<void> {
-    const client = new Client({ connectionString: this.connectionString, application_name: 'intercloud-events' });
-    client.on('notification', (msg) => {
-      if (msg.channel !== CHANNEL || !msg.payload) return;
-      const notice = parseNotice(msg.payload);
-      if (!notice) {
-        this.logger.warn({ channel: msg.channel, payload: msg.payload.slice(0, 200) }, 'ignoring a malformed event notification');
-        return;
-      }
-      this.enqueue(notice);
-    });
-    // A connection can end without an error first (a server restart, an idle kill): both mean reconnect, once.
-    let lost = false;
-    const onLost = (err: Error) => {
-      if (lost || this.closed) return;
-      lost = true;
-      this.logger.warn({ err }, 'event listener connection failed; reconnecting');
-      this.connected = false;
-      void client.end().catch(() => undefined);
-      this.scheduleReconnect();
-    };
-    client.on('error', onLost);
-    client.on('end', () => onLost(new Error('connection ended')));
-    await client.connect();
-    await client.query(`LISTEN ${CHANNEL}`);
-    this.listener = client;
-    this.connected = true;
-    this.reconnectDelayMs = 100;
-  }
-
-  private scheduleReconnect(): void {
-    if (this.closed) return;
-    const delay = this.reconnectDelayMs;
-    this.reconnectDelayMs = Math.min(this.reconnectDelayMs * 2, 5000);
-    setTimeout(() => {
-      if (this.closed) return;
-      this.connect().then(
-        () => this.enqueue(RECONNECTED),
-        (err) => {
-          this.logger.warn({ err, delay }, 'event listener reconnect failed');
-          this.scheduleReconnect();
-        },
-      );
-    }, delay).unref();
   }
 
   async publish<P extends object>(tx: EntityManager, input: PublishInput<P>): Promise<BusEvent<P>> {
@@ -281,7 +247,6 @@ export class PostgresEventBus implements EventBus {
     this.closed = true;
     for (const subs of this.streams.values()) for (const sub of subs) sub.wake.notify();
     for (const t of this.tenants) t.wake.notify();
-    await this.listener?.end().catch(() => undefined);
-    this.connected = false;
+    await this.listener.close();
   }
 }

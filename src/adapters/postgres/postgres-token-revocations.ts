@@ -5,10 +5,10 @@
  * listening (callers stop caching), and after it is back it tells its listeners that anything
  * may have been missed.
  */
-import { Client } from 'pg';
 import { Logger } from 'pino';
 import { EntityManager } from 'typeorm';
 import { RevocationListener, TokenRevocations } from '../../ports/token-revocations.port';
+import { ListenConnection } from './listen-connection';
 
 const CHANNEL = 'intercloud_token_revocations';
 
@@ -24,18 +24,26 @@ function parseIds(payload: string): string[] {
 
 export class PostgresTokenRevocations implements TokenRevocations {
   private readonly listeners = new Set<RevocationListener>();
-  private client: Client | null = null;
-  private connected = false;
-  private closed = false;
-  private reconnectDelayMs = 100;
+  private readonly connection: ListenConnection;
 
-  constructor(
-    private readonly connectionString: string,
-    private readonly logger: Logger,
-  ) {}
+  constructor(connectionString: string, private readonly logger: Logger) {
+    this.connection = new ListenConnection({
+      connectionString,
+      channel: CHANNEL,
+      applicationName: 'intercloud-token-revocations',
+      logger,
+      onNotification: (payload) => {
+        const ids = parseIds(payload);
+        if (ids.length > 0) this.emit(ids);
+      },
+      // Revocations may be missed from the loss until LISTEN is back: nothing cached may be trusted.
+      onLost: () => this.emit(null),
+      onReconnected: () => this.emit(null),
+    });
+  }
 
-  async start(): Promise<void> {
-    await this.connect();
+  start(): Promise<void> {
+    return this.connection.start();
   }
 
   async announce(tx: EntityManager, tokenIds: readonly string[]): Promise<void> {
@@ -49,15 +57,11 @@ export class PostgresTokenRevocations implements TokenRevocations {
   }
 
   isListening(): boolean {
-    return this.connected;
+    return this.connection.isListening();
   }
 
-  async close(): Promise<void> {
-    this.closed = true;
-    this.connected = false;
-    const client = this.client;
-    this.client = null; // before end(), so its 'end' is not taken for a lost connection
-    await client?.end().catch(() => undefined);
+  close(): Promise<void> {
+    return this.connection.close();
   }
 
   private emit(ids: readonly string[] | null): void {
@@ -68,48 +72,5 @@ export class PostgresTokenRevocations implements TokenRevocations {
         this.logger.error({ err }, 'a token revocation listener failed');
       }
     }
-  }
-
-  private async connect(): Promise<void> {
-    const client = new Client({ connectionString: this.connectionString, application_name: 'intercloud-token-revocations' });
-    client.on('notification', (msg) => {
-      if (msg.channel !== CHANNEL || !msg.payload) return;
-      const ids = parseIds(msg.payload);
-      if (ids.length > 0) this.emit(ids);
-    });
-    // An unexpected end may come with or without an error first: either way it is handled once.
-    const lost = (err: unknown) => {
-      if (this.client !== client) return;
-      this.logger.warn({ err }, 'token revocation listener connection lost; reconnecting');
-      this.connected = false;
-      this.client = null;
-      // Revocations may be missed from now until the LISTEN is back: nothing cached may be trusted.
-      this.emit(null);
-      void client.end().catch(() => undefined);
-      this.scheduleReconnect();
-    };
-    client.on('error', lost);
-    client.on('end', () => lost(new Error('connection ended')));
-    await client.connect();
-    await client.query(`LISTEN ${CHANNEL}`);
-    this.client = client;
-    this.connected = true;
-    this.reconnectDelayMs = 100;
-  }
-
-  private scheduleReconnect(): void {
-    if (this.closed) return;
-    const delay = this.reconnectDelayMs;
-    this.reconnectDelayMs = Math.min(this.reconnectDelayMs * 2, 5000);
-    setTimeout(() => {
-      if (this.closed) return;
-      this.connect().then(
-        () => this.emit(null),
-        (err: unknown) => {
-          this.logger.warn({ err, delay }, 'token revocation listener reconnect failed');
-          this.scheduleReconnect();
-        },
-      );
-    }, delay).unref();
   }
 }
