@@ -7,8 +7,8 @@
 import { Logger } from 'pino';
 import { DataSource } from 'typeorm';
 import { CloneJobState, terminalStates } from '../domain/clone-phase';
-import { ScalingDecisionEntity, TenantEntity, ThresholdEntity, VmEntity, VmTypeEntity } from '../domain/entities';
-import { ScalingAction, SampleState, VmOrigin } from '../domain/enums';
+import { CloudEntity, ScalingDecisionEntity, TenantEntity, ThresholdEntity, VmEntity, VmTypeEntity } from '../domain/entities';
+import { CloudHealth, ScalingAction, SampleState, VmOrigin } from '../domain/enums';
 import { tenantMessage } from '../domain/errors';
 import { maxGapMs } from '../domain/hold';
 import { autoscalerPrincipal } from '../domain/principal';
@@ -30,6 +30,13 @@ export interface TypeEvaluation {
   verdict: ScalingVerdict | null;
   /** Whether a decision row was stored (an identical blocked decision in a row is not). */
   recorded: boolean;
+}
+
+/** The evidence a decision keeps when the VM it clones is in a cloud that does not answer. */
+interface UnreachableOrigin {
+  cloudId: string;
+  name: string;
+  message: string;
 }
 
 const LIVE = `NOT IN (${terminalStates.map((s) => `'${s}'`).join(',')})`;
@@ -79,11 +86,21 @@ export class AutoscalerService {
     const principal = autoscalerPrincipal(tenantId, tenantName);
     let cloneJobId: string | null = null;
     let evidence = verdict.evidence;
+    let reason = verdict.reason;
+    let origin: UnreachableOrigin | null = null;
     try {
       if (verdict.action === ScalingAction.SCALE_UP) {
+        // cloneVm itself turns to a partner cloud's standby when the origin is UNREACHABLE; the decision says so.
+        origin = await this.unreachableOrigin(verdict.sourceVmId!);
         const job = await this.clone.cloneVm(principal, { vmId: verdict.sourceVmId, idempotencyKey: `autoscaler:${vmTypeId}:${now.getTime()}` });
         cloneJobId = job.id;
         evidence = { ...evidence, targetCloudId: job.targetCloudId, standbyImageId: job.standbyImageId ?? null };
+        if (origin) {
+          const target = await this.dataSource.getRepository(CloudEntity).findOneByOrFail({ id: job.targetCloudId });
+          const image = (job.artefacts as { standbyImageId?: string }).standbyImageId;
+          reason = `${reason}; the origin cloud ${origin.name} is unreachable (${origin.message}): the clone boots from standby image ${image} in ${target.name}, the freshest there is, with no snapshot of the origin`;
+          evidence = { ...evidence, originUnreachable: origin };
+        }
       } else if (verdict.action === ScalingAction.PREPARE) {
         // Where the commit's clone would go now: the matchmaker's first choice for the source VM.
         const cloudId = await this.matchmaking.pickTarget(principal, verdict.sourceVmId!);
@@ -101,15 +118,24 @@ export class AutoscalerService {
         action: ScalingAction.NONE,
         outcome: ScalingOutcome.ACTION_REFUSED,
         reason: `${verdict.reason}; but it could not start: ${tenantMessage(err)}`,
-        evidence: { ...verdict.evidence, outcome: ScalingOutcome.ACTION_REFUSED, decided: verdict.outcome },
+        evidence: { ...verdict.evidence, outcome: ScalingOutcome.ACTION_REFUSED, decided: verdict.outcome, ...(origin ? { originUnreachable: origin } : {}) },
       };
       await this.recordBlocked(tenantId, vmTypeId, refused);
       return;
     }
     await this.dataSource.transaction(async (tx) => {
-      const { decision } = await this.decisions.record(tx, { tenantId, vmTypeId, action: verdict.action, metric: verdict.metric, reason: verdict.reason, evidence, cloneJobId });
+      const { decision } = await this.decisions.record(tx, { tenantId, vmTypeId, action: verdict.action, metric: verdict.metric, reason, evidence, cloneJobId });
       await this.audit.record(tx, principal, tenantId, 'scalingDecision.act', 'ScalingDecision', decision.id, { vmTypeId, action: verdict.action, cloneJobId, scaleDownJobId: evidence.scaleDownJobId ?? null });
     });
+  }
+
+  /** The source VM's cloud when its last health probe found it UNREACHABLE (the attacked cloud), else null. */
+  private async unreachableOrigin(vmId: string): Promise<UnreachableOrigin | null> {
+    const [row]: { id: string; name: string; health: CloudHealth; health_message: string | null }[] = await this.dataSource.query(
+      `SELECT c.id, c.name, c.health, c.health_message FROM vms v JOIN clouds c ON c.id = v.cloud_id WHERE v.id = $1`,
+      [vmId],
+    );
+    return row?.health === CloudHealth.UNREACHABLE ? { cloudId: row.id, name: row.name, message: row.health_message ?? 'last probe failed' } : null;
   }
 
   /**

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { CloneEventKind, CloneJobPurpose, ClonePhase, CloneJobState, isTerminal, terminalStates } from '../domain/clone-phase';
 import { CloneJobEntity, CloudEntity, StandbyImageEntity, VmEntity, VmTypeEntity } from '../domain/entities';
 import { CloudHealth, VmOrigin } from '../domain/enums';
-import { BadUserInputError, ConflictError, NotFoundError } from '../domain/errors';
+import { BadUserInputError, ConflictError, NotFoundError, tenantMessage, UpstreamUnavailableError } from '../domain/errors';
 import { Principal } from '../domain/principal';
 import { Permission } from '../domain/roles';
 import { BusEvent, EventBus } from '../ports/event-bus.port';
@@ -66,13 +66,20 @@ export class CloneJobService {
     if (vm.retiredAt || !source || (source.tenantId !== principal.tenantId && !source.shared)) {
       throw new BadUserInputError('input.vmId', 'must be a VM in a cloud you can still use (its cloud was deregistered or is no longer shared with you)');
     }
-    const targetCloudId = input.targetCloudId ?? (await this.targets.pickTarget(principal, vm.id));
-    const target = await this.usableTarget(principal, targetCloudId, 'input.targetCloudId');
-    // A named target passes the same filters as a picked one (policies, quota, a flavor to boot with) before any snapshot.
-    if (input.targetCloudId) await this.targets.checkTarget(principal, vm.id, target.id);
+    // An unreachable origin cannot be snapshotted: the clone can only boot from a standby image made before it went down.
+    const originDown = source.health === CloudHealth.UNREACHABLE ? source : null;
+    let target: CloudEntity;
+    if (originDown) {
+      target = await this.standbyTargetWhileOriginDown(principal, vm, originDown, input.targetCloudId ?? null);
+    } else {
+      const targetCloudId = input.targetCloudId ?? (await this.targets.pickTarget(principal, vm.id));
+      target = await this.usableTarget(principal, targetCloudId, 'input.targetCloudId');
+      // A named target passes the same filters as a picked one (policies, quota, a flavor to boot with) before any snapshot.
+      if (input.targetCloudId) await this.targets.checkTarget(principal, vm.id, target.id);
+    }
     const idempotencyKey = input.idempotencyKey ?? crypto.randomUUID();
     try {
-      return await this.createJob(principal, { vm, target, idempotencyKey, name: input.name ?? null, purpose: CloneJobPurpose.CLONE });
+      return await this.createJob(principal, { vm, target, idempotencyKey, name: input.name ?? null, purpose: CloneJobPurpose.CLONE, originDown });
     } catch (err) {
       // A concurrent request with the same key won the insert: answer with its job.
       if ((err as { code?: string }).code === '23505' && input.idempotencyKey) {
@@ -110,6 +117,42 @@ export class CloneJobService {
       if (existing) return existing;
       return this.createJob(principal, { vm, target, idempotencyKey: `standby:${crypto.randomUUID()}`, name: null, purpose: CloneJobPurpose.STANDBY }, tx);
     });
+  }
+
+  /**
+   * The target of a clone whose origin cloud is UNREACHABLE (the attacked cloud the standby images
+   * exist for): the cloud holding the freshest fresh standby image of the VM's type that passes
+   * the matchmaker's filters (health, policies, quota, a flavor to boot with), or the named target
+   * if it holds one. No cloud call goes to the origin: the clone boots from the standby, so
+   * SNAPSHOT, TRANSFER and IMPORT never run. Without such a standby the clone cannot be made, and
+   * the error names the origin and why each standby cloud was passed over.
+   */
+  private async standbyTargetWhileOriginDown(principal: Principal, vm: VmEntity, origin: CloudEntity, namedTargetId: string | null): Promise<CloudEntity> {
+    const down = `the origin cloud ${origin.name} of VM ${vm.name} is unreachable (${origin.healthMessage ?? 'last probe failed'}), so no snapshot can be taken`;
+    const fail = (why: string) => new UpstreamUnavailableError(`${down}, and ${why}`, { field: 'input.vmId', cloudId: origin.id, originCloudId: origin.id, retryable: false });
+    if (!vm.vmTypeId) throw fail('the VM has no VM type, so no standby image can stand in for a snapshot');
+    const rows: { cloud_id: string }[] = await this.dataSource.query(
+      `SELECT cloud_id, max(expires_at) AS freshest FROM standby_images
+       WHERE tenant_id = $1 AND vm_type_id = $2 AND deleted_at IS NULL AND expires_at > now() AND cloud_id <> $3
+       GROUP BY cloud_id ORDER BY freshest DESC`,
+      [principal.tenantId, vm.vmTypeId, origin.id],
+    );
+    const clouds = namedTargetId ? rows.filter((r) => r.cloud_id === namedTargetId) : rows;
+    if (clouds.length === 0) {
+      throw fail(namedTargetId ? 'the named target cloud holds no fresh standby image of its VM type to boot from' : 'no partner cloud holds a fresh standby image of its VM type to boot from');
+    }
+    const passedOver: string[] = [];
+    for (const { cloud_id: cloudId } of clouds) {
+      try {
+        const target = await this.usableTarget(principal, cloudId, 'input.targetCloudId');
+        await this.targets.checkTarget(principal, vm.id, target.id);
+        return target;
+      } catch (err) {
+        if (!(err instanceof BadUserInputError)) throw err;
+        passedOver.push(tenantMessage(err));
+      }
+    }
+    throw fail(`no cloud holding a fresh standby image of its VM type can take the clone: ${passedOver.join('; ')}`);
   }
 
   /** A prepare of the type into the cloud that is in flight, else the DONE job of a fresh standby there; null when neither. */
@@ -152,12 +195,21 @@ export class CloneJobService {
    */
   private async createJob(
     principal: Principal,
-    o: { vm: VmEntity; target: CloudEntity; idempotencyKey: string; name: string | null; purpose: CloneJobPurpose },
+    o: { vm: VmEntity; target: CloudEntity; idempotencyKey: string; name: string | null; purpose: CloneJobPurpose; originDown?: CloudEntity | null },
     outer?: EntityManager,
   ): Promise<CloneJobEntity> {
     const { vm, target } = o;
     const work = async (tx: EntityManager) => {
       const standby = o.purpose === CloneJobPurpose.CLONE && vm.vmTypeId ? await this.freshStandby(tx, principal.tenantId, vm.vmTypeId, target.id) : null;
+      if (o.originDown && !standby) {
+        // The standby chosen a moment ago expired (or was reaped) since: a full clone would snapshot the unreachable origin.
+        throw new UpstreamUnavailableError(`the origin cloud ${o.originDown.name} of VM ${vm.name} is unreachable, and the standby image in cloud ${target.name} expired just now`, {
+          field: 'input.vmId',
+          cloudId: o.originDown.id,
+          originCloudId: o.originDown.id,
+          retryable: true,
+        });
+      }
       const suffix = o.purpose === CloneJobPurpose.STANDBY ? 'standby' : 'clone';
       const job = await tx.save(
         tx.create(CloneJobEntity, {
@@ -177,9 +229,14 @@ export class CloneJobService {
           requestedByTokenId: principal.tokenId,
         }),
       );
-      await publishCloneEvent(this.bus, tx, job.tenantId, { jobId: job.id, kind: CloneEventKind.PHASE_STARTED, phase: ClonePhase.QUEUED, message: queuedMessage(vm, target, o.purpose, standby) });
+      await publishCloneEvent(this.bus, tx, job.tenantId, { jobId: job.id, kind: CloneEventKind.PHASE_STARTED, phase: ClonePhase.QUEUED, message: queuedMessage(vm, target, o.purpose, standby, o.originDown ?? null) });
       const action = o.purpose === CloneJobPurpose.STANDBY ? 'cloneJob.prepareStandby' : 'cloneJob.create';
-      await this.audit.record(tx, principal, principal.tenantId, action, 'CloneJob', job.id, { vmId: vm.id, targetCloudId: target.id, standbyImageId: standby?.id ?? null });
+      await this.audit.record(tx, principal, principal.tenantId, action, 'CloneJob', job.id, {
+        vmId: vm.id,
+        targetCloudId: target.id,
+        standbyImageId: standby?.id ?? null,
+        ...(o.originDown ? { originUnreachable: o.originDown.id } : {}),
+      });
       await this.queue.enqueue('clone', tx, job.id);
       return job;
     };
@@ -267,9 +324,9 @@ export class CloneJobService {
 }
 
 /** The QUEUED event says what the job will do, and when it boots from a standby image, which phases it skips. */
-function queuedMessage(vm: VmEntity, target: CloudEntity, purpose: CloneJobPurpose, standby: StandbyImageEntity | null): string {
+function queuedMessage(vm: VmEntity, target: CloudEntity, purpose: CloneJobPurpose, standby: StandbyImageEntity | null, originDown: CloudEntity | null): string {
   if (purpose === CloneJobPurpose.STANDBY) return `standby image of ${vm.name} for cloud ${target.name} queued: SNAPSHOT, TRANSFER, IMPORT, then kept`;
-  const base = `clone of ${vm.name} into ${target.name} queued`;
+  const base = `clone of ${vm.name} into ${target.name} queued${originDown ? ` (its origin cloud ${originDown.name} is unreachable: ${target.name} holds the freshest standby image)` : ''}`;
   if (!standby) return base;
   return `${base}; boots from standby image ${standby.imageId} (prepared by job ${standby.createdByJobId}, fresh until ${standby.expiresAt.toISOString()}): SNAPSHOT, TRANSFER and IMPORT skipped`;
 }
