@@ -9,7 +9,8 @@ import { DataSource } from 'typeorm';
 import { CloneJobState, terminalStates } from '../domain/clone-phase';
 import { CloudEntity, ScalingDecisionEntity, TenantEntity, ThresholdEntity, VmEntity, VmTypeEntity } from '../domain/entities';
 import { CloudHealth, ScalingAction, SampleState, VmOrigin } from '../domain/enums';
-import { tenantMessage } from '../domain/errors';
+import { BadUserInputError, tenantMessage } from '../domain/errors';
+import { explainNoTarget } from '../domain/matchmaking';
 import { maxGapMs } from '../domain/hold';
 import { autoscalerPrincipal } from '../domain/principal';
 import { decideScaling, MetricSample, ScalingFacts, ScalingOutcome, ScalingVerdict, ScalingVm } from '../domain/scaling-rules';
@@ -102,11 +103,16 @@ export class AutoscalerService {
           evidence = { ...evidence, originUnreachable: origin };
         }
       } else if (verdict.action === ScalingAction.PREPARE) {
-        // Where the commit's clone would go now: the matchmaker's first choice for the source VM.
-        const cloudId = await this.matchmaking.pickTarget(principal, verdict.sourceVmId!);
-        const job = await this.clone.prepareStandby(principal, vmTypeId, cloudId);
+        // Where the commit's clone would go now: the matchmaker's first choice for the source VM,
+        // kept with every candidate's verdict so the decision says why that cloud (and not another).
+        const ranked = await this.matchmaking.rank(principal, verdict.sourceVmId!);
+        const placement = ranked.map((c) => ({ cloudId: c.cloud.id, name: c.cloud.name, eligible: c.eligible, rank: c.rank, reasons: c.reasons }));
+        evidence = { ...evidence, placement };
+        const best = ranked.find((c) => c.rank === 1);
+        if (!best) throw new BadUserInputError('input.targetCloudId', `no eligible target cloud: ${explainNoTarget(ranked)}`);
+        const job = await this.clone.prepareStandby(principal, vmTypeId, best.cloud.id);
         cloneJobId = job.id;
-        evidence = { ...evidence, targetCloudId: cloudId };
+        evidence = { ...evidence, targetCloudId: best.cloud.id };
       } else {
         const job = await this.scaleDown.scaleDownVm(principal, verdict.removeVmId!, verdict.reason);
         evidence = { ...evidence, scaleDownJobId: job.id };
@@ -118,7 +124,7 @@ export class AutoscalerService {
         action: ScalingAction.NONE,
         outcome: ScalingOutcome.ACTION_REFUSED,
         reason: `${verdict.reason}; but it could not start: ${tenantMessage(err)}`,
-        evidence: { ...verdict.evidence, outcome: ScalingOutcome.ACTION_REFUSED, decided: verdict.outcome, ...(origin ? { originUnreachable: origin } : {}) },
+        evidence: { ...evidence, outcome: ScalingOutcome.ACTION_REFUSED, decided: verdict.outcome, ...(origin ? { originUnreachable: origin } : {}) },
       };
       await this.recordBlocked(tenantId, vmTypeId, refused);
       return;
