@@ -358,7 +358,12 @@ describeWithServicePeers('the demonstrator: a SIP overload handled by a partner 
     await sandbox?.stop();
     const ours = fs.readdirSync(peers.nagios.configDir).filter((f) => f.startsWith(`icdemo${run}-`));
     for (const file of ours) fs.rmSync(path.join(peers.nagios.configDir, file));
-    if (ours.length) reloadNagios();
+    try {
+      if (ours.length) reloadNagios();
+    } catch (err) {
+      // Another test's file may not verify right now: our hosts go at the next reload anyone makes.
+      console.warn(`Nagios not reloaded after removing this run's hosts: ${(err as Error).message}`);
+    }
     fs.rmSync(workDir, { recursive: true, force: true });
   });
 
