@@ -315,7 +315,8 @@ describeWithServicePeers('the demonstrator: a SIP overload handled by a partner 
     expect(clone.cloud.id).toBe(fx.targetCloudId);
     const ip = clone.addresses.find((a) => a.kind === 'floating')!.address;
     workers.add(ip);
-    timeline.mark('clone job DONE (in Kamailio)', job.finishedAt);
+    const phases = (job.phases as { phase: string; durationMs: number | null }[]).map((p) => `${p.phase} ${((p.durationMs ?? 0) / 1000).toFixed(1)} s`).join(', ');
+    timeline.mark(`clone job DONE, in Kamailio (${phases})`, job.finishedAt);
     const before = workerStats(peers, ip).incoming;
     await waitFor(() => workerStats(peers, ip).incoming > before, `a call to reach the clone at ${ip}`, 60_000, 100);
     timeline.mark('capacity ready: first call on the clone');
@@ -400,12 +401,13 @@ describeWithServicePeers('the demonstrator: a SIP overload handled by a partner 
     // Not before the stabilisation window after the clone finished.
     expect(new Date(down.decidedAt).getTime()).toBeGreaterThanOrEqual(new Date(job.finishedAt).getTime() + STABILISATION_SECONDS * 1000);
     const removal = await waitFor(async () => {
-      const { scaleDownJob } = await gq(`query($id: ID!) { scaleDownJob(id: $id) { state error { code message } phases { phase } vm { state } finishedAt } }`, { id: down.evidence.scaleDownJobId });
+      const { scaleDownJob } = await gq(`query($id: ID!) { scaleDownJob(id: $id) { state error { code message } phases { phase durationMs } vm { state } finishedAt } }`, { id: down.evidence.scaleDownJobId });
       return ['DONE', 'FAILED', 'CANCELLED'].includes(scaleDownJob.state) ? scaleDownJob : null;
     }, 'the scale-down to end', 180_000, 250);
     expect(removal).toMatchObject({ state: 'DONE', error: null, vm: { state: 'DELETED' } });
     expect(removal.phases.map((p: { phase: string }) => p.phase)).toEqual(['LB_REMOVE', 'DRAIN', 'DELETE', 'UNMONITOR']);
-    timeline.mark('scale-down DONE: the clone drained and deleted', removal.finishedAt);
+    const removalPhases = (removal.phases as { phase: string; durationMs: number | null }[]).map((p) => `${p.phase} ${((p.durationMs ?? 0) / 1000).toFixed(1)} s`).join(', ');
+    timeline.mark(`scale-down DONE: the clone drained and deleted (${removalPhases})`, removal.finishedAt);
     await waitFor(() => killedAt !== null, 'the watchdog to see the clone server gone', 30_000, 100);
     await watchdog;
     original.feeder.unwatch(hostName);
