@@ -9,9 +9,12 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Readable } from 'node:stream';
+import { CHUNK_BYTES } from '../../src/transfer/chunk-codec';
 import { AgentProcess, spawnAgent } from '../support/agent-process';
 import { CloneLab, startCloneLab } from '../support/clone-lab';
 import { gql } from '../support/graphql';
+import { waitFor } from '../support/wait';
 
 jest.setTimeout(300_000);
 
@@ -81,5 +84,33 @@ describe('clone through transfer agents', () => {
     expect(repeat.linkBytes).toBeLessThanOrEqual(last.transfer.linkBytes / 10);
     expect(repeat.dedupBytes).toBeGreaterThan(0);
     expect(agents[1].storedChunks()).toBeLessThanOrEqual(stored + 1);
+  });
+
+  it('resumes after kill -9 of the broker mid-transfer, resending only the chunks the target agent lacks', async () => {
+    // A VM whose disk is 12 incompressible chunks and 4 zero ones, read slowly so the kill lands mid-transfer.
+    const disk = Buffer.concat([randomBytes(6 * CHUNK_BYTES), Buffer.alloc(4 * CHUNK_BYTES), randomBytes(6 * CHUNK_BYTES)]);
+    const base = await lab.src.createImage({ name: 'big-disk', diskFormat: 'raw', containerFormat: 'bare', properties: {} });
+    await lab.src.uploadImage(base.id, Readable.from([disk]), disk.length);
+    const { vmId } = await lab.fx.importNewVm(undefined, base.id);
+    await lab.srcCloud.control.setBandwidth({ downloadBytesPerSecond: 4 * 1024 * 1024 });
+    const before = agents[1].storedChunks();
+    const jobId = await lab.startClone(lab.firstBroker.url, vmId);
+    await waitFor(() => agents[1].storedChunks() >= before + 3, 'three chunks stored before the kill', 120_000, 20);
+    await lab.firstBroker.crash();
+    const storedAtCrash = agents[1].storedChunks() - before;
+    expect(storedAtCrash).toBeLessThan(12);
+    await lab.srcCloud.control.setBandwidth({ downloadBytesPerSecond: null });
+    const next = await lab.startBroker();
+    const job = await lab.waitForEnd(next.url, jobId);
+    expect(job.error).toBeNull();
+    expect(job.state).toBe('DONE');
+    // The snapshot is the server's disk: our 12 chunks (and what the sandbox wrote at boot).
+    const storedInAll = agents[1].storedChunks() - before;
+    expect(storedInAll).toBeGreaterThanOrEqual(12);
+    // The resumed attempt's own counts: the chunks stored before the crash were not sent again.
+    const progress = await transferProgress(jobId);
+    const resumed = progress[progress.length - 1].transfer;
+    expect(resumed.dedupBytes).toBeGreaterThanOrEqual(storedAtCrash * CHUNK_BYTES);
+    expect(resumed.linkBytes).toBeLessThanOrEqual((storedInAll - storedAtCrash) * (CHUNK_BYTES + 1));
   });
 });
