@@ -15,6 +15,7 @@ import type { Sandbox } from '../../sandbox';
 import type { OpenStackCloudApiFactory } from '../../src/adapters/openstack/openstack-cloud-api.factory';
 import type { CloudApi } from '../../src/ports/cloud-api.port';
 import { CHUNK_BYTES, ChunkCodecPool } from '../../src/transfer/chunk-codec';
+import { ChunkStore } from '../../src/transfer/chunk-store';
 import { TransferStats } from '../../src/transfer/chunk-transfer';
 import { signJobToken } from '../../src/transfer/job-token';
 import { runChunkedTransfer } from '../../src/transfer/transfer-engine';
@@ -154,6 +155,27 @@ describe('chunked transfer through two agent processes', () => {
     });
     expect(commit.statusCode).toBe(403);
     expect(await commit.body.text()).toMatch(/glance.url is not an address this job's token allows/);
+  });
+
+  it('runs with the broker playing a side itself: both sides in-process, or only the source', async () => {
+    const store = await ChunkStore.open(path.join(work, 'broker-cache'), 1024 ** 3);
+    const source = (await src.getImage(sourceImageId))!;
+    for (const targetAgentUrl of [null, targetAgent.url]) {
+      const tenant = randomUUID();
+      const targetId = (await dst.createImage({ name: 'in-process', diskFormat: 'raw', containerFormat: 'bare', properties: {} })).id;
+      const stats = await runChunkedTransfer({
+        jobId: randomUUID(),
+        tenantId: tenant,
+        source: { cloudId: 'alpha', glance: await src.imageDataAccess(sourceImageId), size: source.size!, agentUrl: null },
+        target: { cloudId: 'beta', glance: await dst.imageDataAccess(targetId), agentUrl: targetAgentUrl },
+        secret: SECRET,
+        local: { pool, store },
+      });
+      expect(stats.chunksSent).toBe(DISTINCT);
+      expect((await dst.getImage(targetId))!.hashValue).toBe(sha512(image));
+    }
+    // The broker's own store held the in-process target side's chunks.
+    expect(store.size).toBeGreaterThan(0);
   });
 
   for (const side of ['target', 'source'] as const) {
