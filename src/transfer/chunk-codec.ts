@@ -14,6 +14,13 @@
  * and never shifts the bytes after it; content-defined boundaries buy nothing there and cost a
  * rolling hash over every byte. Fixed chunks also let the source read chunk i with a plain Range
  * request, in parallel.
+ *
+ * Measured on a 512 MiB ext4 image (`mkfs.ext4 -d` of 216 MiB of system files), then 10% of its
+ * files rewritten in place (debugfs): 284 MiB of zero chunks; the first transfer's frames are
+ * 0.145 of the image. The second version's new chunks: 132 MiB at 4 MiB, 60 MiB at 1 MiB, 7.3 MiB
+ * at 64 KiB (frames at 4 MiB: 0.098 of the image). Smaller chunks dedup much better; they need the
+ * "missing?" question and the sends batched (today one request each), which is the next step.
+ * A filesystem rebuilt from scratch (a new mkfs) shares almost no chunk at any size.
  */
 import { createHash } from 'node:crypto';
 import os from 'node:os';
