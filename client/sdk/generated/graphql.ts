@@ -438,6 +438,8 @@ export type VmTypeInput = {
   networkHint?: string | null | undefined;
   /** Default 600. */
   scaleDownCooldownSeconds?: number | null | undefined;
+  /** Whether the autoscaler's scale-down may remove the original (imported) VM. Default false: clones only. */
+  scaleDownMayRemoveOriginal?: boolean | null | undefined;
   /** Default 300. */
   scaleUpCooldownSeconds?: number | null | undefined;
 };
