@@ -178,6 +178,12 @@ describe('standby images: list, keep fresh, release', () => {
 
     // The old one expires as usual (the reaper's round, driven here): deleted in the cloud; the successor stays.
     await pg.query(`UPDATE standby_images SET expires_at = now() - interval '1 second' WHERE id = $1`, [kept.id]);
+    // A delete the cloud refuses leaves the standby EXPIRED, not DELETED, and the next round tries again.
+    const fault = await sandbox.cloud('life-dst').control.injectFault({ operation: 'glance.image.delete', mode: 'fail', status: 403, count: 'always' });
+    expect(await broker.services.standbyImages.expireDue(null, null)).toEqual([]);
+    expect((await dst.getImage(kept.imageId))?.status).toBe('active');
+    expect((await list(a, { x: true })).find((s) => s.id === kept.id)).toMatchObject({ state: 'EXPIRED', deletedAt: null });
+    await sandbox.cloud('life-dst').control.clearFaults(fault.id);
     const expired = await broker.services.standbyImages.expireDue(null, null);
     expect(expired.map((e) => [e.standby.id, e.imageDeleted]).sort()).toEqual([[first.id, true], [kept.id, true]].sort());
     expect(isGone(await dst.getImage(kept.imageId))).toBe(true);
