@@ -46,6 +46,7 @@ import { LeaderLock } from './scheduler/leader-lock';
 import { LeaderScheduler } from './scheduler/leader-scheduler';
 import { MonitoringPoller } from './scheduler/monitoring.poller';
 import { RetentionTask } from './scheduler/retention.task';
+import { StandbyRefresher } from './scheduler/standby-refresher';
 import { createServices, Services } from './services';
 import { LocalTransferSide } from './transfer/local-side';
 
@@ -221,12 +222,13 @@ export async function startBroker(config: Config, logger: Logger, adapters: Brok
     })
       .add(new CloudHealthProber(services.cloudHealth, logger, metrics, config.cloudHealth.intervalMs))
       .add(
-        new CloneReaper(dataSource, services.clouds, cloudApis, services.audit, metrics, logger, {
+        new CloneReaper(dataSource, services.clouds, cloudApis, services.audit, services.standbyImages, metrics, logger, {
           intervalMs: config.clone.reaperIntervalMs,
           graceMs: config.clone.reaperGraceMs,
         }),
       )
-      .add(new RetentionTask(dataSource, metrics, logger, config.retention));
+      .add(new RetentionTask(dataSource, metrics, logger, config.retention))
+      .add(new StandbyRefresher(services.standbyImages, logger, config.standby.refreshIntervalMs));
     if (services.monitoringPoll) scheduler.add(new MonitoringPoller(services.monitoringPoll, logger, config.monitoring.pollIntervalMs));
     scheduler.add(new Autoscaler(services.autoscaler, logger, config.scheduler.tickMs));
     scheduler.start();

@@ -99,6 +99,7 @@ const schema = z.object({
   CLONE_REAPER_INTERVAL_SECONDS: int(1, 86_400).default(300),
   CLONE_REAPER_GRACE_SECONDS: int(0, 86_400).default(60),
   STANDBY_IMAGE_TTL_SECONDS: int(1, 30 * 86_400).default(3600),
+  STANDBY_REFRESH_INTERVAL_SECONDS: int(1, 86_400).default(30),
   CLOUD_HEALTH_INTERVAL_SECONDS: int(1, 86_400).default(60),
   MONITORING_POLL_SECONDS: int(1, 3600).default(15),
   SCHEDULER_TICK_SECONDS: int(1, 3600).default(5),
@@ -150,8 +151,11 @@ export interface Config {
   transfer: { engine: 'auto' | 'relay' | 'chunked'; secret: string | null; cacheDir: string; cacheBytes: number };
   /** Clone jobs this broker runs at once (0: this replica only serves the API). */
   clone: { concurrency: number; leaseMs: number; stepAttempts: number; reaperIntervalMs: number; reaperGraceMs: number };
-  /** How long a standby image (prepareStandby) may be booted from; past it the leader's reaper deletes it. */
-  standby: { ttlMs: number };
+  /**
+   * How long a standby image (prepareStandby) may be booted from; past it the leader's reaper
+   * deletes it. How often the leader looks for kept-fresh standbys due for a successor.
+   */
+  standby: { ttlMs: number; refreshIntervalMs: number };
   /** Scale-down jobs this broker runs at once (0: none here); they share the clone jobs' lease and attempts. */
   scaleDown: { concurrency: number };
   /** How often the leader replica probes every registered cloud's Keystone. */
@@ -221,7 +225,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       reaperIntervalMs: c.CLONE_REAPER_INTERVAL_SECONDS * 1000,
       reaperGraceMs: c.CLONE_REAPER_GRACE_SECONDS * 1000,
     },
-    standby: { ttlMs: c.STANDBY_IMAGE_TTL_SECONDS * 1000 },
+    standby: { ttlMs: c.STANDBY_IMAGE_TTL_SECONDS * 1000, refreshIntervalMs: c.STANDBY_REFRESH_INTERVAL_SECONDS * 1000 },
     scaleDown: { concurrency: c.SCALE_DOWN_CONCURRENCY },
     cloudHealth: { intervalMs: c.CLOUD_HEALTH_INTERVAL_SECONDS * 1000 },
     monitoring: { pollIntervalMs: c.MONITORING_POLL_SECONDS * 1000 },

@@ -14,6 +14,7 @@ import { loginCommand } from './commands/login';
 import { loadBalancersCommand, monitoringServersCommand, sshKeysCommand } from './commands/integrations';
 import { scaleDownJobsCommand } from './commands/scale-down';
 import { decisionsCommand, samplesCommand } from './commands/scaling';
+import { standbyCommand } from './commands/standby';
 import { matchmakeCommand, vmsCommand, vmTypesCommand } from './commands/vms';
 import { CliError, Exit, exitCodeOf } from './errors';
 import { Output } from './output';
@@ -43,7 +44,7 @@ Example:
   intercloud vms import --cloud home --server sip-1 --vm-type opensips
   intercloud clone sip-1 --to partner-b --watch`,
     );
-  for (const c of [loginCommand(), cloudsCommand(), applyCommand(), vmTypesCommand(), vmsCommand(), matchmakeCommand(), cloneCommand(), jobsCommand(), scaleDownJobsCommand(), decisionsCommand(), samplesCommand(), sshKeysCommand(), monitoringServersCommand(), loadBalancersCommand()]) {
+  for (const c of [loginCommand(), cloudsCommand(), applyCommand(), vmTypesCommand(), vmsCommand(), matchmakeCommand(), cloneCommand(), jobsCommand(), standbyCommand(), scaleDownJobsCommand(), decisionsCommand(), samplesCommand(), sshKeysCommand(), monitoringServersCommand(), loadBalancersCommand()]) {
     program.addCommand(c);
   }
   // Every level exits through the handler below (code 2 for usage errors), never process.exit.

@@ -1,21 +1,24 @@
 /**
- * Per-request batching of the rows field resolvers load by id (a job's clouds and VMs, a VM's
- * cloud, a VM type's thresholds): the lookups of one kind made while one level of a response
- * resolves become one query, so a page of N jobs costs the same few queries for any N. Each
- * batch goes through the same service rule as the single lookup, for the same caller, so what a
- * caller sees is exactly what it saw one row at a time (invisible rows are null).
+ * Per-request batching of the rows field resolvers load by id (a job's clouds, VMs and standby
+ * image, a VM's cloud, a VM type's thresholds, a standby's VM type): the lookups of one kind made
+ * while one level of a response resolves become one query, so a page of N jobs (or standby
+ * images) costs the same few queries for any N. Each batch goes through the same service rule as
+ * the single lookup, for the same caller, so what a caller sees is exactly what it saw one row at
+ * a time (invisible rows are null).
  *
  * Nothing is cached beyond a batch: a WebSocket operation's context lives as long as its
  * subscription, and a later mutation in the same request must not read a stale row.
  */
 import DataLoader from 'dataloader';
-import { CloudEntity, ThresholdEntity, VmEntity } from '../domain/entities';
+import { CloudEntity, StandbyImageEntity, ThresholdEntity, VmEntity, VmTypeEntity } from '../domain/entities';
 import { Principal } from '../domain/principal';
 import type { Services } from '../services';
 
 interface CallerLoaders {
   vms: DataLoader<string, VmEntity | null>;
   clouds: DataLoader<string, CloudEntity | null>;
+  vmTypes: DataLoader<string, VmTypeEntity | null>;
+  standbyImages: DataLoader<string, StandbyImageEntity | null>;
 }
 
 const BATCH_ONLY = { cache: false } as const;
@@ -37,6 +40,16 @@ export class RelatedRowLoaders {
     return this.of(principal).clouds.load(id);
   }
 
+  /** The VM type if it is the caller's, else null. */
+  vmType(principal: Principal, id: string): Promise<VmTypeEntity | null> {
+    return this.of(principal).vmTypes.load(id);
+  }
+
+  /** The standby image if it is the caller's tenant's, else null. */
+  standbyImage(principal: Principal, id: string): Promise<StandbyImageEntity | null> {
+    return this.of(principal).standbyImages.load(id);
+  }
+
   /** The thresholds of a VM type the caller already holds. */
   thresholds(vmTypeId: string): Promise<ThresholdEntity[]> {
     this.thresholdLoader ??= new DataLoader(async (ids: readonly string[]) => {
@@ -56,6 +69,14 @@ export class RelatedRowLoaders {
         }, BATCH_ONLY),
         clouds: new DataLoader(async (ids: readonly string[]) => {
           const found = await this.services.clouds.getMany(principal, ids);
+          return ids.map((id) => found.get(id) ?? null);
+        }, BATCH_ONLY),
+        vmTypes: new DataLoader(async (ids: readonly string[]) => {
+          const found = await this.services.vmTypes.getMany(principal, ids);
+          return ids.map((id) => found.get(id) ?? null);
+        }, BATCH_ONLY),
+        standbyImages: new DataLoader(async (ids: readonly string[]) => {
+          const found = await this.services.standbyImages.getMany(principal, ids);
           return ids.map((id) => found.get(id) ?? null);
         }, BATCH_ONLY),
       };

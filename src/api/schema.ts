@@ -11,6 +11,7 @@ import { ScaleDownResolver } from './resolvers/scale-down.resolver';
 import { MonitoringServerResolver } from './resolvers/monitoring-server.resolver';
 import { ScalingResolver } from './resolvers/scaling.resolver';
 import { SshKeyResolver } from './resolvers/ssh-key.resolver';
+import { StandbyImageResolver } from './resolvers/standby-image.resolver';
 import { TenancyResolver } from './resolvers/tenancy.resolver';
 import { VmTypeResolver } from './resolvers/vm-type.resolver';
 import { VmResolver } from './resolvers/vm.resolver';
@@ -21,6 +22,7 @@ export const resolvers = [
   VmTypeResolver,
   VmResolver,
   CloneJobResolver,
+  StandbyImageResolver,
   ScaleDownResolver,
   ScalingResolver,
   MatchmakingResolver,

@@ -23,6 +23,8 @@ export interface ScalingVmType {
   maxInstances: number;
   scaleUpCooldownSeconds: number;
   scaleDownCooldownSeconds: number;
+  /** Whether scale-down may remove an original (imported) VM; absent reads as false, the default. */
+  scaleDownMayRemoveOriginal?: boolean;
 }
 
 export interface MetricSample extends ObservedState {
@@ -252,8 +254,8 @@ function scaleDown(f: ScalingFacts): ScalingVerdict | null {
     }
     const refusal = scaleDownRefusal(f.vms.length, f.vmType.minInstances);
     if (refusal) return blocked(f, ScalingOutcome.AT_MIN, t, `${held}; not scaling down: ${refusal}`);
-    const candidates = f.vms.map((vm) => ({ vm, verdict: candidacy(vm), load: latestValue(vm, threshold.metric) }));
-    const eligible = candidates.filter((c) => c.verdict === null).sort((a, b) => byLoad(a.load, b.load) || b.vm.createdAt.getTime() - a.vm.createdAt.getTime());
+    const candidates = f.vms.map((vm) => ({ vm, verdict: candidacy(f, vm), load: latestValue(vm, threshold.metric) }));
+    const eligible = candidates.filter((c) => c.verdict === null).sort((a, b) => byLoad(a.load, b.load) || byOrigin(a.vm, b.vm) || b.vm.createdAt.getTime() - a.vm.createdAt.getTime());
     const listed = candidates.map((c) => ({ vmId: c.vm.id, name: c.vm.name, latestValue: c.load, verdict: c.verdict ?? 'eligible' }));
     const choice = eligible[0];
     if (!choice) return blocked(f, ScalingOutcome.NO_CANDIDATE, t, `${held}; not scaling down: no VM may be removed (${listed.map((c) => `${c.name}: ${c.verdict}`).join('; ')})`, { candidates: listed });
@@ -261,7 +263,7 @@ function scaleDown(f: ScalingFacts): ScalingVerdict | null {
       action: ScalingAction.SCALE_DOWN,
       outcome: ScalingOutcome.SCALE_DOWN,
       metric: threshold.metric,
-      reason: `${held}; scaling down: removing ${choice.vm.name}, the least-loaded clone (latest ${threshold.metric}: ${choice.load ?? 'no value'})`,
+      reason: `${held}; scaling down: removing ${choice.vm.name}, the least-loaded ${choice.vm.origin === VmOrigin.CLONE ? 'clone' : 'instance (an original: the VM type sets scaleDownMayRemoveOriginal)'} (latest ${threshold.metric}: ${choice.load ?? 'no value'})`,
       evidence: evidenceOf(f, ScalingOutcome.SCALE_DOWN, t, { candidates: listed, removeVmId: choice.vm.id }),
       removeVmId: choice.vm.id,
     };
@@ -281,12 +283,26 @@ export function stabilisation(f: Pick<ScalingFacts, 'vmType' | 'lastCloneStarted
   return { endsAt: new Date(latest[0].getTime() + f.vmType.scaleDownCooldownSeconds * 1000), what: `${latest[1]} (${latest[0].toISOString()})` };
 }
 
-/** Null when the VM may be removed, else why not: only clones, ACTIVE, in no job. */
-function candidacy(vm: ScalingVm): string | null {
-  if (vm.origin !== VmOrigin.CLONE) return 'the original, never removed by the autoscaler';
+/**
+ * Null when the VM may be removed, else why not: ACTIVE, in no job, and a clone unless the VM
+ * type allows removing its original (scaleDownMayRemoveOriginal). An original that may go still
+ * stays while no other VM of the type is ACTIVE: removing it would leave only instances that do
+ * not serve yet (the count rule, scaleDownRefusal, only counts them).
+ */
+function candidacy(f: ScalingFacts, vm: ScalingVm): string | null {
+  if (vm.origin !== VmOrigin.CLONE) {
+    // Worded as before the setting existed: decisions stored then and now read alike.
+    if (!f.vmType.scaleDownMayRemoveOriginal) return 'the original, never removed by the autoscaler';
+    if (!f.vms.some((other) => other.id !== vm.id && other.state === 'ACTIVE')) return 'the original, kept while no other instance of the type is ACTIVE';
+  }
   if (vm.state !== 'ACTIVE') return `not ACTIVE (${vm.state})`;
   if (vm.busy) return vm.busy;
   return null;
+}
+
+/** At equal load a clone goes before an original (when the type lets originals go at all). */
+function byOrigin(a: ScalingVm, b: ScalingVm): number {
+  return Number(a.origin !== VmOrigin.CLONE) - Number(b.origin !== VmOrigin.CLONE);
 }
 
 function latestValue(vm: ScalingVm, metric: string): number | null {

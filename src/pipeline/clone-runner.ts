@@ -164,7 +164,9 @@ export class CloneRunner extends SagaRunner<CloneJobEntity, CloneContext> {
   /**
    * A STANDBY job ends with its image kept in the target cloud as a standby image of the source's
    * VM type, fresh for STANDBY_IMAGE_TTL_SECONDS; no server, no VM. The reaper leaves the image
-   * alone (it is the DONE job's result) until the standby expires, then deletes it.
+   * alone (it is the DONE job's result) until the standby expires, then deletes it. A job that
+   * keeps its standby fresh (read now: keepFresh may have been asked for while it ran) hands the
+   * flag over: the new standby is the one the refresher watches, the older ones expire as usual.
    */
   private async finishStandby(ctx: CloneContext): Promise<boolean> {
     const { job, artefacts } = ctx;
@@ -175,9 +177,18 @@ export class CloneRunner extends SagaRunner<CloneJobEntity, CloneContext> {
     const expiresAt = new Date(Date.now() + this.clone.standbyTtlMs);
     const standby = await store.transaction(async (tx) => {
       if (!(await store.write(tx, job.id, { state: CloneJobState.DONE, phase: ClonePhase.DONE, finishedAt: 'now' }, [CloneJobState.RUNNING]))) return null;
+      const [{ keep_fresh: keepFresh }]: { keep_fresh: boolean }[] = await tx.query(`SELECT keep_fresh FROM clone_jobs WHERE id = $1`, [job.id]);
       const row = await tx.save(
-        tx.create(StandbyImageEntity, { tenantId: job.tenantId, vmTypeId, cloudId: ctx.target.cloud.id, imageId, sourceVmId: ctx.source.vm.id, createdByJobId: job.id, expiresAt }),
+        tx.create(StandbyImageEntity, { tenantId: job.tenantId, vmTypeId, cloudId: ctx.target.cloud.id, imageId, sourceVmId: ctx.source.vm.id, createdByJobId: job.id, expiresAt, keepFresh }),
       );
+      if (keepFresh) {
+        await tx.query(`UPDATE standby_images SET keep_fresh = false WHERE tenant_id = $1 AND vm_type_id = $2 AND cloud_id = $3 AND id <> $4 AND keep_fresh`, [
+          job.tenantId,
+          vmTypeId,
+          ctx.target.cloud.id,
+          row.id,
+        ]);
+      }
       await store.write(tx, job.id, { standbyImageId: row.id });
       await publishCloneEvent(this.clone.bus, tx, job.tenantId, {
         jobId: job.id,
@@ -185,11 +196,11 @@ export class CloneRunner extends SagaRunner<CloneJobEntity, CloneContext> {
         phase: ClonePhase.DONE,
         bytesTransferred: job.bytesTransferred,
         bytesTotal: job.bytesTotal,
-        message: `standby image ${imageId} ready in cloud ${ctx.target.cloud.name} until ${expiresAt.toISOString()}; clones of this VM type into this cloud boot from it`,
+        message: `standby image ${imageId} ready in cloud ${ctx.target.cloud.name} until ${expiresAt.toISOString()}; clones of this VM type into this cloud boot from it${keepFresh ? '; kept fresh: a successor is prepared before it expires' : ''}`,
       });
       return row;
     });
-    if (standby) ctx.log.info({ standbyImageId: standby.id, imageId, vmTypeId, expiresAt }, 'standby image ready');
+    if (standby) ctx.log.info({ standbyImageId: standby.id, imageId, vmTypeId, expiresAt, keepFresh: standby.keepFresh }, 'standby image ready');
     return standby !== null;
   }
 }

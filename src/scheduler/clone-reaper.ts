@@ -6,16 +6,17 @@
  * between a create and its checkpoint, or an undo that gave up, left behind is so cleaned up.
  * Every deletion is logged, counted in /metrics and recorded in the tenant's audit stream.
  * It also expires standby images (prepareStandby) past their expiresAt that no live clone job
- * boots from: deleted in their cloud, their row marked deleted.
+ * boots from: deleted in their cloud, their row marked deleted (StandbyImageService.expireDue).
  */
 import { Logger } from 'pino';
 import { DataSource, IsNull } from 'typeorm';
 import { Metrics } from '../api/metrics';
 import { CloneJobState } from '../domain/clone-phase';
-import { CloudEntity, StandbyImageEntity } from '../domain/entities';
+import { CloudEntity } from '../domain/entities';
 import { CloudApi, CloudApiFactory } from '../ports/cloud-api.port';
 import { AuditService } from '../services/audit.service';
 import { CloudService } from '../services/cloud.service';
+import { StandbyImageService } from '../services/standby-image.service';
 import { CloneArtefacts } from '../pipeline/clone-step';
 import { PeriodicTask } from './leader-scheduler';
 
@@ -54,6 +55,7 @@ export class CloneReaper implements PeriodicTask {
     private readonly clouds: CloudService,
     private readonly cloudApis: CloudApiFactory,
     private readonly audit: AuditService,
+    private readonly standbys: StandbyImageService,
     private readonly metrics: Pick<Metrics, 'reapedObjects'>,
     private readonly logger: Logger,
     private readonly options: CloneReaperOptions,
@@ -77,41 +79,14 @@ export class CloneReaper implements PeriodicTask {
   }
 
   /**
-   * Standby images past their expiry that no live clone job boots from. Each row is claimed
-   * (FOR UPDATE SKIP LOCKED: a clone being created holds it FOR SHARE and is skipped until the
-   * next run, when its job is live and keeps it) and marked deleted before the image is deleted,
-   * so no new clone picks it; an image delete that fails is logged and the row stays marked (the
-   * image still carries its job's tag, and the job is DONE, so no one boots from it again).
-   * Returns how many it expired.
+   * Standby images past their expiry that no live clone job boots from are deleted in their
+   * cloud and audited (StandbyImageService.expireDue: a delete that fails is tried again next
+   * round). Returns how many it expired.
    */
   async expireStandbys(): Promise<number> {
-    const claimed: StandbyImageEntity[] = await this.dataSource.transaction(async (tx) => {
-      const rows: { id: string }[] = await tx.query(
-        `SELECT s.id FROM standby_images s
-         WHERE s.deleted_at IS NULL AND s.expires_at <= now()
-           AND NOT EXISTS (SELECT 1 FROM clone_jobs j WHERE j.standby_image_id = s.id AND j.purpose = 'CLONE' AND j.state NOT IN ('DONE', 'FAILED', 'CANCELLED'))
-         FOR UPDATE OF s SKIP LOCKED`,
-      );
-      if (rows.length === 0) return [];
-      const ids = rows.map((r) => r.id);
-      await tx.query(`UPDATE standby_images SET deleted_at = now() WHERE id = ANY($1::uuid[])`, [ids]);
-      return tx.getRepository(StandbyImageEntity).findBy(ids.map((id) => ({ id })));
-    });
-    for (const standby of claimed) {
-      const log = { cloudId: standby.cloudId, jobId: standby.createdByJobId, standbyImageId: standby.id, imageId: standby.imageId, expiredAt: standby.expiresAt };
-      try {
-        const cloud = await this.dataSource.getRepository(CloudEntity).findOneByOrFail({ id: standby.cloudId });
-        await this.cloudApis.forConnection(this.clouds.connectionOf(cloud)).deleteImage(standby.imageId);
-        this.metrics.reapedObjects.inc({ kind: 'standby_image' });
-        this.logger.info(log, 'expired standby image deleted');
-      } catch (err) {
-        this.logger.warn({ ...log, err }, 'could not delete an expired standby image');
-      }
-      await this.dataSource.transaction((tx) =>
-        this.audit.record(tx, null, standby.tenantId, 'standbyImage.expire', 'CloneJob', standby.createdByJobId, { cloudId: standby.cloudId, imageId: standby.imageId, standbyImageId: standby.id }),
-      );
-    }
-    return claimed.length;
+    const expired = await this.standbys.expireDue(null, null);
+    for (const e of expired) if (e.imageDeleted) this.metrics.reapedObjects.inc({ kind: 'standby_image' });
+    return expired.length;
   }
 
   /** Returns how many objects it deleted. */

@@ -2,7 +2,7 @@
 import { DataSource } from 'typeorm';
 import { z } from 'zod';
 import { CloneJobState } from '../domain/clone-phase';
-import { CloneJobEntity, StandbyImageEntity } from '../domain/entities';
+import { CloneJobEntity } from '../domain/entities';
 import { BadUserInputError, NotFoundError } from '../domain/errors';
 import { Principal } from '../domain/principal';
 import { Permission } from '../domain/roles';
@@ -45,12 +45,6 @@ export class CloneJobQueryService {
     const job = await this.dataSource.getRepository(CloneJobEntity).findOne({ where: { id, tenantId: principal.tenantId } });
     if (!job) throw new NotFoundError('CloneJob', id);
     return job;
-  }
-
-  /** A standby image of the caller's tenant (a job's standbyImage), or null. */
-  async standbyImage(principal: Principal, id: string): Promise<StandbyImageEntity | null> {
-    requirePermission(principal, Permission.READ);
-    return this.dataSource.getRepository(StandbyImageEntity).findOne({ where: { id, tenantId: principal.tenantId } });
   }
 
   async page(principal: Principal, rawArgs: unknown): Promise<CloneJobPage> {

@@ -95,11 +95,15 @@ export class CloneJobService {
    * original (the oldest imported ACTIVE VM) that runs SNAPSHOT -> TRANSFER -> IMPORT and ends DONE
    * keeping the image (STANDBY_IMAGE_TTL_SECONDS). One at a time per type and cloud: while a
    * prepare is in flight that job is returned, and while a fresh standby exists the job that made it.
+   * With keepFresh the standby (made now, in flight or already there) is kept fresh by the leader's
+   * refresher. `replacing` (the refresher) is a kept-fresh standby near its expiry that does not
+   * count as fresh here.
    */
-  async prepareStandby(principal: Principal, vmTypeId: string, cloudId: string): Promise<CloneJobEntity> {
+  async prepareStandby(principal: Principal, vmTypeId: string, cloudId: string, options: { keepFresh?: boolean | null; replacing?: string } = {}): Promise<CloneJobEntity> {
     requirePermission(principal, Permission.MANAGE_SCALING);
     parseInput(uuidRule, vmTypeId, 'vmTypeId');
     parseInput(uuidRule, cloudId, 'cloudId');
+    const keepFresh = parseInput(z.boolean().nullable().optional(), options.keepFresh, 'keepFresh') ?? false;
     const vmType = await this.dataSource.getRepository(VmTypeEntity).findOne({ where: { id: vmTypeId, tenantId: principal.tenantId } });
     if (!vmType) throw new BadUserInputError('vmTypeId', 'must be the id of one of your VM types');
     const target = await this.usableTarget(principal, cloudId, 'cloudId');
@@ -113,9 +117,13 @@ export class CloneJobService {
     return this.dataSource.transaction(async (tx) => {
       // Serialises prepares of one type and cloud, so two requests (or ticks) make one standby.
       await tx.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`standby:${vmType.id}:${target.id}`]);
-      const existing = await this.standbyJobOf(tx, principal.tenantId, vmType.id, target.id);
-      if (existing) return existing;
-      return this.createJob(principal, { vm, target, idempotencyKey: `standby:${crypto.randomUUID()}`, name: null, purpose: CloneJobPurpose.STANDBY }, tx);
+      const existing = await this.standbyJobOf(tx, principal.tenantId, vmType.id, target.id, options.replacing ?? null);
+      if (existing) {
+        if (keepFresh) await this.keepFresh(tx, principal, existing);
+        return existing;
+      }
+      const purpose = CloneJobPurpose.STANDBY;
+      return this.createJob(principal, { vm, target, idempotencyKey: `standby:${crypto.randomUUID()}`, name: null, purpose, keepFresh, replacing: options.replacing ?? null }, tx);
     });
   }
 
@@ -155,18 +163,44 @@ export class CloneJobService {
     throw fail(`no cloud holding a fresh standby image of its VM type can take the clone: ${passedOver.join('; ')}`);
   }
 
-  /** A prepare of the type into the cloud that is in flight, else the DONE job of a fresh standby there; null when neither. */
-  private async standbyJobOf(tx: EntityManager, tenantId: string, vmTypeId: string, cloudId: string): Promise<CloneJobEntity | null> {
+  /**
+   * A prepare of the type into the cloud that is in flight, else the DONE job of a fresh standby
+   * there (other than `replacing`); null when neither.
+   */
+  private async standbyJobOf(tx: EntityManager, tenantId: string, vmTypeId: string, cloudId: string, replacing: string | null): Promise<CloneJobEntity | null> {
     const [row]: { id: string }[] = await tx.query(
       `SELECT j.id FROM clone_jobs j JOIN vms v ON v.id = j.source_vm_id
        WHERE j.tenant_id = $1 AND v.vm_type_id = $2 AND j.target_cloud_id = $3 AND j.purpose = $4 AND j.state <> ALL($5)
        UNION ALL
        SELECT s.created_by_job_id FROM standby_images s
        WHERE s.tenant_id = $1 AND s.vm_type_id = $2 AND s.cloud_id = $3 AND s.deleted_at IS NULL AND s.expires_at > now()
+         AND s.id IS DISTINCT FROM $6::uuid
        LIMIT 1`,
-      [tenantId, vmTypeId, cloudId, CloneJobPurpose.STANDBY, terminalStates],
+      [tenantId, vmTypeId, cloudId, CloneJobPurpose.STANDBY, terminalStates, replacing],
     );
     return row ? tx.findOneByOrFail(CloneJobEntity, { id: row.id }) : null;
+  }
+
+  /**
+   * keepFresh asked of a standby that is already there or on its way: a job in flight hands the
+   * flag to the standby it makes; a fresh standby takes the flag over from any older one.
+   */
+  private async keepFresh(tx: EntityManager, principal: Principal, job: CloneJobEntity): Promise<void> {
+    if (!isTerminal(job.state)) {
+      if (job.keepFresh) return;
+      await tx.update(CloneJobEntity, { id: job.id }, { keepFresh: true });
+      job.keepFresh = true;
+    } else {
+      const standby = job.standbyImageId ? await tx.findOneBy(StandbyImageEntity, { id: job.standbyImageId }) : null;
+      if (!standby || standby.keepFresh) return;
+      await tx.query(`UPDATE standby_images SET keep_fresh = (id = $4) WHERE tenant_id = $1 AND vm_type_id = $2 AND cloud_id = $3 AND (keep_fresh OR id = $4)`, [
+        standby.tenantId,
+        standby.vmTypeId,
+        standby.cloudId,
+        standby.id,
+      ]);
+    }
+    await this.audit.record(tx, principal, principal.tenantId, 'standbyImage.keepFresh', 'CloneJob', job.id, { standbyImageId: job.standbyImageId, targetCloudId: job.targetCloudId });
   }
 
   /** The VM a type is cloned from: its oldest imported ACTIVE VM, else its oldest ACTIVE one. */
@@ -195,7 +229,7 @@ export class CloneJobService {
    */
   private async createJob(
     principal: Principal,
-    o: { vm: VmEntity; target: CloudEntity; idempotencyKey: string; name: string | null; purpose: CloneJobPurpose; originDown?: CloudEntity | null },
+    o: { vm: VmEntity; target: CloudEntity; idempotencyKey: string; name: string | null; purpose: CloneJobPurpose; originDown?: CloudEntity | null; keepFresh?: boolean; replacing?: string | null },
     outer?: EntityManager,
   ): Promise<CloneJobEntity> {
     const { vm, target } = o;
@@ -221,6 +255,7 @@ export class CloneJobService {
           sourceCloudId: vm.cloudId,
           targetCloudId: target.id,
           standbyImageId: standby?.id ?? null,
+          keepFresh: o.keepFresh ?? false,
           phase: ClonePhase.QUEUED,
           state: CloneJobState.QUEUED,
           phases: [],
@@ -231,10 +266,12 @@ export class CloneJobService {
       );
       await publishCloneEvent(this.bus, tx, job.tenantId, { jobId: job.id, kind: CloneEventKind.PHASE_STARTED, phase: ClonePhase.QUEUED, message: queuedMessage(vm, target, o.purpose, standby, o.originDown ?? null) });
       const action = o.purpose === CloneJobPurpose.STANDBY ? 'cloneJob.prepareStandby' : 'cloneJob.create';
+      const standbyDetails = o.purpose === CloneJobPurpose.STANDBY ? { keepFresh: job.keepFresh, replacesStandbyImageId: o.replacing ?? null } : {};
       await this.audit.record(tx, principal, principal.tenantId, action, 'CloneJob', job.id, {
         vmId: vm.id,
         targetCloudId: target.id,
         standbyImageId: standby?.id ?? null,
+        ...standbyDetails,
         ...(o.originDown ? { originUnreachable: o.originDown.id } : {}),
       });
       await this.queue.enqueue('clone', tx, job.id);

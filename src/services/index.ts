@@ -25,6 +25,7 @@ import { ScaleDownService } from './scale-down.service';
 import { ScalingDecisionService } from './scaling-decision.service';
 import { SipBindingsService } from './sip-bindings.service';
 import { SshKeyService } from './ssh-key.service';
+import { StandbyImageService } from './standby-image.service';
 import { VmTypeService } from './vm-type.service';
 import { HostKeyFetcher, VmImportService } from './vm-import.service';
 import { VmService } from './vm.service';
@@ -80,6 +81,7 @@ export function createServices(ports: Ports) {
     scalingDecisions,
     matchmaking,
     clone,
+    standbyImages: new StandbyImageService(dataSource, clouds, cloudApis, audit, clone, ports.logger),
     scaleDown,
     autoscaler: new AutoscalerService(dataSource, scalingDecisions, clone, scaleDown, matchmaking, audit, ports.logger, { pollIntervalMs: ports.monitoringPollIntervalMs }),
     sshKeys,

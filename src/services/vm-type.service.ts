@@ -111,6 +111,7 @@ const vmTypeRule = z
     maxInstances: z.number().int('must be a whole number').min(1, 'must be at least 1').max(1000, 'must be at most 1000'),
     scaleUpCooldownSeconds: seconds(86400).default(300),
     scaleDownCooldownSeconds: seconds(86400).default(600),
+    scaleDownMayRemoveOriginal: z.boolean().default(false),
     flavorHint: z.string().trim().min(1).max(255).nullable().optional(),
     networkHint: z.string().trim().min(1).max(255).nullable().optional(),
     configureRecipe: recipeRule.nullable().optional(),
@@ -165,6 +166,14 @@ export class VmTypeService {
     const vmType = await this.dataSource.getRepository(VmTypeEntity).findOne({ where: { id, tenantId: principal.tenantId } });
     if (!vmType) throw new NotFoundError('VmType', id);
     return vmType;
+  }
+
+  /** Of these VM type ids (from stored rows), the caller's, in one query: for per-request batching of fields pointing at VM types. */
+  async getMany(principal: Principal, ids: readonly string[]): Promise<Map<string, VmTypeEntity>> {
+    requirePermission(principal, Permission.READ);
+    if (ids.length === 0) return new Map();
+    const rows = await this.dataSource.getRepository(VmTypeEntity).find({ where: { id: In([...new Set(ids)]), tenantId: principal.tenantId } });
+    return new Map(rows.map((r) => [r.id, r]));
   }
 
   /** Thresholds of many VM types at once (the GraphQL field resolver batches through this). */
@@ -258,6 +267,7 @@ function toColumns(input: VmTypeInput): Partial<VmTypeEntity> {
     maxInstances: input.maxInstances,
     scaleUpCooldownSeconds: input.scaleUpCooldownSeconds,
     scaleDownCooldownSeconds: input.scaleDownCooldownSeconds,
+    scaleDownMayRemoveOriginal: input.scaleDownMayRemoveOriginal,
     flavorHint: input.flavorHint ?? null,
     networkHint: input.networkHint ?? null,
     configureRecipe: recipe && {

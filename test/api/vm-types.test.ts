@@ -8,7 +8,7 @@ import { createSshKey, NAGIOS_HOST_TEMPLATE, registerLoadBalancer, registerMonit
 import { keyPair, tempKeyDir } from '../support/ssh-keys';
 import { addToken, createTenantWithToken, TenantToken } from '../support/tenants';
 
-const VM_TYPE_FIELDS = `id name minInstances maxInstances scaleUpCooldownSeconds scaleDownCooldownSeconds flavorHint
+const VM_TYPE_FIELDS = `id name minInstances maxInstances scaleUpCooldownSeconds scaleDownCooldownSeconds scaleDownMayRemoveOriginal flavorHint
   configureRecipe { sshKeyId sshPort sudo files { path template mode } commands readiness { command tcpPort udpPort timeoutSeconds } }
   monitoring { serverId hostTemplate hostName metrics { service metric } }
   loadBalancer { loadBalancerId setId uriTemplate attrs drainMetric drainTimeoutSeconds drainAction }
@@ -86,6 +86,7 @@ describe('VM types, thresholds and policies', () => {
       maxInstances: 4,
       scaleUpCooldownSeconds: 300,
       scaleDownCooldownSeconds: 600,
+      scaleDownMayRemoveOriginal: false,
       configureRecipe: {
         sshKeyId: aIntegrations.sshKeyId,
         sshPort: 2222,
@@ -200,6 +201,18 @@ describe('VM types, thresholds and policies', () => {
     expect(row).toEqual({ ssh_key_id: null, monitoring_server_id: null, load_balancer_id: null });
     const bad = await gqlError(url, a.token, UPDATE, { id: createVmType.id, input: { ...opensips, name: 'kamailio-edge', ...lb({ uriTemplate: 'sip:{{floating}}' }) } });
     expect(bad.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.loadBalancer.uriTemplate', rule: expect.stringContaining('unknown variable "floating"') });
+  });
+
+  it('lets the autoscaler remove the original only when scaleDownMayRemoveOriginal says so (default false, stored, replaced on update)', async () => {
+    const { createVmType } = await gqlOk(url, a.token, CREATE, { input: { name: 'asterisk', minInstances: 1, maxInstances: 3, scaleDownMayRemoveOriginal: true } });
+    expect(createVmType.scaleDownMayRemoveOriginal).toBe(true);
+    const [row] = await broker.dataSource.query(`SELECT scale_down_may_remove_original FROM vm_types WHERE id = $1`, [createVmType.id]);
+    expect(row.scale_down_may_remove_original).toBe(true);
+    // Full replacement: left out, it is back to the default.
+    const { updateVmType } = await gqlOk(url, a.token, UPDATE, { id: createVmType.id, input: { name: 'asterisk', minInstances: 1, maxInstances: 3 } });
+    expect(updateVmType.scaleDownMayRemoveOriginal).toBe(false);
+    const bad = await gqlError(url, a.token, UPDATE, { id: createVmType.id, input: { name: 'asterisk', minInstances: 1, maxInstances: 3, scaleDownMayRemoveOriginal: null } });
+    expect(bad.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.scaleDownMayRemoveOriginal' });
   });
 
   it('sets thresholds, replacing the previous set', async () => {

@@ -83,7 +83,8 @@ describe('intercloud CLI', () => {
     expectExit(await run(['clouds', 'register']), 2); // -f is required
     expectExit(await run(['no-such-command']), 2);
     expectExit(await run(['clouds', 'list']), 2); // not logged in: no URL
-  });
+    // One process per command (49 with the standby group), all at once: minutes on a loaded machine.
+  }, 180_000);
 
   it('logs in with a token read from stdin and keeps it in a 0600 config file', async () => {
     const bad = await run(['login', '--url', lab.baseUrl, '--token', 'icb_not-a-token-of-this-broker-0123456789abcdef']);
@@ -346,6 +347,32 @@ describe('intercloud CLI', () => {
       expect(cloneJob.state).toBe('CANCELLED');
     }, 180_000);
   });
+
+  // After the clone tests: while a standby is fresh in cli-partner, clones there skip SNAPSHOT, TRANSFER and IMPORT.
+  it('standby prepare --keep-fresh, standby list with age and expiry, standby release', async () => {
+    const prepared = await run(['standby', 'prepare', 'opensips', '--cloud', 'cli-partner', '--keep-fresh', '--json']);
+    expectExit(prepared, 0);
+    const jobId = JSON.parse(prepared.stdout).id as string;
+    expect((await waitForJobState(lab.broker.url, lab.tenant.token, jobId, ['DONE', 'FAILED'], 120_000)).state).toBe('DONE');
+
+    const table = await run(['standby', 'list', '--vm-type', 'opensips']);
+    expectExit(table, 0);
+    expect(table.stdout).toMatch(/ID\s.*VM TYPE\s.*CLOUD\s.*STATE\s.*AGE\s.*EXPIRES\s.*IN\s.*KEPT FRESH/);
+    expect(table.stdout).toMatch(/opensips\s.*cli-partner\s.*FRESH\s.*yes \(refresh /);
+    const [standby, ...more] = JSON.parse((await run(['standby', 'list', '--json'])).stdout) as Record<string, any>[];
+    expect(more).toEqual([]);
+    expect(standby).toMatchObject({ createdByJobId: jobId, state: 'FRESH', fresh: true, keepFresh: true, vmType: { name: 'opensips' }, cloud: { name: 'cli-partner' } });
+    expect(standby.ageSeconds).toBeGreaterThanOrEqual(0);
+
+    const released = await run(['standby', 'release', standby.id]);
+    expectExit(released, 0);
+    expect(released.stdout).toContain(`Standby ${standby.id} released: image ${standby.imageId} deleted from cli-partner.`);
+    expect((await run(['standby', 'list'])).stdout).toContain('No fresh standby images');
+    expect((await run(['standby', 'list', '--all'])).stdout).toMatch(/cli-partner\s.*DELETED\s.*\bno\b/);
+    const bad = await run(['standby', 'release', 'nope']);
+    expectExit(bad, 2);
+    expect(bad.stderr).toContain('field id');
+  }, 180_000);
 
   it('creates SSH keys from a file without ever printing the private key, and registers, lists and deletes monitoring servers and load balancers', async () => {
     const plain = keyPair(path.join(files, 'keys'), 'deploy');

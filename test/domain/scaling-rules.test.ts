@@ -172,6 +172,27 @@ describe('decideScaling: scale-down', () => {
     expect(decideScaling(facts({ vms: twoIdle(), vmType: { ...facts().vmType, minInstances: 2 } }))).toMatchObject({ outcome: ScalingOutcome.AT_MIN, reason: expect.stringContaining('minimum of 2') });
   });
 
+  describe('the original (imported) VM', () => {
+    const orig = (value: number) => original({ load: steady(OK), idle: steady(WARNING, 0, value) });
+    const clone = (id: string, value: number | null, over: Partial<ScalingVm> = {}) => vm(id, { load: steady(OK), idle: steady(WARNING, 0, value) }, over);
+    it.each<[string, boolean | undefined, number, ScalingVm[], ScalingOutcome, string | undefined, string]>([
+      ['not allowed (default): the clone goes, though the original is less loaded', undefined, 1, [orig(1), clone('c1', 5)], ScalingOutcome.SCALE_DOWN, 'c1', 'the least-loaded clone'],
+      ['not allowed (false): the clone goes, though the original is less loaded', false, 1, [orig(1), clone('c1', 5)], ScalingOutcome.SCALE_DOWN, 'c1', 'the least-loaded clone'],
+      ['not allowed, and the only clone is busy: nothing to remove', false, 1, [orig(1), clone('c1', 5, { busy: 'source of clone job j' })], ScalingOutcome.NO_CANDIDATE, undefined, 'orig: the original, never removed by the autoscaler'],
+      ['allowed: the less-loaded original goes', true, 1, [orig(1), clone('c1', 5)], ScalingOutcome.SCALE_DOWN, 'orig', 'an original: the VM type sets scaleDownMayRemoveOriginal'],
+      ['allowed: a less-loaded clone still goes first', true, 1, [orig(5), clone('c1', 1)], ScalingOutcome.SCALE_DOWN, 'c1', 'the least-loaded clone'],
+      ['allowed, equal load: the clone before the original', true, 1, [orig(3), clone('c1', 3)], ScalingOutcome.SCALE_DOWN, 'c1', 'the least-loaded clone'],
+      ['allowed, but no other instance is ACTIVE: kept', true, 1, [orig(1), clone('c1', 5, { state: 'BUILD' })], ScalingOutcome.NO_CANDIDATE, undefined, 'kept while no other instance of the type is ACTIVE'],
+      ['allowed, but it is the last instance', true, 0, [orig(1)], ScalingOutcome.AT_MIN, undefined, 'last instance'],
+      ['allowed, but the minimum would be broken', true, 2, [orig(1), clone('c1', 5)], ScalingOutcome.AT_MIN, undefined, 'minimum of 2'],
+    ])('%s', (_name, allowed, minInstances, vms, outcome, removeVmId, words) => {
+      const v = decideScaling(facts({ vms, vmType: { ...facts().vmType, minInstances, scaleDownMayRemoveOriginal: allowed } }))!;
+      expect(v.outcome).toBe(outcome);
+      expect(v.removeVmId).toBe(removeVmId);
+      expect(v.reason).toContain(words);
+    });
+  });
+
   it.each<[string, Partial<ScalingVm>, string]>([
     ['not ACTIVE', { state: 'BUILD' }, 'not ACTIVE (BUILD)'],
     ['in a job', { busy: 'source of clone job j' }, 'source of clone job j'],

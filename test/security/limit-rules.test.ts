@@ -163,6 +163,6 @@ describe('list arguments of the broker schema', () => {
         expect({ field: field.name, listOrConnection: isListType(returned) || isConnection }).toEqual({ field: field.name, listOrConnection: true });
       }
     }
-    expect(seen.sort()).toEqual(['Query.auditLog', 'Query.cloneJobs', 'Query.samples', 'Query.scaleDownJobs', 'Query.scalingDecisions']);
+    expect(seen.sort()).toEqual(['Query.auditLog', 'Query.cloneJobs', 'Query.samples', 'Query.scaleDownJobs', 'Query.scalingDecisions', 'Query.standbyImages']);
   });
 });

@@ -366,6 +366,15 @@ export type SshKeyInput = {
   username: string;
 };
 
+/** Where a standby image is in its life. */
+export type StandbyState =
+  /** Deleted from its cloud. */
+  | 'DELETED'
+  /** Past its expiry (or released), still in its cloud: no new clone boots from it; deleted once no running clone boots from it. */
+  | 'EXPIRED'
+  /** In its cloud and not expired: clones of its VM type into that cloud boot from it. */
+  | 'FRESH';
+
 /** A threshold for one metric of a VM type. */
 export type ThresholdInput = {
   /** Whether the scheduler evaluates it. */
@@ -442,6 +451,8 @@ export type VmTypeInput = {
   networkHint?: string | null | undefined;
   /** Default 600. */
   scaleDownCooldownSeconds?: number | null | undefined;
+  /** Whether the autoscaler's scale-down may remove the original (imported) VM. Default false: clones only. */
+  scaleDownMayRemoveOriginal?: boolean | null | undefined;
   /** Default 300. */
   scaleUpCooldownSeconds?: number | null | undefined;
 };
@@ -471,6 +482,8 @@ export type SshKeyFieldsFragment = { id: string, name: string, username: string,
 export type MonitoringServerFieldsFragment = { id: string, name: string, statusUrl: string, username: string, sshHost: string, sshPort: number, sshKeyId: string, configDir: string, verifyCommand: Array<string>, pidFile: string, health: MonitoringHealth, lastError: string | null, lastPolledAt: string | null, createdAt: string, updatedAt: string, sshHostKey: { algorithm: string | null, fingerprint: string } };
 
 export type LoadBalancerFieldsFragment = { id: string, name: string, kind: LoadBalancerKind, table: string, rpcUrl: string, reloadMethod: string, listMethod: string | null, createdAt: string, updatedAt: string, db: { host: string, port: number, user: string, database: string } };
+
+export type StandbyImageFieldsFragment = { id: string, vmTypeId: string, cloudId: string, imageId: string, sourceVmId: string, createdByJobId: string, createdAt: string, ageSeconds: number, expiresAt: string, fresh: boolean, state: StandbyState, keepFresh: boolean, refreshAt: string | null, deletedAt: string | null, vmType: { id: string, name: string } | null, cloud: { id: string, name: string } | null };
 
 export type RegisterCloudMutationVariables = Exact<{
   input: RegisterCloudInput;
@@ -609,6 +622,22 @@ export type DeleteLoadBalancerMutationVariables = Exact<{
 
 export type DeleteLoadBalancerMutation = { deleteLoadBalancer: boolean };
 
+export type PrepareStandbyMutationVariables = Exact<{
+  vmTypeId: string | number;
+  cloudId: string | number;
+  keepFresh?: boolean | null | undefined;
+}>;
+
+
+export type PrepareStandbyMutation = { prepareStandby: { id: string, name: string, idempotencyKey: string, phase: ClonePhase, state: CloneJobState, bytesTotal: number | null, bytesTransferred: number, createdAt: string, finishedAt: string | null, phases: Array<{ phase: ClonePhase, startedAt: string, finishedAt: string | null, durationMs: number | null }>, error: { code: string, message: string } | null, sourceVm: { id: string, name: string } | null, sourceCloud: { id: string, name: string } | null, targetCloud: { id: string, name: string } | null, resultVm: { id: string, name: string, serverId: string, addresses: Array<{ address: string, kind: string }> } | null } };
+
+export type ReleaseStandbyMutationVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type ReleaseStandbyMutation = { releaseStandby: { id: string, vmTypeId: string, cloudId: string, imageId: string, sourceVmId: string, createdByJobId: string, createdAt: string, ageSeconds: number, expiresAt: string, fresh: boolean, state: StandbyState, keepFresh: boolean, refreshAt: string | null, deletedAt: string | null, vmType: { id: string, name: string } | null, cloud: { id: string, name: string } | null } };
+
 export type MeQueryVariables = Exact<{ [key: string]: never; }>;
 
 
@@ -723,6 +752,16 @@ export type LoadBalancersQueryVariables = Exact<{ [key: string]: never; }>;
 
 
 export type LoadBalancersQuery = { loadBalancers: Array<{ id: string, name: string, kind: LoadBalancerKind, table: string, rpcUrl: string, reloadMethod: string, listMethod: string | null, createdAt: string, updatedAt: string, db: { host: string, port: number, user: string, database: string } }> };
+
+export type StandbyImagesQueryVariables = Exact<{
+  vmTypeId?: string | number | null | undefined;
+  cloudId?: string | number | null | undefined;
+  includeExpired?: boolean | null | undefined;
+  first?: number | null | undefined;
+}>;
+
+
+export type StandbyImagesQuery = { standbyImages: Array<{ id: string, vmTypeId: string, cloudId: string, imageId: string, sourceVmId: string, createdByJobId: string, createdAt: string, ageSeconds: number, expiresAt: string, fresh: boolean, state: StandbyState, keepFresh: boolean, refreshAt: string | null, deletedAt: string | null, vmType: { id: string, name: string } | null, cloud: { id: string, name: string } | null }> };
 
 export type CloneJobEventsSubscriptionVariables = Exact<{
   jobId: string | number;
@@ -1079,6 +1118,32 @@ export const LoadBalancerFieldsFragmentDoc = new TypedDocumentString(`
   updatedAt
 }
     `, {"fragmentName":"LoadBalancerFields"}) as unknown as TypedDocumentString<LoadBalancerFieldsFragment, unknown>;
+export const StandbyImageFieldsFragmentDoc = new TypedDocumentString(`
+    fragment StandbyImageFields on StandbyImage {
+  id
+  vmTypeId
+  cloudId
+  imageId
+  sourceVmId
+  createdByJobId
+  createdAt
+  ageSeconds
+  expiresAt
+  fresh
+  state
+  keepFresh
+  refreshAt
+  deletedAt
+  vmType {
+    id
+    name
+  }
+  cloud {
+    id
+    name
+  }
+}
+    `, {"fragmentName":"StandbyImageFields"}) as unknown as TypedDocumentString<StandbyImageFieldsFragment, unknown>;
 export const RegisterCloudDocument = new TypedDocumentString(`
     mutation RegisterCloud($input: RegisterCloudInput!) {
   registerCloud(input: $input) {
@@ -1642,6 +1707,84 @@ export const DeleteLoadBalancerDocument = new TypedDocumentString(`
   deleteLoadBalancer(id: $id)
 }
     `) as unknown as TypedDocumentString<DeleteLoadBalancerMutation, DeleteLoadBalancerMutationVariables>;
+export const PrepareStandbyDocument = new TypedDocumentString(`
+    mutation PrepareStandby($vmTypeId: ID!, $cloudId: ID!, $keepFresh: Boolean) {
+  prepareStandby(vmTypeId: $vmTypeId, cloudId: $cloudId, keepFresh: $keepFresh) {
+    ...CloneJobFields
+  }
+}
+    fragment CloneJobFields on CloneJob {
+  id
+  name
+  idempotencyKey
+  phase
+  state
+  bytesTotal
+  bytesTransferred
+  createdAt
+  finishedAt
+  phases {
+    phase
+    startedAt
+    finishedAt
+    durationMs
+  }
+  error {
+    code
+    message
+  }
+  sourceVm {
+    id
+    name
+  }
+  sourceCloud {
+    id
+    name
+  }
+  targetCloud {
+    id
+    name
+  }
+  resultVm {
+    id
+    name
+    serverId
+    addresses {
+      address
+      kind
+    }
+  }
+}`) as unknown as TypedDocumentString<PrepareStandbyMutation, PrepareStandbyMutationVariables>;
+export const ReleaseStandbyDocument = new TypedDocumentString(`
+    mutation ReleaseStandby($id: ID!) {
+  releaseStandby(id: $id) {
+    ...StandbyImageFields
+  }
+}
+    fragment StandbyImageFields on StandbyImage {
+  id
+  vmTypeId
+  cloudId
+  imageId
+  sourceVmId
+  createdByJobId
+  createdAt
+  ageSeconds
+  expiresAt
+  fresh
+  state
+  keepFresh
+  refreshAt
+  deletedAt
+  vmType {
+    id
+    name
+  }
+  cloud {
+    id
+    name
+  }
+}`) as unknown as TypedDocumentString<ReleaseStandbyMutation, ReleaseStandbyMutationVariables>;
 export const MeDocument = new TypedDocumentString(`
     query Me {
   me {
@@ -2095,6 +2238,41 @@ export const LoadBalancersDocument = new TypedDocumentString(`
   createdAt
   updatedAt
 }`) as unknown as TypedDocumentString<LoadBalancersQuery, LoadBalancersQueryVariables>;
+export const StandbyImagesDocument = new TypedDocumentString(`
+    query StandbyImages($vmTypeId: ID, $cloudId: ID, $includeExpired: Boolean, $first: Int) {
+  standbyImages(
+    vmTypeId: $vmTypeId
+    cloudId: $cloudId
+    includeExpired: $includeExpired
+    first: $first
+  ) {
+    ...StandbyImageFields
+  }
+}
+    fragment StandbyImageFields on StandbyImage {
+  id
+  vmTypeId
+  cloudId
+  imageId
+  sourceVmId
+  createdByJobId
+  createdAt
+  ageSeconds
+  expiresAt
+  fresh
+  state
+  keepFresh
+  refreshAt
+  deletedAt
+  vmType {
+    id
+    name
+  }
+  cloud {
+    id
+    name
+  }
+}`) as unknown as TypedDocumentString<StandbyImagesQuery, StandbyImagesQueryVariables>;
 export const CloneJobEventsDocument = new TypedDocumentString(`
     subscription CloneJobEvents($jobId: ID!, $afterSeq: Int) {
   cloneJobEvents(jobId: $jobId, afterSeq: $afterSeq) {

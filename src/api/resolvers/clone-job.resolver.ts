@@ -47,8 +47,18 @@ export class CloneJobResolver {
       'A standby image of the VM type in a cloud, ahead of need: a STANDBY clone job of the type\'s original VM (SNAPSHOT, TRANSFER, IMPORT, then DONE keeping the image for STANDBY_IMAGE_TTL_SECONDS). Later clones of the type into that cloud boot from it and skip those phases. While a prepare is in flight, or a fresh standby exists, returns that job instead of starting another.',
   })
   @UseMiddleware(ChargedPerExecution)
-  prepareStandby(@Ctx() ctx: ApiContext, @Arg('vmTypeId', () => ID) vmTypeId: string, @Arg('cloudId', () => ID) cloudId: string) {
-    return ctx.services.clone.prepareStandby(callerOf(ctx), vmTypeId, cloudId);
+  prepareStandby(
+    @Ctx() ctx: ApiContext,
+    @Arg('vmTypeId', () => ID) vmTypeId: string,
+    @Arg('cloudId', () => ID) cloudId: string,
+    @Arg('keepFresh', () => Boolean, {
+      nullable: true,
+      defaultValue: false,
+      description: 'Keep a fresh standby there: the leader prepares a successor before this one expires, until releaseStandby. Asked of a standby already there or being prepared, it keeps that one fresh.',
+    })
+    keepFresh?: boolean,
+  ) {
+    return ctx.services.clone.prepareStandby(callerOf(ctx), vmTypeId, cloudId, { keepFresh });
   }
 
   @Mutation(() => CloneJob, { description: 'Cancel a clone job: it stops at its next safe point and undoes what it made.' })
@@ -100,7 +110,7 @@ export class CloneJobResolver {
 
   @FieldResolver(() => StandbyImage, { nullable: true, description: 'STANDBY jobs: the standby image made (once DONE). Clones: the standby image booted from instead of SNAPSHOT, TRANSFER and IMPORT; null for a full clone.' })
   standbyImage(@Root() job: CloneJobEntity, @Ctx() ctx: ApiContext) {
-    return job.standbyImageId ? ctx.services.cloneJobs.standbyImage(callerOf(ctx), job.standbyImageId) : null;
+    return job.standbyImageId ? ctx.loaders.standbyImage(callerOf(ctx), job.standbyImageId) : null;
   }
 
   @FieldResolver(() => Vm, { nullable: true, description: 'The clone, once booted.' })

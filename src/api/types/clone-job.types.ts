@@ -1,5 +1,5 @@
 import { Field, Float, ID, InputType, Int, ObjectType } from 'type-graphql';
-import { CloneEventKind, CloneJobPurpose, ClonePhase, CloneJobState } from './enums';
+import { CloneEventKind, CloneJobPurpose, ClonePhase, CloneJobState, StandbyState } from './enums';
 
 @ObjectType({ description: 'Timing of one phase of a clone job.' })
 export class PhaseTiming {
@@ -41,6 +41,9 @@ export class CloneJob {
 
   @Field(() => CloneJobPurpose, { description: 'CLONE (a running clone) or STANDBY (a standby image only, from prepareStandby).' })
   purpose!: CloneJobPurpose;
+
+  @Field({ description: 'STANDBY jobs: whether the standby image it makes is kept fresh (prepareStandby keepFresh, or a refresh by the leader). Always false for CLONE jobs.' })
+  keepFresh!: boolean;
 
   @Field(() => CloneJobState, { description: 'Lifecycle state.' })
   state!: CloneJobState;
@@ -92,6 +95,21 @@ export class StandbyImage {
 
   @Field(() => Date, { nullable: true, description: 'When the leader deleted it from the cloud; null while it is there.' })
   deletedAt!: Date | null;
+
+  @Field({ description: 'Whether the leader prepares a successor before it expires (prepareStandby keepFresh); releaseStandby ends it. A successor, once ready, takes this over.' })
+  keepFresh!: boolean;
+
+  @Field(() => Int, { description: 'Seconds since it was made, at the time of the response.' })
+  ageSeconds!: number;
+
+  @Field({ description: 'Whether clones boot from it now: in its cloud and not expired (state FRESH).' })
+  fresh!: boolean;
+
+  @Field(() => StandbyState, { description: 'FRESH, EXPIRED (not yet deleted) or DELETED.' })
+  state!: StandbyState;
+
+  @Field(() => Date, { nullable: true, description: 'Kept fresh: when the leader prepares its successor (a quarter of its lifetime before expiresAt). Null when not kept fresh.' })
+  refreshAt!: Date | null;
 }
 
 @ObjectType({ description: 'An edge in a page of clone jobs.' })

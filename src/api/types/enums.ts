@@ -4,6 +4,7 @@ import { CloneEventKind, CloneJobPurpose, ClonePhase, CloneJobState } from '../.
 import { CloudHealth, CredentialKind, DrainAction, HostKeySource, LoadBalancerKind, MonitoringHealth, SampleState, ScalingAction, ThresholdRole, VmOrigin } from '../../domain/enums';
 import { Role } from '../../domain/roles';
 import { ScaleDownPhase } from '../../domain/scale-down';
+import { StandbyState } from '../../domain/standby';
 
 registerEnumType(Role, {
   name: 'Role',
@@ -63,5 +64,15 @@ registerEnumType(ScaleDownPhase, {
   description: 'Phase of a scale-down job, in order (a phase whose binding the VM type lacks is skipped); FAILED and CANCELLED end a job after its undo steps ran.',
 });
 
-export { ScaleDownPhase };
+registerEnumType(StandbyState, {
+  name: 'StandbyState',
+  description: 'Where a standby image is in its life.',
+  valuesConfig: {
+    FRESH: { description: 'In its cloud and not expired: clones of its VM type into that cloud boot from it.' },
+    EXPIRED: { description: 'Past its expiry (or released), still in its cloud: no new clone boots from it; deleted once no running clone boots from it.' },
+    DELETED: { description: 'Deleted from its cloud.' },
+  },
+});
+
+export { ScaleDownPhase, StandbyState };
 export { CloneEventKind, CloneJobPurpose, ClonePhase, CloneJobState, CloudHealth, CredentialKind, DrainAction, HostKeySource, LoadBalancerKind, MonitoringHealth, Role, SampleState, ScalingAction, ThresholdRole, VmOrigin };

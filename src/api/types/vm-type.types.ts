@@ -140,6 +140,9 @@ export class VmType {
   @Field(() => Int, { description: 'Seconds after a scale-down before another.' })
   scaleDownCooldownSeconds!: number;
 
+  @Field({ description: "Whether the autoscaler's scale-down may remove the type's original (imported) VM; false: it removes clones only. Never the last instance either way." })
+  scaleDownMayRemoveOriginal!: boolean;
+
   @Field(() => String, { nullable: true, description: 'Flavor (name or id) for clones, over the cloud default.' })
   flavorHint!: string | null;
 
@@ -274,6 +277,9 @@ export class VmTypeInput {
 
   @Field(() => Int, { nullable: true, description: 'Default 600.' })
   scaleDownCooldownSeconds?: number;
+
+  @Field(() => Boolean, { nullable: true, description: "Whether the autoscaler's scale-down may remove the original (imported) VM. Default false: clones only." })
+  scaleDownMayRemoveOriginal?: boolean;
 
   @Field(() => String, { nullable: true, description: 'Flavor for clones.' })
   flavorHint?: string | null;

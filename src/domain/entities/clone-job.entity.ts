@@ -47,6 +47,10 @@ export class CloneJobEntity {
   @Column({ type: 'uuid', nullable: true })
   standbyImageId!: string | null;
 
+  /** STANDBY jobs: the standby image made is kept fresh (prepareStandby keepFresh, or a refresh). */
+  @Column({ type: 'boolean', default: false })
+  keepFresh!: boolean;
+
   @Column({ type: 'varchar', length: 16 })
   phase!: ClonePhase;
 

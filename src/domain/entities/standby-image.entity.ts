@@ -4,10 +4,13 @@ import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from 
  * An image of a VM type kept ready in a cloud (prepareStandby): a clone of the type into that
  * cloud boots from it while it is fresh, skipping SNAPSHOT, TRANSFER and IMPORT. Images are
  * immutable, so one standby serves every clone until it expires; then the leader's reaper deletes
- * it from the cloud and sets deletedAt.
+ * it from the cloud and sets deletedAt. A standby kept fresh (prepareStandby keepFresh) is
+ * replaced by the leader's refresher before it expires (src/domain/standby.ts); the new one
+ * carries keepFresh on and the old one expires as usual.
  */
 @Entity('standby_images')
 @Index('standby_images_type_cloud_idx', ['vmTypeId', 'cloudId', 'expiresAt'])
+@Index('standby_images_tenant_created_idx', ['tenantId', 'createdAt'])
 export class StandbyImageEntity {
   @PrimaryGeneratedColumn('uuid')
   id!: string;
@@ -40,6 +43,14 @@ export class StandbyImageEntity {
   /** When the reaper deleted the image from the cloud; null while it is there. */
   @Column({ type: 'timestamptz', nullable: true })
   deletedAt!: Date | null;
+
+  /**
+   * The leader prepares a successor before this one expires (STANDBY_REFRESH). True on the newest
+   * standby of its VM type and cloud only: a successor takes it over once ready; releaseStandby
+   * clears it.
+   */
+  @Column({ type: 'boolean', default: false })
+  keepFresh!: boolean;
 
   @CreateDateColumn({ type: 'timestamptz' })
   createdAt!: Date;

@@ -89,6 +89,13 @@ export class VmTypeEntity {
   @Column({ type: 'integer', default: 600 })
   scaleDownCooldownSeconds!: number;
 
+  /**
+   * Whether the autoscaler's scale-down may remove the type's original (imported) VMs. Off by
+   * default: the original is the VM the tenant brought and the one clones are made from.
+   */
+  @Column({ type: 'boolean', default: false })
+  scaleDownMayRemoveOriginal!: boolean;
+
   @Column({ type: 'varchar', length: 255, nullable: true })
   flavorHint!: string | null;
 
