@@ -109,7 +109,7 @@ interface BrokerChild {
  * The broker as its own process, in its own process group (so a Ctrl-C in the terminal reaches
  * only the demo, which then stops the broker in order: API, jobs, then its PostgreSQL).
  */
-async function startBroker(dataDir: string, adminToken: string, logFile: string): Promise<BrokerChild> {
+async function startBroker(dataDir: string, adminToken: string, logFile: string, cleanups: Cleanups): Promise<BrokerChild> {
   if (!fs.existsSync(BROKER_MAIN)) throw new DemoError(`${BROKER_MAIN} is missing: run npm run build (npm run demo does)`);
   const log = fs.openSync(logFile, 'a');
   const child = spawn(process.execPath, [BROKER_MAIN], {
@@ -137,6 +137,9 @@ async function startBroker(dataDir: string, adminToken: string, logFile: string)
     fs.appendFileSync(logFile, d);
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // Stopped on any exit from here on, also a Ctrl-C while it is still starting (its own process group would outlive us).
+  const starting: BrokerChild = { child, url: '', exited, output: () => out };
+  cleanups.add('stop the broker', () => stopBroker(starting));
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new DemoError(`the broker did not start within 120 s; its log: ${logFile}`)), 120_000);
     const check = () => {
@@ -152,7 +155,7 @@ async function startBroker(dataDir: string, adminToken: string, logFile: string)
       reject(new DemoError(`the broker exited before listening; its log: ${logFile}`));
     });
   });
-  return { child, url, exited, output: () => out };
+  return { ...starting, url };
 }
 
 /** SIGTERM (the broker stops its API, its jobs and its PostgreSQL), SIGKILL to the group if it is still there after 30 s. */
@@ -182,11 +185,6 @@ function cloudInput(cloud: SandboxCloud, extraDefaults: Record<string, string> =
     costPerHour: 0.1,
     defaults: { flavor: 'm1.tiny', ...extraDefaults },
   };
-}
-
-export interface DemoResult {
-  ok: boolean;
-  missing: string[];
 }
 
 async function main(): Promise<number> {
@@ -241,8 +239,7 @@ async function main(): Promise<number> {
     const adminToken = `icb_demo_${crypto.randomBytes(24).toString('base64url')}`;
     const brokerDir = path.join(work, 'broker');
     fs.mkdirSync(brokerDir, { mode: 0o755 });
-    const broker = await startBroker(brokerDir, adminToken, logFile);
-    cleanups.add('stop the broker', () => stopBroker(broker));
+    const broker = await startBroker(brokerDir, adminToken, logFile, cleanups);
     say('broker up', `${broker.url} (pid ${broker.child.pid}, embedded PostgreSQL in ${brokerDir})`);
 
     // Tenant, token, clouds, VM type, thresholds: what an operator would register.
@@ -424,8 +421,8 @@ if (require.main === module) {
   main().then(
     (code) => process.exit(code),
     (err) => {
-      console.error(err);
-      process.exit(1);
+      console.error(err instanceof DemoError ? err.message : err);
+      process.exit(err instanceof DemoError ? 2 : 1);
     },
   );
 }
