@@ -129,8 +129,10 @@ async function main(): Promise<void> {
   const flapSeconds = Number(values['flap-seconds']);
 
   const db = await benchDatabase();
+  const sandboxDir = fs.mkdtempSync(path.join(os.tmpdir(), 'intercloud-bench-reaction-sandbox-'));
+  onCleanup('remove the sandbox directory', () => fs.rmSync(sandboxDir, { recursive: true, force: true }));
   const sandbox: Sandbox = await startSandbox({
-    dataDir: fs.mkdtempSync(path.join(os.tmpdir(), 'intercloud-bench-reaction-sandbox-')),
+    dataDir: sandboxDir,
     clouds: [
       { name: 'home', port: 0, latency: { bootMs: 100, deleteMs: 100, snapshotMs: 100 } },
       { name: 'partner', port: 0, latency: { bootMs: 500, deleteMs: 100, snapshotMs: 100 } },
