@@ -125,6 +125,7 @@ export async function startBroker(config: Config, logger: Logger, adapters: Brok
       monitoringPollIntervalMs: config.monitoring.pollIntervalMs,
       tokenRevocations,
       tokenCacheMs: config.tokenCacheMs,
+      matchmakingCacheMs: config.matchmakingCacheMs,
     });
     const { generatedSecret } = await services.auth.bootstrapAdmin(config.adminToken);
 

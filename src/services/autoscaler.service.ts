@@ -86,10 +86,10 @@ export class AutoscalerService {
         evidence = { ...evidence, targetCloudId: job.targetCloudId, standbyImageId: job.standbyImageId ?? null };
       } else if (verdict.action === ScalingAction.PREPARE) {
         // Where the commit's clone would go now: the matchmaker's first choice for the source VM.
-        const cloudId = await this.matchmaking.pickTarget(principal, verdict.sourceVmId!);
+        const { cloudId, ...placement } = await this.matchmaking.pickTarget(principal, verdict.sourceVmId!);
         const job = await this.clone.prepareStandby(principal, vmTypeId, cloudId);
         cloneJobId = job.id;
-        evidence = { ...evidence, targetCloudId: cloudId };
+        evidence = { ...evidence, targetCloudId: cloudId, placement };
       } else {
         const job = await this.scaleDown.scaleDownVm(principal, verdict.removeVmId!, verdict.reason);
         evidence = { ...evidence, scaleDownJobId: job.id };

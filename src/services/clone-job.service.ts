@@ -6,6 +6,7 @@ import { CloneEventKind, CloneJobPurpose, ClonePhase, CloneJobState, isTerminal,
 import { CloneJobEntity, CloudEntity, StandbyImageEntity, VmEntity, VmTypeEntity } from '../domain/entities';
 import { CloudHealth, VmOrigin } from '../domain/enums';
 import { BadUserInputError, ConflictError, NotFoundError } from '../domain/errors';
+import { Placement } from '../domain/matchmaking';
 import { Principal } from '../domain/principal';
 import { Permission } from '../domain/roles';
 import { BusEvent, EventBus } from '../ports/event-bus.port';
@@ -17,7 +18,8 @@ import { parseInput, uuidRule } from './validation';
 
 /** The matchmaker, as cloneVm needs it: picks a target when none is named, checks one that is. */
 export interface TargetPicker {
-  pickTarget(principal: Principal, vmId: string): Promise<string>;
+  /** The chosen cloud and the explanation of the choice, stored on the job as its placement. */
+  pickTarget(principal: Principal, vmId: string): Promise<Placement & { cloudId: string }>;
   /** BAD_USER_INPUT on input.targetCloudId when the cloud fails the matchmaker's filters for this VM. */
   checkTarget(principal: Principal, vmId: string, cloudId: string): Promise<void>;
 }
@@ -66,13 +68,15 @@ export class CloneJobService {
     if (vm.retiredAt || !source || (source.tenantId !== principal.tenantId && !source.shared)) {
       throw new BadUserInputError('input.vmId', 'must be a VM in a cloud you can still use (its cloud was deregistered or is no longer shared with you)');
     }
-    const targetCloudId = input.targetCloudId ?? (await this.targets.pickTarget(principal, vm.id));
-    const target = await this.usableTarget(principal, targetCloudId, 'input.targetCloudId');
+    // Without a target the matchmaker picks one, and its explanation (every candidate and why) stays on the job.
+    const picked = input.targetCloudId ? null : await this.targets.pickTarget(principal, vm.id);
+    const placement: Placement | null = picked ? { chosenCloudId: picked.chosenCloudId, chosenCloudName: picked.chosenCloudName, decidedAt: picked.decidedAt, candidates: picked.candidates } : null;
+    const target = await this.usableTarget(principal, input.targetCloudId ?? picked!.cloudId, 'input.targetCloudId');
     // A named target passes the same filters as a picked one (policies, quota, a flavor to boot with) before any snapshot.
     if (input.targetCloudId) await this.targets.checkTarget(principal, vm.id, target.id);
     const idempotencyKey = input.idempotencyKey ?? crypto.randomUUID();
     try {
-      return await this.createJob(principal, { vm, target, idempotencyKey, name: input.name ?? null, purpose: CloneJobPurpose.CLONE });
+      return await this.createJob(principal, { vm, target, idempotencyKey, name: input.name ?? null, purpose: CloneJobPurpose.CLONE, placement });
     } catch (err) {
       // A concurrent request with the same key won the insert: answer with its job.
       if ((err as { code?: string }).code === '23505' && input.idempotencyKey) {
@@ -152,7 +156,7 @@ export class CloneJobService {
    */
   private async createJob(
     principal: Principal,
-    o: { vm: VmEntity; target: CloudEntity; idempotencyKey: string; name: string | null; purpose: CloneJobPurpose },
+    o: { vm: VmEntity; target: CloudEntity; idempotencyKey: string; name: string | null; purpose: CloneJobPurpose; placement?: Placement | null },
     outer?: EntityManager,
   ): Promise<CloneJobEntity> {
     const { vm, target } = o;
@@ -169,6 +173,7 @@ export class CloneJobService {
           sourceCloudId: vm.cloudId,
           targetCloudId: target.id,
           standbyImageId: standby?.id ?? null,
+          placement: o.placement ?? null,
           phase: ClonePhase.QUEUED,
           state: CloneJobState.QUEUED,
           phases: [],

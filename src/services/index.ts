@@ -47,6 +47,8 @@ export interface Ports {
   tokenRevocations: TokenRevocations;
   /** How long a replica trusts a verified token without reading it again (0: never). */
   tokenCacheMs: number;
+  /** How old a cloud's limits, flavors and networks may be when matchmake answers from its cache (0: never cached). */
+  matchmakingCacheMs?: number;
 }
 
 export function createServices(ports: Ports) {
@@ -59,7 +61,7 @@ export function createServices(ports: Ports) {
   const loadBalancers = new LoadBalancerService(dataSource, secrets, audit);
   const policies = new PolicyService(dataSource, audit);
   const vmTypes = new VmTypeService(dataSource, audit);
-  const matchmaking = new MatchmakingService(vms, vmTypes, clouds, policies, cloudApis);
+  const matchmaking = new MatchmakingService(dataSource, vms, vmTypes, clouds, policies, cloudApis, { cacheMs: ports.matchmakingCacheMs ?? 0 });
   const scalingDecisions = new ScalingDecisionService(dataSource, bus);
   const clone = new CloneJobService(dataSource, bus, queue, audit, matchmaking);
   const scaleDown = new ScaleDownService(dataSource, bus, queue, audit);

@@ -132,7 +132,7 @@ describe('matchmake', () => {
     expect(result.home.reasons).toContain('home cloud: no transfer');
     expect(result.de.reasons).toEqual([
       `estimated ${formatSeconds(expectedSeconds('de') - SNAPSHOT_SECONDS - BOOT_SECONDS)} s transfer of ${formatBytes(imageBytes)} (the source server's image) at ${CLOUDS.de.bandwidthMbps} Mbit/s`,
-      `estimated ${formatSeconds(expectedSeconds('de'))} s to capacity (${SNAPSHOT_SECONDS} s snapshot (default estimate) + ${formatSeconds(expectedSeconds('de') - SNAPSHOT_SECONDS - BOOT_SECONDS)} s transfer + ${BOOT_SECONDS} s boot (default estimate))`,
+      `estimated ${formatSeconds(expectedSeconds('de'))} s to capacity (${SNAPSHOT_SECONDS} s snapshot (default estimate) + ${formatSeconds(expectedSeconds('de') - SNAPSHOT_SECONDS - BOOT_SECONDS)} s transfer (declared link) + ${BOOT_SECONDS} s boot (default estimate))`,
       `${await freeIn('de')} of ${(await sandboxOf('de').control.settings()).quotas.instances} instances free`,
       'cost 0.20/h',
     ]);

@@ -18,7 +18,7 @@ const TENANT = 'tenant-a';
 const GiB = 1024 ** 3;
 
 function cloud(name: string, over: Partial<CandidateCloud> = {}): CandidateCloud {
-  return { id: `id-${name}`, name, tenantId: TENANT, shared: false, health: CloudHealth.HEALTHY, labels: [], bandwidthMbps: 1000, costPerHour: 0.1, ...over };
+  return { id: `id-${name}`, name, tenantId: TENANT, shared: false, health: CloudHealth.HEALTHY, labels: [], bandwidthMbps: 1000, costPerHour: 0.1, diskFormats: ['qcow2', 'raw'], ...over };
 }
 
 function policy(name: string, over: Partial<PlacementPolicy> = {}): PlacementPolicy {
@@ -53,7 +53,7 @@ describe('matchmaking: estimate', () => {
     expect(byName('remote').estimatedSecondsToCapacity).toBeCloseTo(remoteEstimate(bytes, 1000), 6);
     expect(byName('remote').reasons).toContain(`estimated ${formatSeconds(transferSeconds(bytes, 1000))} s transfer of 3 GiB (the source server's image) at 1000 Mbit/s`);
     expect(byName('remote').reasons).toContain(
-      `estimated ${formatSeconds(remoteEstimate(bytes, 1000))} s to capacity (${SNAPSHOT_SECONDS} s snapshot (default estimate) + ${formatSeconds(transferSeconds(bytes, 1000))} s transfer + ${BOOT_SECONDS} s boot (default estimate))`,
+      `estimated ${formatSeconds(remoteEstimate(bytes, 1000))} s to capacity (${SNAPSHOT_SECONDS} s snapshot (default estimate) + ${formatSeconds(transferSeconds(bytes, 1000))} s transfer (declared link) + ${BOOT_SECONDS} s boot (default estimate))`,
     );
   });
 
@@ -259,7 +259,7 @@ describe('matchmaking: ranking', () => {
     const { byName } = run([home, remote], { quotas: new Map([[remote.id, limited(4, 1)]]) });
     expect(byName('remote').reasons).toEqual([
       `estimated ${formatSeconds(transferSeconds(2 * GiB, 1000))} s transfer of 2 GiB (the source server's image) at 1000 Mbit/s`,
-      `estimated ${formatSeconds(remoteEstimate(2 * GiB, 1000))} s to capacity (${SNAPSHOT_SECONDS} s snapshot (default estimate) + ${formatSeconds(transferSeconds(2 * GiB, 1000))} s transfer + ${BOOT_SECONDS} s boot (default estimate))`,
+      `estimated ${formatSeconds(remoteEstimate(2 * GiB, 1000))} s to capacity (${SNAPSHOT_SECONDS} s snapshot (default estimate) + ${formatSeconds(transferSeconds(2 * GiB, 1000))} s transfer (declared link) + ${BOOT_SECONDS} s boot (default estimate))`,
       'health DEGRADED: ranked after healthier clouds at equal time',
       '3 of 4 instances free',
       'cost 0.125/h',

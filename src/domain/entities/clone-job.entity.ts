@@ -1,5 +1,6 @@
 import { Column, JoinColumn, ManyToOne, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
 import { CloneJobPurpose, ClonePhase, CloneJobState, PhaseTiming } from '../clone-phase';
+import { Placement } from '../matchmaking';
 import { numberTransformer } from './transformers';
 import { CloudEntity } from './cloud.entity';
 import { VmEntity } from './vm.entity';
@@ -46,6 +47,10 @@ export class CloneJobEntity {
   /** The standby image (standby_images.id) this clone boots from instead of SNAPSHOT, TRANSFER and IMPORT. */
   @Column({ type: 'uuid', nullable: true })
   standbyImageId!: string | null;
+
+  /** Why the matchmaker chose the target, when the clone named none: every candidate with its verdict and estimate. */
+  @Column({ type: 'jsonb', nullable: true })
+  placement!: Placement | null;
 
   @Column({ type: 'varchar', length: 16 })
   phase!: ClonePhase;
