@@ -88,7 +88,9 @@ export class MatchmakingService {
 
   /**
    * A target a clone names must pass the same filters as one the matchmaker picks (policies,
-   * health, quota, a flavor and network to boot with), before any snapshot is taken.
+   * health, quota, disk format, a flavor and network to boot with), before any snapshot is taken.
+   * Its limits, flavors and networks are read fresh, not from the dry run's cache; and a quota
+   * taken meanwhile is still refused by Nova when the clone boots (BOOT fails, the job undoes).
    */
   async checkTarget(principal: Principal, vmId: string, cloudId: string): Promise<void> {
     const [assessment] = await this.assess(principal, vmId, 'input.vmId', 0, cloudId);
