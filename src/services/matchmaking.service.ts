@@ -9,7 +9,7 @@
  * Reads per call, whatever the number of clouds: two database queries (finished jobs, standby
  * images) besides the VM, its clouds and policies; per eligible cloud, its limits, flavors and
  * networks, which the dry run serves from a per-process cache up to `cacheMs` old (the age is in
- * the answer). A clone's own choice (pickTarget, checkTarget) reads them fresh: it is about to
+ * the answer), as it does the source server's image size, disk format and flavor. A clone's own choice (pickTarget, checkTarget) reads them fresh: it is about to
  * spend minutes on that cloud, and Nova checks the quota again when the clone boots anyway.
  */
 import { DataSource } from 'typeorm';
@@ -112,7 +112,7 @@ export class MatchmakingService {
     const candidates = onlyCloudId ? visible.filter((c) => c.id === onlyCloudId || c.id === vm.cloudId) : visible;
     const targetIds = candidates.map((c) => c.id);
     const [source, history, standbys] = await Promise.all([
-      home ? this.sourceFacts(home, vm) : Promise.resolve(NO_SOURCE_FACTS),
+      home ? this.sourceFacts(home, vm, maxAgeMs) : Promise.resolve(NO_SOURCE_FACTS),
       this.history(principal.tenantId, vm, targetIds),
       vm.vmTypeId ? this.freshStandbys(principal.tenantId, vm.vmTypeId, targetIds) : Promise.resolve(new Map<string, FreshStandby>()),
     ]);
@@ -221,14 +221,17 @@ export class MatchmakingService {
   }
 
   /** The source server's image size and disk format (what a snapshot will be close to) and flavor; unknown when the cloud does not say in time. */
-  private async sourceFacts(home: CloudEntity, vm: VmEntity): Promise<SourceFacts> {
+  private async sourceFacts(home: CloudEntity, vm: VmEntity, maxAgeMs: number): Promise<SourceFacts> {
     const api = this.cloudApis.forConnection(this.clouds.connectionOf(home));
-    const facts = await this.bounded(async () => {
-      const server = await api.getServer(vm.serverId);
-      const image = server?.imageId ? await api.getImage(server.imageId) : null;
-      return { imageBytes: image?.size ?? null, diskFormat: image?.diskFormat ?? null, flavorId: server?.flavorId ?? null };
-    });
-    return facts.ok ? facts.value : NO_SOURCE_FACTS;
+    const key = `source:${home.id}:${home.updatedAt?.getTime?.() ?? ''}:${vm.serverId}`;
+    const facts = await this.bounded(() =>
+      this.cache.get(key, async (): Promise<SourceFacts> => {
+        const server = await api.getServer(vm.serverId);
+        const image = server?.imageId ? await api.getImage(server.imageId) : null;
+        return { imageBytes: image?.size ?? null, diskFormat: image?.diskFormat ?? null, flavorId: server?.flavorId ?? null };
+      }, maxAgeMs),
+    );
+    return facts.ok ? facts.value.value : NO_SOURCE_FACTS;
   }
 
   /** Runs a cloud call with the dry run's deadline; the adapter bounds it itself, racing only stops this query from waiting. */
