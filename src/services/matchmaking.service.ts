@@ -194,11 +194,13 @@ export class MatchmakingService {
     source: SourceFacts,
     maxAgeMs: number,
   ): Promise<{ quota: InstanceQuota; boot: Boot | null }> {
-    const api = this.cloudApis.forConnection(this.clouds.connectionOf(cloud));
+    // Opened only when something is not in the cache: opening unseals the cloud's credentials.
+    let opened: CloudApi | null = null;
+    const api = () => (opened ??= this.cloudApis.forConnection(this.clouds.connectionOf(cloud)));
     // A cloud edited since (new credentials or endpoint) is another key: nothing read before the change is served after it.
     const key = `${cloud.id}:${cloud.updatedAt?.getTime?.() ?? ''}`;
     const [limits, boot] = await Promise.all([
-      this.bounded(() => this.cache.get(`limits:${key}`, () => api.getLimits(), maxAgeMs)),
+      this.bounded(() => this.cache.get(`limits:${key}`, () => api().getLimits(), maxAgeMs)),
       this.bounded(() => this.bootability(api, key, cloud, principal.tenantId, vmType, cloud.id === vm.cloudId ? source.flavorId : null, maxAgeMs)),
     ]);
     const quota: InstanceQuota = limits.ok
@@ -208,10 +210,10 @@ export class MatchmakingService {
   }
 
   /** Whether the boot rule (domain/boot-choice.ts) finds a flavor and networks for this tenant's clone there. */
-  private async bootability(api: CloudApi, key: string, cloud: CloudEntity, tenantId: string, vmType: VmTypeEntity | null, sourceFlavorId: string | null, maxAgeMs: number): Promise<Boot> {
+  private async bootability(api: () => CloudApi, key: string, cloud: CloudEntity, tenantId: string, vmType: VmTypeEntity | null, sourceFlavorId: string | null, maxAgeMs: number): Promise<Boot> {
     const [{ value: flavors }, { value: networks }] = await Promise.all([
-      this.cache.get(`flavors:${key}`, () => api.listFlavors(), maxAgeMs),
-      this.cache.get(`networks:${key}`, () => api.listNetworks(), maxAgeMs),
+      this.cache.get(`flavors:${key}`, () => api().listFlavors(), maxAgeMs),
+      this.cache.get(`networks:${key}`, () => api().listNetworks(), maxAgeMs),
     ]);
     const target = bootTargetOf(cloud, tenantId);
     const flavor = chooseFlavor(flavors, vmType?.flavorHint ?? null, target, sourceFlavorId);
@@ -222,10 +224,10 @@ export class MatchmakingService {
 
   /** The source server's image size and disk format (what a snapshot will be close to) and flavor; unknown when the cloud does not say in time. */
   private async sourceFacts(home: CloudEntity, vm: VmEntity, maxAgeMs: number): Promise<SourceFacts> {
-    const api = this.cloudApis.forConnection(this.clouds.connectionOf(home));
     const key = `source:${home.id}:${home.updatedAt?.getTime?.() ?? ''}:${vm.serverId}`;
     const facts = await this.bounded(() =>
       this.cache.get(key, async (): Promise<SourceFacts> => {
+        const api = this.cloudApis.forConnection(this.clouds.connectionOf(home));
         const server = await api.getServer(vm.serverId);
         const image = server?.imageId ? await api.getImage(server.imageId) : null;
         return { imageBytes: image?.size ?? null, diskFormat: image?.diskFormat ?? null, flavorId: server?.flavorId ?? null };
