@@ -128,6 +128,7 @@ export async function startBroker(config: Config, logger: Logger, adapters: Brok
       tokenRevocations,
       tokenCacheMs: config.tokenCacheMs,
       endpointPolicy: config.cloudEndpoints.policy,
+      matchmakingCacheMs: config.matchmakingCacheMs,
     });
     const { generatedSecret } = await services.auth.bootstrapAdmin(config.adminToken);
 

@@ -85,6 +85,7 @@ const schema = z.object({
   WS_MAX_BUFFERED_BYTES: int(64 * 1024, 1024 * 1024 * 1024).default(1024 * 1024),
   WS_TOKEN_CHECK_SECONDS: int(1, 3600).default(2),
   TOKEN_CACHE_SECONDS: int(0, 300).default(5),
+  MATCHMAKING_CACHE_SECONDS: int(0, 3600).default(10),
   SHUTDOWN_GRACE_MS: int(0, 600_000).default(10_000),
   EVENT_FANOUT: z.enum(['shared', 'per-subscriber']).default('shared'),
   TRANSFER_HASH: z.enum(['worker', 'inline']).default('worker'),
@@ -136,6 +137,8 @@ export interface Config {
   websocket: { maxConnectionsPerAddress: number; maxSubscriptionsPerConnection: number; maxBufferedBytes: number; tokenCheckIntervalMs: number };
   /** How long a replica trusts a verified API token without reading it again; revocations are pushed, so this only bounds a missed announcement. */
   tokenCacheMs: number;
+  /** How old a cloud's Nova limits, flavors and networks may be when matchmake answers from its cache. */
+  matchmakingCacheMs: number;
   shutdownGraceMs: number;
   /** `per-subscriber` is the old delivery, kept as the baseline of `npm run bench:events`. */
   eventFanout: 'shared' | 'per-subscriber';
@@ -209,6 +212,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       tokenCheckIntervalMs: c.WS_TOKEN_CHECK_SECONDS * 1000,
     },
     tokenCacheMs: c.TOKEN_CACHE_SECONDS * 1000,
+    matchmakingCacheMs: c.MATCHMAKING_CACHE_SECONDS * 1000,
     shutdownGraceMs: c.SHUTDOWN_GRACE_MS,
     eventFanout: c.EVENT_FANOUT,
     transferHash: c.TRANSFER_HASH,

@@ -1,7 +1,18 @@
 /**
  * The matchmaker's rules: which clouds a clone of a VM may go to (visibility, health, policies,
- * instance quota: hard filters) and in what order (estimated time to capacity, then health, free
- * quota, cost, name), with the reasons in words. Pure: the service gathers the inputs.
+ * instance quota, disk format, bootability: hard filters) and in what order, with the reasons in
+ * words and every term of every estimate. Pure: the service gathers the inputs.
+ *
+ * Order of the eligible clouds: estimated time to capacity (whole seconds), then health (HEALTHY,
+ * UNKNOWN, DEGRADED: a tiebreak only at equal time), then lower cost, then more free instances,
+ * then name (and id).
+ *
+ * Time to capacity = snapshot + transfer + boot + configure. Each term is learned from this
+ * tenant's own DONE clone jobs (the median of the LEARNED_WINDOW most recent that ran the phase),
+ * from the narrowest pool that has any: same source cloud, target cloud and VM type; else same
+ * cloud pair, any type; else same target cloud, any source. With none, the constants below (and
+ * the declared link bandwidth) stand in, and the estimate says so term by term. A median of ten
+ * lets up to four outliers (a job resumed after a crash, a congested night) pass unnoticed.
  */
 import { CloudHealth } from './enums';
 
@@ -12,8 +23,15 @@ import { CloudHealth } from './enums';
  * snapshot and boot is what remains once the broker removes its own overhead.
  */
 export const SNAPSHOT_SECONDS = 60;
-/** Nova BUILD -> ACTIVE plus the guest's boot until it answers SSH, in the target cloud. */
+/** Nova BUILD -> ACTIVE plus the guest's boot until it answers SSH, in the target cloud (BOOT + NETWORK phases). */
 export const BOOT_SECONDS = 60;
+/**
+ * The SIP service path once the clone is up (CONFIGURE over SSH, MONITORING, LOAD_BALANCER), for a
+ * VM type that has any of them; a type without them has no configure term.
+ */
+export const CONFIGURE_SECONDS = 30;
+/** Finished jobs a learned term is the median of, newest first. */
+export const LEARNED_WINDOW = 10;
 /** Image size assumed when the source image's size is not known yet (the reference SIP server's disk). */
 export const ASSUMED_IMAGE_BYTES = 2 * 1024 ** 3;
 /** Estimates are coarse: ones that round to the same whole second count as equal, and the next criteria decide. */
@@ -35,6 +53,8 @@ export interface CandidateCloud {
   /** Declared link bandwidth to other clouds. */
   bandwidthMbps: number;
   costPerHour: number;
+  /** Disk formats the cloud's Glance accepts for an imported image. */
+  diskFormats: readonly string[];
 }
 
 /** A placement policy (a PolicyEntity fits). Every applicable policy must pass. */
@@ -52,9 +72,83 @@ export interface PlacementPolicy {
 
 /** The instance quota left in a cloud for the tenant's project there, as far as the broker knows. */
 export type InstanceQuota =
-  | { kind: 'LIMITED'; maxInstances: number; usedInstances: number }
-  | { kind: 'UNLIMITED' }
+  | ({ kind: 'LIMITED'; maxInstances: number; usedInstances: number } & QuotaAge)
+  | ({ kind: 'UNLIMITED' } & QuotaAge)
   | { kind: 'UNKNOWN'; why: string };
+
+/** A quota answer served from a cache: how old it was and how old it may get, said in the reasons. */
+interface QuotaAge {
+  age?: { seconds: number; maxSeconds: number };
+}
+
+/**
+ * What one finished (DONE) clone job of the tenant measured, in seconds; null for a phase it did
+ * not run (a clone from a standby image runs no SNAPSHOT or TRANSFER, a STANDBY job no BOOT).
+ */
+export interface JobTiming {
+  sourceCloudId: string;
+  targetCloudId: string;
+  /** The source VM's type; null when it had none. */
+  vmTypeId: string | null;
+  snapshotSeconds: number | null;
+  /** TRANSFER + IMPORT: the image moved and made bootable in the target. */
+  transferSeconds: number | null;
+  /** Bytes the transfer moved. */
+  bytesMoved: number | null;
+  /** BOOT + NETWORK. */
+  bootSeconds: number | null;
+  /** CONFIGURE + MONITORING + LOAD_BALANCER; null when none of them ran. */
+  configureSeconds: number | null;
+}
+
+/** A standby image of the VM's type kept fresh in a cloud (prepareStandby). */
+export interface FreshStandby {
+  id: string;
+  expiresAt: Date;
+}
+
+export enum EstimateSource {
+  /** The median of finished jobs (`jobs` of them, from `pool`). */
+  LEARNED = 'LEARNED',
+  /** A constant (or the declared link bandwidth): no finished job measured it yet. */
+  DEFAULT = 'DEFAULT',
+  /** Zero: the clone boots from a fresh standby image already in that cloud. */
+  STANDBY_IMAGE = 'STANDBY_IMAGE',
+  /** Zero: the clone does not run it (no transfer in the home cloud, no configuration for this VM type). */
+  NOT_NEEDED = 'NOT_NEEDED',
+}
+
+/** Which finished jobs a learned term comes from, narrowest first. */
+export enum HistoryPool {
+  PAIR_AND_TYPE = 'PAIR_AND_TYPE',
+  PAIR = 'PAIR',
+  TARGET = 'TARGET',
+}
+
+export interface EstimateTerm {
+  seconds: number;
+  source: EstimateSource;
+  /** Finished jobs the learned value is the median of; 0 otherwise. */
+  jobs: number;
+  pool: HistoryPool | null;
+}
+
+export interface TimeEstimate {
+  totalSeconds: number;
+  snapshot: EstimateTerm;
+  /** For a transfer, its source is that of the bandwidth (learned effective, or declared). */
+  transfer: EstimateTerm;
+  boot: EstimateTerm;
+  configure: EstimateTerm;
+  /** Bytes the transfer moves; null when there is none. */
+  imageBytes: number | null;
+  /** The image size was not known: ASSUMED_IMAGE_BYTES. */
+  imageBytesAssumed: boolean;
+  /** Bandwidth the transfer term uses (learned effective, or the declared link), bytes/s; null when there is no transfer. */
+  bytesPerSecond: number | null;
+  /** The standby image the clone would boot from; null when none. */
+  standbyImageId: string | null;
+}
 
 export interface MatchmakingInput<C extends CandidateCloud> {
   /** Tenant of the VM: another tenant's cloud is a candidate only if it is shared. */
@@ -72,6 +166,16 @@ export interface MatchmakingInput<C extends CandidateCloud> {
    * accepts, domain/boot-choice.ts); a cloud missing here was not checked.
    */
   bootable?: ReadonlyMap<string, { ok: true } | { ok: false; reason: string }>;
+  /** The source VM's type; null when it has none. */
+  vmTypeId?: string | null;
+  /** Whether the VM type configures its clones (recipe, monitoring or load balancer): a configure term. */
+  configures?: boolean;
+  /** The tenant's finished jobs, newest first (the service reads a bounded set; see LEARNED_WINDOW). */
+  history?: readonly JobTiming[];
+  /** Per cloud id, a fresh standby image of the VM's type there. */
+  standbys?: ReadonlyMap<string, FreshStandby>;
+  /** Disk format of the source server's image (what its snapshot will be); null when unknown. */
+  sourceDiskFormat?: string | null;
 }
 
 export interface CloudAssessment<C extends CandidateCloud> {
@@ -79,8 +183,12 @@ export interface CloudAssessment<C extends CandidateCloud> {
   eligible: boolean;
   /** 1 = best among the eligible; null for an excluded cloud. */
   rank: number | null;
-  /** Snapshot + transfer (none in the home cloud) + boot, in seconds. */
+  /** Snapshot + transfer (none in the home cloud) + boot + configure, in seconds. */
   estimatedSecondsToCapacity: number;
+  /** Every term of that estimate and where it comes from. */
+  estimate: TimeEstimate;
+  /** Age of the quota answer when it came from the cache; null when read just now or unknown. */
+  quotaAgeSeconds: number | null;
   /** Instances that can still be started; null when unknown or unlimited. */
   freeInstances: number | null;
   costPerHour: number;
@@ -88,8 +196,9 @@ export interface CloudAssessment<C extends CandidateCloud> {
   reasons: string[];
 }
 
-interface Assessed<C extends CandidateCloud> extends CloudAssessment<C> {
+interface Assessed<C extends CandidateCloud> extends Omit<CloudAssessment<C>, 'estimate'> {
   quota: InstanceQuota;
+  estimate: TimeEstimate & { link: Link | null };
 }
 
 /** Every candidate, the eligible ones first in rank order, then the excluded ones by name. */
@@ -99,7 +208,7 @@ export function matchmake<C extends CandidateCloud>(input: MatchmakingInput<C>):
   const eligible = assessed.filter((a) => a.eligible).sort(byPreference);
   eligible.forEach((a, i) => (a.rank = i + 1));
   const excluded = assessed.filter((a) => !a.eligible).sort((a, b) => byName(a.cloud, b.cloud));
-  return [...eligible, ...excluded].map(({ quota: _quota, ...rest }) => rest);
+  return [...eligible, ...excluded].map(({ quota: _quota, estimate: { link: _link, ...estimate }, ...rest }) => ({ ...rest, estimate }));
 }
 
 /** One line naming each excluded cloud and why, for "no eligible target cloud" errors. */
@@ -114,12 +223,14 @@ export function explainNoTarget(assessments: readonly CloudAssessment<CandidateC
 function assess<C extends CandidateCloud>(cloud: C, source: CandidateCloud | null, input: MatchmakingInput<C>): Assessed<C> {
   const home = cloud.id === input.sourceCloudId;
   const quota = input.quotas?.get(cloud.id) ?? { kind: 'UNKNOWN', why: 'not asked' };
-  const estimate = estimateSeconds(cloud, home, source, input.imageBytes);
+  const standby = input.standbys?.get(cloud.id) ?? null;
+  const estimate = estimateTime(cloud, home, source, standby, input);
   const exclusions = [
     ...visibilityExclusions(cloud, input.tenantId),
     ...healthExclusions(cloud),
     ...input.policies.flatMap((p) => policyExclusions(cloud, home, p)),
     ...quotaExclusions(quota),
+    ...diskFormatExclusions(cloud, input.sourceDiskFormat ?? null, home || standby !== null),
     ...bootExclusions(input.bootable?.get(cloud.id)),
   ];
   const eligible = exclusions.length === 0;
@@ -127,7 +238,9 @@ function assess<C extends CandidateCloud>(cloud: C, source: CandidateCloud | nul
     cloud,
     eligible,
     rank: null,
-    estimatedSecondsToCapacity: estimate.total,
+    estimatedSecondsToCapacity: estimate.totalSeconds,
+    estimate,
+    quotaAgeSeconds: quota.kind !== 'UNKNOWN' && quota.age ? quota.age.seconds : null,
     freeInstances: quota.kind === 'LIMITED' ? freeOf(quota) : null,
     costPerHour: cloud.costPerHour,
     reasons: eligible ? rankingNotes(cloud, home, estimate, quota, input.policies) : exclusions,
@@ -168,46 +281,173 @@ function bootExclusions(boot: { ok: true } | { ok: false; reason: string } | und
 
 function quotaExclusions(quota: InstanceQuota): string[] {
   if (quota.kind !== 'LIMITED' || freeOf(quota) > 0) return [];
-  return [`no free instance quota (0 of ${quota.maxInstances} free)`];
-}
-
-interface Estimate {
-  total: number;
-  /** null in the home cloud. */
-  transfer: { seconds: number; bytes: number; assumed: boolean; linkMbps: number; limitedBySource: string | null } | null;
+  return [`no free instance quota (0 of ${quota.maxInstances} free${ageNote(quota)})`];
 }
 
 /**
- * Snapshot + bytes over the link + boot; no transfer in the home cloud. The image leaves through
- * the source cloud's link and arrives through the target's, so the slower of the two declared
- * bandwidths is the link (the target's alone when the source cloud is not among the candidates).
+ * The target's Glance must take the image in the source's disk format: the transfer copies it as
+ * it is. Not asked of a clone that moves no image (the home cloud, or a cloud holding a fresh
+ * standby image already imported there), nor when the format is unknown. The one place to relax
+ * once a format conversion (qemu-img) can run on the way.
  */
-function estimateSeconds(cloud: CandidateCloud, home: boolean, source: CandidateCloud | null, imageBytes: number | null): Estimate {
-  if (home) return { total: SNAPSHOT_SECONDS + BOOT_SECONDS, transfer: null };
-  const bytes = imageBytes ?? ASSUMED_IMAGE_BYTES;
-  const sourceIsSlower = source !== null && source.bandwidthMbps < cloud.bandwidthMbps;
-  const linkMbps = sourceIsSlower ? source.bandwidthMbps : cloud.bandwidthMbps;
-  const limitedBySource = sourceIsSlower ? source.name : null;
-  const seconds = (bytes * 8) / (linkMbps * 1e6);
-  return { total: SNAPSHOT_SECONDS + seconds + BOOT_SECONDS, transfer: { seconds, bytes, assumed: imageBytes === null, linkMbps, limitedBySource } };
+export function diskFormatExclusions(cloud: Pick<CandidateCloud, 'diskFormats'>, sourceDiskFormat: string | null, movesNoImage: boolean): string[] {
+  if (movesNoImage || sourceDiskFormat === null || cloud.diskFormats.includes(sourceDiskFormat)) return [];
+  return [`disk format ${sourceDiskFormat} not accepted (accepts ${cloud.diskFormats.join(', ')})`];
 }
 
-function rankingNotes(cloud: CandidateCloud, home: boolean, estimate: Estimate, quota: InstanceQuota, policies: readonly PlacementPolicy[]): string[] {
+/**
+ * One learned value: the median of the newest LEARNED_WINDOW samples of the narrowest pool that
+ * has any (same pair and VM type, same pair, same target); null when no pool has one. `history`
+ * is newest first; `sample` gives a job's value, or null when that job did not measure it.
+ */
+export function learnedValue(
+  history: readonly JobTiming[],
+  where: { sourceCloudId: string; targetCloudId: string; vmTypeId: string | null },
+  sample: (job: JobTiming) => number | null,
+): { value: number; jobs: number; pool: HistoryPool } | null {
+  const pools: [HistoryPool, (j: JobTiming) => boolean][] = [
+    [HistoryPool.PAIR_AND_TYPE, (j) => where.vmTypeId !== null && j.vmTypeId === where.vmTypeId && j.sourceCloudId === where.sourceCloudId && j.targetCloudId === where.targetCloudId],
+    [HistoryPool.PAIR, (j) => j.sourceCloudId === where.sourceCloudId && j.targetCloudId === where.targetCloudId],
+    [HistoryPool.TARGET, (j) => j.targetCloudId === where.targetCloudId],
+  ];
+  for (const [pool, inPool] of pools) {
+    const samples: number[] = [];
+    for (const job of history) {
+      if (samples.length >= LEARNED_WINDOW) break;
+      if (!inPool(job)) continue;
+      const v = sample(job);
+      if (v !== null && Number.isFinite(v) && v >= 0) samples.push(v);
+    }
+    if (samples.length > 0) return { value: median(samples), jobs: samples.length, pool };
+  }
+  return null;
+}
+
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** Effective bandwidth of one job, bytes/s: bytes moved over its TRANSFER + IMPORT seconds. */
+const effectiveBandwidth = (j: JobTiming): number | null => (j.bytesMoved && j.transferSeconds && j.transferSeconds > 0 ? j.bytesMoved / j.transferSeconds : null);
+
+const zero = (source: EstimateSource): EstimateTerm => ({ seconds: 0, source, jobs: 0, pool: null });
+
+function learnedOr(learned: { value: number; jobs: number; pool: HistoryPool } | null, fallback: number): EstimateTerm {
+  return learned ? { seconds: learned.value, source: EstimateSource.LEARNED, jobs: learned.jobs, pool: learned.pool } : { seconds: fallback, source: EstimateSource.DEFAULT, jobs: 0, pool: null };
+}
+
+/**
+ * Snapshot + transfer + boot + configure for a clone into `cloud`. A fresh standby image there
+ * zeroes snapshot and transfer; the home cloud has no transfer (an intra-cloud clone boots from
+ * its snapshot). The transfer is the image over the learned effective bandwidth of the pair or,
+ * until there is one, over the slower of the two declared links (the image leaves through the
+ * source cloud's link and arrives through the target's; the target's alone when the source cloud
+ * is not among the candidates).
+ */
+function estimateTime<C extends CandidateCloud>(cloud: C, home: boolean, source: CandidateCloud | null, standby: FreshStandby | null, input: MatchmakingInput<C>): TimeEstimate & { link: Link | null } {
+  const history = input.history ?? [];
+  const where = { sourceCloudId: input.sourceCloudId, targetCloudId: cloud.id, vmTypeId: input.vmTypeId ?? null };
+  const learn = (sample: (j: JobTiming) => number | null) => learnedValue(history, where, sample);
+  const boot = learnedOr(learn((j) => j.bootSeconds), BOOT_SECONDS);
+  const configure = input.configures ? learnedOr(learn((j) => j.configureSeconds), CONFIGURE_SECONDS) : zero(EstimateSource.NOT_NEEDED);
+  let snapshot: EstimateTerm;
+  let transfer: EstimateTerm;
+  let imageBytes: number | null = null;
+  let bytesPerSecond: number | null = null;
+  let link: Link | null = null;
+  if (standby) {
+    snapshot = zero(EstimateSource.STANDBY_IMAGE);
+    transfer = zero(EstimateSource.STANDBY_IMAGE);
+  } else {
+    snapshot = learnedOr(learn((j) => j.snapshotSeconds), SNAPSHOT_SECONDS);
+    if (home) {
+      transfer = zero(EstimateSource.NOT_NEEDED);
+    } else {
+      imageBytes = input.imageBytes ?? ASSUMED_IMAGE_BYTES;
+      const learned = learn(effectiveBandwidth);
+      if (learned) {
+        bytesPerSecond = learned.value;
+        transfer = { seconds: imageBytes / bytesPerSecond, source: EstimateSource.LEARNED, jobs: learned.jobs, pool: learned.pool };
+      } else {
+        const sourceIsSlower = source !== null && source.bandwidthMbps < cloud.bandwidthMbps;
+        link = { mbps: sourceIsSlower ? source.bandwidthMbps : cloud.bandwidthMbps, limitedBySource: sourceIsSlower ? source.name : null };
+        bytesPerSecond = (link.mbps * 1e6) / 8;
+        transfer = { seconds: imageBytes / bytesPerSecond, source: EstimateSource.DEFAULT, jobs: 0, pool: null };
+      }
+    }
+  }
+  return {
+    totalSeconds: snapshot.seconds + transfer.seconds + boot.seconds + configure.seconds,
+    snapshot,
+    transfer,
+    boot,
+    configure,
+    imageBytes,
+    imageBytesAssumed: imageBytes !== null && input.imageBytes === null,
+    bytesPerSecond,
+    standbyImageId: standby?.id ?? null,
+    link,
+  };
+}
+
+interface Link {
+  mbps: number;
+  limitedBySource: string | null;
+}
+
+const poolWords: Record<HistoryPool, string> = {
+  [HistoryPool.PAIR_AND_TYPE]: 'this cloud pair and VM type',
+  [HistoryPool.PAIR]: 'this cloud pair, any VM type',
+  [HistoryPool.TARGET]: 'this target cloud, any source',
+};
+
+/** "60 s snapshot (default estimate)", "42.5 s boot (median of 7 jobs, this cloud pair and VM type)". */
+function termWords(name: string, t: EstimateTerm, defaultWords = 'default estimate'): string {
+  const head = `${formatSeconds(t.seconds)} s ${name}`;
+  switch (t.source) {
+    case EstimateSource.LEARNED:
+      return `${head} (median of ${t.jobs} job${t.jobs === 1 ? '' : 's'}, ${poolWords[t.pool!]})`;
+    case EstimateSource.DEFAULT:
+      return `${head} (${defaultWords})`;
+    case EstimateSource.STANDBY_IMAGE:
+      return `${head} (standby image)`;
+    default:
+      return `${head} (not needed)`;
+  }
+}
+
+function ageNote(quota: QuotaAge): string {
+  return quota.age ? `; read ${formatSeconds(quota.age.seconds)} s ago, cached up to ${formatSeconds(quota.age.maxSeconds)} s` : '';
+}
+
+function rankingNotes(cloud: CandidateCloud, home: boolean, estimate: TimeEstimate & { link: Link | null }, quota: InstanceQuota, policies: readonly PlacementPolicy[]): string[] {
   const notes: string[] = [];
   const t = estimate.transfer;
-  if (t === null) {
+  if (estimate.standbyImageId !== null) {
+    notes.push(`fresh standby image ${estimate.standbyImageId} of this VM type here: no snapshot, no transfer`);
+  } else if (home) {
     notes.push('home cloud: no transfer');
   } else {
-    const link = t.limitedBySource ? `${t.linkMbps} Mbit/s (source cloud ${t.limitedBySource}'s link)` : `${t.linkMbps} Mbit/s`;
-    notes.push(`estimated ${formatSeconds(t.seconds)} s transfer of ${formatBytes(t.bytes)}${t.assumed ? ' (assumed)' : " (the source server's image)"} at ${link}`);
-    if (t.assumed) notes.push(`image size unknown: assumed ${formatBytes(t.bytes)} (default)`);
+    const size = `${formatBytes(estimate.imageBytes!)}${estimate.imageBytesAssumed ? ' (assumed)' : " (the source server's image)"}`;
+    if (t.source === EstimateSource.LEARNED) {
+      notes.push(`estimated ${formatSeconds(t.seconds)} s transfer of ${size} at ${formatRate(estimate.bytesPerSecond!)} (effective, median of ${t.jobs} job${t.jobs === 1 ? '' : 's'}, ${poolWords[t.pool!]})`);
+    } else {
+      const l = estimate.link!;
+      const link = l.limitedBySource ? `${l.mbps} Mbit/s (source cloud ${l.limitedBySource}'s link)` : `${l.mbps} Mbit/s`;
+      notes.push(`estimated ${formatSeconds(t.seconds)} s transfer of ${size} at ${link}`);
+    }
+    if (estimate.imageBytesAssumed) notes.push(`image size unknown: assumed ${formatBytes(estimate.imageBytes!)} (default)`);
   }
-  // Snapshot and boot are fixed default estimates (not measured yet); the transfer comes from the image size and the link.
-  const parts = [`${SNAPSHOT_SECONDS} s snapshot (default estimate)`, ...(t ? [`${formatSeconds(t.seconds)} s transfer`] : []), `${BOOT_SECONDS} s boot (default estimate)`];
-  notes.push(`estimated ${formatSeconds(estimate.total)} s to capacity (${parts.join(' + ')})`);
+  const parts = [termWords('snapshot', estimate.snapshot)];
+  if (t.source !== EstimateSource.NOT_NEEDED) parts.push(termWords('transfer', t, 'declared link'));
+  parts.push(termWords('boot', estimate.boot));
+  if (estimate.configure.source !== EstimateSource.NOT_NEEDED) parts.push(termWords('configure', estimate.configure));
+  notes.push(`estimated ${formatSeconds(estimate.totalSeconds)} s to capacity (${parts.join(' + ')})`);
   if (cloud.health !== CloudHealth.HEALTHY) notes.push(`health ${cloud.health}: ranked after healthier clouds at equal time`);
-  if (quota.kind === 'LIMITED') notes.push(`${freeOf(quota)} of ${quota.maxInstances} instances free`);
-  else if (quota.kind === 'UNLIMITED') notes.push('instance quota unlimited');
+  if (quota.kind === 'LIMITED') notes.push(`${freeOf(quota)} of ${quota.maxInstances} instances free${ageNote(quota)}`);
+  else if (quota.kind === 'UNLIMITED') notes.push(`instance quota unlimited${ageNote(quota)}`);
   else notes.push(`instance quota unknown: ${quota.why}`);
   notes.push(`cost ${formatCost(cloud.costPerHour)}/h`);
   if (home) {
@@ -239,8 +479,8 @@ function byPreference<C extends CandidateCloud>(a: Assessed<C>, b: Assessed<C>):
   return (
     slot(a.estimatedSecondsToCapacity) - slot(b.estimatedSecondsToCapacity) ||
     healthOrder[a.cloud.health] - healthOrder[b.cloud.health] ||
-    descending(quotaScore(a.quota), quotaScore(b.quota)) ||
     a.cloud.costPerHour - b.cloud.costPerHour ||
+    descending(quotaScore(a.quota), quotaScore(b.quota)) ||
     byName(a.cloud, b.cloud)
   );
 }
@@ -275,9 +515,98 @@ export function formatCost(cost: number): string {
   return decimals >= 2 ? s : cost.toFixed(2);
 }
 
+/** 12.5 MB/s, 800 kB/s: decimal units, as links are quoted. */
+export function formatRate(bytesPerSecond: number): string {
+  if (bytesPerSecond >= 1e6) return `${oneDecimal(bytesPerSecond / 1e6)} MB/s`;
+  if (bytesPerSecond >= 1e3) return `${oneDecimal(bytesPerSecond / 1e3)} kB/s`;
+  return `${oneDecimal(bytesPerSecond)} B/s`;
+}
+
 /** 2 GiB, 1.5 GiB, 16 MiB, 512 bytes. */
 export function formatBytes(bytes: number): string {
   if (bytes >= 1024 ** 3) return `${oneDecimal(bytes / 1024 ** 3)} GiB`;
   if (bytes >= 1024 ** 2) return `${oneDecimal(bytes / 1024 ** 2)} MiB`;
   return `${bytes} bytes`;
+}
+
+/** A finished job's phases as stored on it (clone_jobs.phases). */
+interface StoredPhase {
+  phase: string;
+  durationMs: number | null;
+}
+
+/**
+ * What a finished job measured, from the phase timings stored on it: a term is the sum of its
+ * phases' durations, null when none of them ran. The bytes are those the transfer moved (the
+ * image's size when the count was not kept).
+ */
+export function jobTimingOf(job: {
+  sourceCloudId: string;
+  targetCloudId: string;
+  vmTypeId: string | null;
+  phases: readonly StoredPhase[];
+  bytesTransferred: number | null;
+  bytesTotal: number | null;
+}): JobTiming {
+  const seconds = (...names: string[]): number | null => {
+    const ran = job.phases.filter((p) => names.includes(p.phase) && p.durationMs !== null && p.durationMs >= 0);
+    return ran.length === 0 ? null : ran.reduce((sum, p) => sum + p.durationMs!, 0) / 1000;
+  };
+  const transferSeconds = seconds('TRANSFER') === null ? null : seconds('TRANSFER', 'IMPORT');
+  return {
+    sourceCloudId: job.sourceCloudId,
+    targetCloudId: job.targetCloudId,
+    vmTypeId: job.vmTypeId,
+    snapshotSeconds: seconds('SNAPSHOT'),
+    transferSeconds,
+    bytesMoved: transferSeconds === null ? null : job.bytesTransferred || job.bytesTotal || null,
+    bootSeconds: seconds('BOOT', 'NETWORK'),
+    configureSeconds: seconds('CONFIGURE', 'MONITORING', 'LOAD_BALANCER'),
+  };
+}
+
+/** One cloud as the matchmaker saw it when it placed a clone (stored on the job, so plain data). */
+export interface PlacementCandidate {
+  cloudId: string;
+  cloudName: string;
+  eligible: boolean;
+  rank: number | null;
+  estimatedSecondsToCapacity: number;
+  estimate: TimeEstimate;
+  freeInstances: number | null;
+  quotaAgeSeconds: number | null;
+  costPerHour: number;
+  reasons: string[];
+}
+
+/** Why a clone went where it went: the chosen cloud and every candidate with its verdict (CloneJob.placement). */
+export interface Placement {
+  chosenCloudId: string;
+  chosenCloudName: string;
+  /** ISO 8601. */
+  decidedAt: string;
+  candidates: PlacementCandidate[];
+}
+
+/** The explanation of a choice; null when no cloud is eligible. */
+export function placementOf(assessments: readonly CloudAssessment<CandidateCloud>[], decidedAt: Date): Placement | null {
+  const best = assessments.find((a) => a.rank === 1);
+  if (!best) return null;
+  return {
+    chosenCloudId: best.cloud.id,
+    chosenCloudName: best.cloud.name,
+    decidedAt: decidedAt.toISOString(),
+    candidates: assessments.map((a) => ({
+      cloudId: a.cloud.id,
+      cloudName: a.cloud.name,
+      eligible: a.eligible,
+      rank: a.rank,
+      estimatedSecondsToCapacity: a.estimatedSecondsToCapacity,
+      estimate: a.estimate,
+      freeInstances: a.freeInstances,
+      quotaAgeSeconds: a.quotaAgeSeconds,
+      costPerHour: a.costPerHour,
+      reasons: a.reasons,
+    })),
+  };
 }

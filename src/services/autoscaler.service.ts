@@ -103,16 +103,11 @@ export class AutoscalerService {
           evidence = { ...evidence, originUnreachable: origin };
         }
       } else if (verdict.action === ScalingAction.PREPARE) {
-        // Where the commit's clone would go now: the matchmaker's first choice for the source VM,
-        // kept with every candidate's verdict so the decision says why that cloud (and not another).
-        const ranked = await this.matchmaking.rank(principal, verdict.sourceVmId!);
-        const placement = ranked.map((c) => ({ cloudId: c.cloud.id, name: c.cloud.name, eligible: c.eligible, rank: c.rank, reasons: c.reasons }));
-        evidence = { ...evidence, placement };
-        const best = ranked.find((c) => c.rank === 1);
-        if (!best) throw new BadUserInputError('input.targetCloudId', `no eligible target cloud: ${explainNoTarget(ranked)}`);
-        const job = await this.clone.prepareStandby(principal, vmTypeId, best.cloud.id);
+        // Where the commit's clone would go now: the matchmaker's first choice for the source VM.
+        const { cloudId, ...placement } = await this.matchmaking.pickTarget(principal, verdict.sourceVmId!);
+        const job = await this.clone.prepareStandby(principal, vmTypeId, cloudId);
         cloneJobId = job.id;
-        evidence = { ...evidence, targetCloudId: best.cloud.id };
+        evidence = { ...evidence, targetCloudId: cloudId, placement };
       } else {
         const job = await this.scaleDown.scaleDownVm(principal, verdict.removeVmId!, verdict.reason);
         evidence = { ...evidence, scaleDownJobId: job.id };

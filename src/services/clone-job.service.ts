@@ -6,6 +6,7 @@ import { CloneEventKind, CloneJobPurpose, ClonePhase, CloneJobState, isTerminal,
 import { CloneJobEntity, CloudEntity, StandbyImageEntity, VmEntity, VmTypeEntity } from '../domain/entities';
 import { CloudHealth, VmOrigin } from '../domain/enums';
 import { BadUserInputError, ConflictError, NotFoundError, tenantMessage, UpstreamUnavailableError } from '../domain/errors';
+import { Placement } from '../domain/matchmaking';
 import { Principal } from '../domain/principal';
 import { Permission } from '../domain/roles';
 import { BusEvent, EventBus } from '../ports/event-bus.port';
@@ -17,7 +18,8 @@ import { parseInput, uuidRule } from './validation';
 
 /** The matchmaker, as cloneVm needs it: picks a target when none is named, checks one that is. */
 export interface TargetPicker {
-  pickTarget(principal: Principal, vmId: string): Promise<string>;
+  /** The chosen cloud and the explanation of the choice, stored on the job as its placement. */
+  pickTarget(principal: Principal, vmId: string): Promise<Placement & { cloudId: string }>;
   /** BAD_USER_INPUT on input.targetCloudId when the cloud fails the matchmaker's filters for this VM. */
   checkTarget(principal: Principal, vmId: string, cloudId: string): Promise<void>;
 }
@@ -69,17 +71,20 @@ export class CloneJobService {
     // An unreachable origin cannot be snapshotted: the clone can only boot from a standby image made before it went down.
     const originDown = source.health === CloudHealth.UNREACHABLE ? source : null;
     let target: CloudEntity;
+    let placement: Placement | null = null;
     if (originDown) {
       target = await this.standbyTargetWhileOriginDown(principal, vm, originDown, input.targetCloudId ?? null);
     } else {
-      const targetCloudId = input.targetCloudId ?? (await this.targets.pickTarget(principal, vm.id));
-      target = await this.usableTarget(principal, targetCloudId, 'input.targetCloudId');
+      // Without a target the matchmaker picks one, and its explanation (every candidate and why) stays on the job.
+      const picked = input.targetCloudId ? null : await this.targets.pickTarget(principal, vm.id);
+      placement = picked ? { chosenCloudId: picked.chosenCloudId, chosenCloudName: picked.chosenCloudName, decidedAt: picked.decidedAt, candidates: picked.candidates } : null;
+      target = await this.usableTarget(principal, input.targetCloudId ?? picked!.cloudId, 'input.targetCloudId');
       // A named target passes the same filters as a picked one (policies, quota, a flavor to boot with) before any snapshot.
       if (input.targetCloudId) await this.targets.checkTarget(principal, vm.id, target.id);
     }
     const idempotencyKey = input.idempotencyKey ?? crypto.randomUUID();
     try {
-      return await this.createJob(principal, { vm, target, idempotencyKey, name: input.name ?? null, purpose: CloneJobPurpose.CLONE, originDown });
+      return await this.createJob(principal, { vm, target, idempotencyKey, name: input.name ?? null, purpose: CloneJobPurpose.CLONE, originDown, placement });
     } catch (err) {
       // A concurrent request with the same key won the insert: answer with its job.
       if ((err as { code?: string }).code === '23505' && input.idempotencyKey) {
@@ -229,7 +234,7 @@ export class CloneJobService {
    */
   private async createJob(
     principal: Principal,
-    o: { vm: VmEntity; target: CloudEntity; idempotencyKey: string; name: string | null; purpose: CloneJobPurpose; originDown?: CloudEntity | null; keepFresh?: boolean; replacing?: string | null },
+    o: { vm: VmEntity; target: CloudEntity; idempotencyKey: string; name: string | null; purpose: CloneJobPurpose; originDown?: CloudEntity | null; keepFresh?: boolean; replacing?: string | null; placement?: Placement | null },
     outer?: EntityManager,
   ): Promise<CloneJobEntity> {
     const { vm, target } = o;
@@ -256,6 +261,7 @@ export class CloneJobService {
           targetCloudId: target.id,
           standbyImageId: standby?.id ?? null,
           keepFresh: o.keepFresh ?? false,
+          placement: o.placement ?? null,
           phase: ClonePhase.QUEUED,
           state: CloneJobState.QUEUED,
           phases: [],

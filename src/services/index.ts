@@ -51,6 +51,8 @@ export interface Ports {
   tokenCacheMs: number;
   /** The endpoint policy for URLs tenants give outside the cloud catalog (a cloud's transfer agent). */
   endpointPolicy?: EndpointPolicy;
+  /** How old a cloud's limits, flavors and networks may be when matchmake answers from its cache (0: never cached). */
+  matchmakingCacheMs?: number;
 }
 
 export function createServices(ports: Ports) {
@@ -63,7 +65,7 @@ export function createServices(ports: Ports) {
   const loadBalancers = new LoadBalancerService(dataSource, secrets, audit);
   const policies = new PolicyService(dataSource, audit);
   const vmTypes = new VmTypeService(dataSource, audit);
-  const matchmaking = new MatchmakingService(vms, vmTypes, clouds, policies, cloudApis);
+  const matchmaking = new MatchmakingService(dataSource, vms, vmTypes, clouds, policies, cloudApis, { cacheMs: ports.matchmakingCacheMs ?? 0 });
   const scalingDecisions = new ScalingDecisionService(dataSource, bus);
   const clone = new CloneJobService(dataSource, bus, queue, audit, matchmaking);
   const scaleDown = new ScaleDownService(dataSource, bus, queue, audit);

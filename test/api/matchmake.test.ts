@@ -11,6 +11,7 @@ import { Role } from '../../src/domain/roles';
 import { DEFAULT_MATCHMAKING_OPTIONS } from '../../src/services/matchmaking.service';
 import { startTestBroker, TestBroker } from '../support/broker';
 import { createTestDatabase, TestDatabase } from '../support/database';
+import { waitForJobState } from '../support/clone-fixture';
 import { gqlError, gqlOk } from '../support/graphql';
 import { bootSandboxServer, registerCloudInput, startSandboxClouds } from '../support/sandbox';
 import { addToken, createTenantWithToken, TenantToken } from '../support/tenants';
@@ -18,16 +19,39 @@ import { addToken, createTenantWithToken, TenantToken } from '../support/tenants
 const REGISTER = `mutation($input: RegisterCloudInput!) { registerCloud(input: $input) { id } }`;
 const IMPORT = `mutation($input: ImportVmInput!) { importVm(input: $input) { id } }`;
 const CREATE_POLICY = `mutation($input: PolicyInput!) { createPolicy(input: $input) { id } }`;
+const TERM = `{ seconds source jobs pool }`;
+const ESTIMATE = `{ totalSeconds snapshot ${TERM} transfer ${TERM} boot ${TERM} configure ${TERM} imageBytes imageBytesAssumed bytesPerSecond standbyImageId }`;
 const MATCHMAKE = `query($vmId: ID!) {
-  matchmake(vmId: $vmId) { cloud { id name owned } eligible rank estimatedSecondsToCapacity freeInstances costPerHour reasons }
+  matchmake(vmId: $vmId) { cloud { id name owned } eligible rank estimatedSecondsToCapacity estimate ${ESTIMATE} freeInstances quotaAgeSeconds costPerHour reasons }
 }`;
+
+interface Term {
+  seconds: number;
+  source: string;
+  jobs: number;
+  pool: string | null;
+}
+
+interface Estimate {
+  totalSeconds: number;
+  snapshot: Term;
+  transfer: Term;
+  boot: Term;
+  configure: Term;
+  imageBytes: number | null;
+  imageBytesAssumed: boolean;
+  bytesPerSecond: number | null;
+  standbyImageId: string | null;
+}
 
 interface Candidate {
   cloud: { id: string; name: string; owned: boolean };
   eligible: boolean;
   rank: number | null;
   estimatedSecondsToCapacity: number;
+  estimate: Estimate;
   freeInstances: number | null;
+  quotaAgeSeconds: number | null;
   costPerHour: number;
   reasons: string[];
 }
@@ -92,7 +116,8 @@ describe('matchmake', () => {
     sandbox = await startSandboxClouds(...Object.values(CLOUDS).map((c) => c.sandbox));
     imageBytes = (await sandboxOf('home').control.listImages()).find((i) => i.name === 'cirros-sandbox')!.size!;
     db = await createTestDatabase();
-    broker = await startTestBroker(db.url, { CLOUD_HEALTH_INTERVAL_SECONDS: '1' });
+    // No cache here: these tests change quotas and faults between queries and expect the next answer to see them (the cache has its own test).
+    broker = await startTestBroker(db.url, { CLOUD_HEALTH_INTERVAL_SECONDS: '1', MATCHMAKING_CACHE_SECONDS: '0' });
     url = broker.url;
     op = await createTenantWithToken(url, broker.adminToken, 'matchmaker');
     partner = await createTenantWithToken(url, broker.adminToken, 'partner-operator');
@@ -130,9 +155,24 @@ describe('matchmake', () => {
     }
     expect(result.partner.cloud).toMatchObject({ name: 'partner', owned: false });
     expect(result.home.reasons).toContain('home cloud: no transfer');
+    // Every term as structured fields: no job has finished yet, so the defaults and the declared links.
+    const byDefault = (seconds: number) => ({ seconds, source: 'DEFAULT', jobs: 0, pool: null });
+    expect(result.de.estimate).toMatchObject({
+      snapshot: byDefault(SNAPSHOT_SECONDS),
+      transfer: { source: 'DEFAULT', jobs: 0, pool: null },
+      boot: byDefault(BOOT_SECONDS),
+      configure: { seconds: 0, source: 'NOT_NEEDED', jobs: 0, pool: null },
+      imageBytes,
+      imageBytesAssumed: false,
+      bytesPerSecond: (CLOUDS.de.bandwidthMbps * 1e6) / 8,
+      standbyImageId: null,
+    });
+    expect(result.de.estimate.totalSeconds).toBeCloseTo(expectedSeconds('de'), 6);
+    expect(result.home.estimate.transfer).toEqual({ seconds: 0, source: 'NOT_NEEDED', jobs: 0, pool: null });
+    expect(result.home.quotaAgeSeconds).toBeNull();
     expect(result.de.reasons).toEqual([
       `estimated ${formatSeconds(expectedSeconds('de') - SNAPSHOT_SECONDS - BOOT_SECONDS)} s transfer of ${formatBytes(imageBytes)} (the source server's image) at ${CLOUDS.de.bandwidthMbps} Mbit/s`,
-      `estimated ${formatSeconds(expectedSeconds('de'))} s to capacity (${SNAPSHOT_SECONDS} s snapshot (default estimate) + ${formatSeconds(expectedSeconds('de') - SNAPSHOT_SECONDS - BOOT_SECONDS)} s transfer + ${BOOT_SECONDS} s boot (default estimate))`,
+      `estimated ${formatSeconds(expectedSeconds('de'))} s to capacity (${SNAPSHOT_SECONDS} s snapshot (default estimate) + ${formatSeconds(expectedSeconds('de') - SNAPSHOT_SECONDS - BOOT_SECONDS)} s transfer (declared link) + ${BOOT_SECONDS} s boot (default estimate))`,
       `${await freeIn('de')} of ${(await sandboxOf('de').control.settings()).quotas.instances} instances free`,
       'cost 0.20/h',
     ]);
@@ -170,7 +210,7 @@ describe('matchmake', () => {
       const plain = await matchmake(vms.plain);
       expect(plain.home).toMatchObject({ eligible: false, rank: null, freeInstances: 0, reasons: [`no free instance quota (0 of ${used} free)`] });
       expect(plain.list.find((c) => c.rank === 1)!.cloud.id).toBe(ids.partner);
-      await expect(broker.services.matchmaking.pickTarget(principal(), vms.plain)).resolves.toBe(ids.partner);
+      await expect(broker.services.matchmaking.pickTarget(principal(), vms.plain)).resolves.toMatchObject({ cloudId: ids.partner, chosenCloudName: 'partner' });
 
       const err = await broker.services.matchmaking.pickTarget(principal(), vms.pinned).catch((e: unknown) => e);
       expect(err).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.targetCloudId' });
@@ -182,7 +222,7 @@ describe('matchmake', () => {
     } finally {
       await home.setQuotas({ instances: before });
     }
-    await expect(broker.services.matchmaking.pickTarget(principal(), vms.pinned)).resolves.toBe(ids.home);
+    await expect(broker.services.matchmaking.pickTarget(principal(), vms.pinned)).resolves.toMatchObject({ cloudId: ids.home });
   });
 
   it('adds tenant-wide policies to every VM type\'s own (AND)', async () => {
@@ -272,5 +312,97 @@ describe('matchmake', () => {
     } finally {
       await gqlOk(url, op.token, `mutation($id: ID!) { deregisterCloud(id: $id) }`, { id: bare });
     }
+  });
+  it('excludes a cloud whose Glance cannot take the source image\'s disk format, saying which it accepts', async () => {
+    const format = (await sandboxOf('home').control.listImages()).find((i) => i.name === 'cirros-sandbox')!.diskFormat!;
+    const other = format === 'qcow2' ? 'vmdk' : 'qcow2';
+    const picky = (await gqlOk(url, op.token, REGISTER, { input: { ...registerInput(sandboxOf('de'), 'picky', CLOUDS.de), diskFormats: [other] } })).registerCloud.id;
+    try {
+      const { matchmake: list } = await gqlOk<{ matchmake: Candidate[] }>(url, op.token, MATCHMAKE, { vmId: vms.plain });
+      expect(list.find((c) => c.cloud.id === picky)).toMatchObject({ eligible: false, rank: null, reasons: [`disk format ${format} not accepted (accepts ${other})`] });
+      expect(list.find((c) => c.cloud.id === ids.de)!.eligible).toBe(true);
+    } finally {
+      await gqlOk(url, op.token, `mutation($id: ID!) { deregisterCloud(id: $id) }`, { id: picky });
+    }
+  });
+
+  it('a replica with MATCHMAKING_CACHE_SECONDS answers from its cache and says how old the quota is; a clone\'s own pick reads fresh', async () => {
+    const cached = await startTestBroker(db.url, { MATCHMAKING_CACHE_SECONDS: '600' });
+    const home = sandboxOf('home').control;
+    const before = (await home.settings()).quotas.instances;
+    try {
+      const ask = async () => (await gqlOk<{ matchmake: Candidate[] }>(cached.url, op.token, MATCHMAKE, { vmId: vms.plain })).matchmake;
+      await home.resetCalls();
+      const first = await ask();
+      expect(first.find((c) => c.cloud.id === ids.home)!.quotaAgeSeconds).toBeNull();
+      // The home cloud fills up; the cache does not know yet, and says how old its answer is.
+      await home.setQuotas({ instances: (await home.listServers()).length });
+      const second = (await ask()).find((c) => c.cloud.id === ids.home)!;
+      const third = (await ask()).find((c) => c.cloud.id === ids.home)!;
+      expect((await home.calls())['nova.limits']).toBe(1);
+      for (const answer of [second, third]) {
+        expect(answer.eligible).toBe(true);
+        expect(answer.quotaAgeSeconds).toEqual(expect.any(Number));
+        expect(answer.reasons).toEqual(expect.arrayContaining([expect.stringMatching(/^\d+ of \d+ instances free; read [\d.]+ s ago, cached up to 600 s$/)]));
+      }
+      // pickTarget (cloneVm without a target, the autoscaler) asks Nova again and sees the home cloud full.
+      const picked = await cached.services.matchmaking.pickTarget(principal(), vms.plain);
+      expect((await home.calls())['nova.limits']).toBe(2);
+      expect(picked.cloudId).not.toBe(ids.home);
+      expect(picked.candidates.find((c) => c.cloudId === ids.home)!.reasons[0]).toMatch(/^no free instance quota/);
+    } finally {
+      await home.setQuotas({ instances: before });
+      await cached.stop();
+    }
+  });
+
+  it('cloneVm without a target stores the placement; the finished jobs\' measured times become the next estimates', async () => {
+    const JOB = `query($id: ID!) { cloneJob(id: $id) { state targetCloud { id } bytesTransferred phases { phase durationMs }
+      placement { chosenCloudId chosenCloudName decidedAt candidates { cloudId cloudName eligible rank estimatedSecondsToCapacity estimate ${ESTIMATE} freeInstances quotaAgeSeconds costPerHour reasons } } } }`;
+    const CLONE = `mutation($input: CloneVmInput!) { cloneVm(input: $input) { id } }`;
+    const shown = await matchmake(vms.plain);
+
+    // Without a target: the matchmaker's first choice (the home cloud: no transfer), and why, on the job.
+    const picked = (await gqlOk(url, op.token, CLONE, { input: { vmId: vms.plain } })).cloneVm.id;
+    const { cloneJob: pickedJob } = await gqlOk(url, op.token, JOB, { id: picked });
+    expect(pickedJob.targetCloud.id).toBe(ids.home);
+    expect(pickedJob.placement).toMatchObject({ chosenCloudId: ids.home, chosenCloudName: 'home' });
+    expect(Date.parse(pickedJob.placement.decidedAt)).not.toBeNaN();
+    const stored = pickedJob.placement.candidates as (Omit<Candidate, 'cloud'> & { cloudId: string; cloudName: string })[];
+    expect(stored.map((c) => [c.cloudId, c.rank, c.eligible])).toEqual(shown.list.map((c) => [c.cloud.id, c.rank, c.eligible]));
+    expect(stored.find((c) => c.cloudId === ids.slow)!.reasons).toEqual(['denied by policy "never-slow"']);
+    expect(stored.find((c) => c.cloudId === ids.de)!.estimate).toEqual(shown.de.estimate);
+
+    // A named target: no placement to store.
+    const named = (await gqlOk(url, op.token, CLONE, { input: { vmId: vms.plain, targetCloudId: ids.de } })).cloneVm.id;
+    const done = { home: await waitForJobState(url, op.token, picked, ['DONE', 'FAILED'], 180_000), de: await waitForJobState(url, op.token, named, ['DONE', 'FAILED'], 180_000) };
+    expect([done.home.state, done.de.state]).toEqual(['DONE', 'DONE']);
+    const { cloneJob: namedJob } = await gqlOk(url, op.token, JOB, { id: named });
+    expect(namedJob.placement).toBeNull();
+
+    const seconds = (job: typeof namedJob, ...phases: string[]) =>
+      (job.phases as { phase: string; durationMs: number }[]).filter((p) => phases.includes(p.phase)).reduce((sum, p) => sum + p.durationMs, 0) / 1000;
+    const learned = (value: number) => ({ seconds: value, source: 'LEARNED', jobs: 1, pool: 'PAIR_AND_TYPE' });
+    const after = await matchmake(vms.plain);
+
+    // The home cloud: snapshot and boot as the intra-cloud clone measured them.
+    const homeJob = (await gqlOk(url, op.token, JOB, { id: picked })).cloneJob;
+    expect(after.home.estimate.snapshot).toEqual(learned(seconds(homeJob, 'SNAPSHOT')));
+    expect(after.home.estimate.boot).toEqual(learned(seconds(homeJob, 'BOOT', 'NETWORK')));
+    expect(after.home.estimate.transfer.source).toBe('NOT_NEEDED');
+
+    // de: every term from the cross-cloud clone, the transfer from its effective bandwidth.
+    const effective = namedJob.bytesTransferred / seconds(namedJob, 'TRANSFER', 'IMPORT');
+    expect(after.de.estimate.snapshot).toEqual(learned(seconds(namedJob, 'SNAPSHOT')));
+    expect(after.de.estimate.boot).toEqual(learned(seconds(namedJob, 'BOOT', 'NETWORK')));
+    expect(after.de.estimate.transfer).toMatchObject({ source: 'LEARNED', jobs: 1, pool: 'PAIR_AND_TYPE' });
+    expect(after.de.estimate.bytesPerSecond).toBeCloseTo(effective, 3);
+    expect(after.de.estimate.transfer.seconds).toBeCloseTo(imageBytes / effective, 3);
+    expect(after.de.estimate.totalSeconds).toBeCloseTo(seconds(namedJob, 'SNAPSHOT') + imageBytes / effective + seconds(namedJob, 'BOOT', 'NETWORK'), 3);
+    expect(after.de.estimatedSecondsToCapacity).not.toBeCloseTo(shown.de.estimatedSecondsToCapacity, 0);
+    expect(after.de.reasons.some((r) => r.includes('(effective, median of 1 job, this cloud pair and VM type)'))).toBe(true);
+    // A cloud no job went to keeps its defaults.
+    expect(after.partner.estimate.snapshot.source).toBe('DEFAULT');
+    expect(after.partner.estimate.transfer.source).toBe('DEFAULT');
   });
 });

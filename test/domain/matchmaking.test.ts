@@ -4,7 +4,17 @@ import {
   ASSUMED_IMAGE_BYTES,
   BOOT_SECONDS,
   CandidateCloud,
+  CONFIGURE_SECONDS,
+  diskFormatExclusions,
+  EstimateSource,
   explainNoTarget,
+  HistoryPool,
+  JobTiming,
+  jobTimingOf,
+  LEARNED_WINDOW,
+  learnedValue,
+  median,
+  placementOf,
   formatCost,
   formatSeconds,
   InstanceQuota,
@@ -18,7 +28,7 @@ const TENANT = 'tenant-a';
 const GiB = 1024 ** 3;
 
 function cloud(name: string, over: Partial<CandidateCloud> = {}): CandidateCloud {
-  return { id: `id-${name}`, name, tenantId: TENANT, shared: false, health: CloudHealth.HEALTHY, labels: [], bandwidthMbps: 1000, costPerHour: 0.1, ...over };
+  return { id: `id-${name}`, name, tenantId: TENANT, shared: false, health: CloudHealth.HEALTHY, labels: [], bandwidthMbps: 1000, costPerHour: 0.1, diskFormats: ['qcow2', 'raw'], ...over };
 }
 
 function policy(name: string, over: Partial<PlacementPolicy> = {}): PlacementPolicy {
@@ -53,7 +63,7 @@ describe('matchmaking: estimate', () => {
     expect(byName('remote').estimatedSecondsToCapacity).toBeCloseTo(remoteEstimate(bytes, 1000), 6);
     expect(byName('remote').reasons).toContain(`estimated ${formatSeconds(transferSeconds(bytes, 1000))} s transfer of 3 GiB (the source server's image) at 1000 Mbit/s`);
     expect(byName('remote').reasons).toContain(
-      `estimated ${formatSeconds(remoteEstimate(bytes, 1000))} s to capacity (${SNAPSHOT_SECONDS} s snapshot (default estimate) + ${formatSeconds(transferSeconds(bytes, 1000))} s transfer + ${BOOT_SECONDS} s boot (default estimate))`,
+      `estimated ${formatSeconds(remoteEstimate(bytes, 1000))} s to capacity (${SNAPSHOT_SECONDS} s snapshot (default estimate) + ${formatSeconds(transferSeconds(bytes, 1000))} s transfer (declared link) + ${BOOT_SECONDS} s boot (default estimate))`,
     );
   });
 
@@ -259,7 +269,7 @@ describe('matchmaking: ranking', () => {
     const { byName } = run([home, remote], { quotas: new Map([[remote.id, limited(4, 1)]]) });
     expect(byName('remote').reasons).toEqual([
       `estimated ${formatSeconds(transferSeconds(2 * GiB, 1000))} s transfer of 2 GiB (the source server's image) at 1000 Mbit/s`,
-      `estimated ${formatSeconds(remoteEstimate(2 * GiB, 1000))} s to capacity (${SNAPSHOT_SECONDS} s snapshot (default estimate) + ${formatSeconds(transferSeconds(2 * GiB, 1000))} s transfer + ${BOOT_SECONDS} s boot (default estimate))`,
+      `estimated ${formatSeconds(remoteEstimate(2 * GiB, 1000))} s to capacity (${SNAPSHOT_SECONDS} s snapshot (default estimate) + ${formatSeconds(transferSeconds(2 * GiB, 1000))} s transfer (declared link) + ${BOOT_SECONDS} s boot (default estimate))`,
       'health DEGRADED: ranked after healthier clouds at equal time',
       '3 of 4 instances free',
       'cost 0.125/h',
@@ -302,5 +312,215 @@ describe('matchmaking: formatting', () => {
   it('prints costs with two to four decimals and seconds with at most one', () => {
     expect([0.3, 0.125, 1, 0.12346].map(formatCost)).toEqual(['0.30', '0.125', '1.00', '0.1235']);
     expect([16, 17.18, 0.06].map(formatSeconds)).toEqual(['16', '17.2', '0.1']);
+  });
+});
+
+/** A finished job from home to `target`, with every phase measured unless overridden. */
+function job(target: CandidateCloud, over: Partial<JobTiming> = {}): JobTiming {
+  return {
+    sourceCloudId: home.id,
+    targetCloudId: target.id,
+    vmTypeId: 'type-sip',
+    snapshotSeconds: 20,
+    transferSeconds: 40,
+    bytesMoved: 400e6,
+    bootSeconds: 30,
+    configureSeconds: 15,
+    ...over,
+  };
+}
+
+describe('matchmaking: learned estimates', () => {
+  const remote = cloud('remote', { bandwidthMbps: 1000 });
+  const other = cloud('other-source');
+  const learnedRun = (history: JobTiming[], over: Partial<MatchmakingInput<CandidateCloud>> = {}) =>
+    run([home, remote], { history, vmTypeId: 'type-sip', configures: true, imageBytes: 2e9, ...over }).byName('remote').estimate;
+
+  it('uses the constants and the declared link while there is no finished job, and says DEFAULT', () => {
+    const e = learnedRun([]);
+    expect(e.snapshot).toEqual({ seconds: SNAPSHOT_SECONDS, source: EstimateSource.DEFAULT, jobs: 0, pool: null });
+    expect(e.boot).toEqual({ seconds: BOOT_SECONDS, source: EstimateSource.DEFAULT, jobs: 0, pool: null });
+    expect(e.configure).toEqual({ seconds: CONFIGURE_SECONDS, source: EstimateSource.DEFAULT, jobs: 0, pool: null });
+    expect(e.transfer).toMatchObject({ source: EstimateSource.DEFAULT, jobs: 0 });
+    expect(e.bytesPerSecond).toBe(1000e6 / 8);
+    expect(e.transfer.seconds).toBeCloseTo(2e9 / (1000e6 / 8), 6);
+    expect(e.totalSeconds).toBeCloseTo(SNAPSHOT_SECONDS + 16 + BOOT_SECONDS + CONFIGURE_SECONDS, 6);
+  });
+
+  it('learns every term from finished jobs: medians, and the transfer from the effective bandwidth', () => {
+    const history = [
+      job(remote, { snapshotSeconds: 10, transferSeconds: 10, bytesMoved: 100e6, bootSeconds: 20, configureSeconds: 5 }),
+      job(remote, { snapshotSeconds: 30, transferSeconds: 20, bytesMoved: 100e6, bootSeconds: 40, configureSeconds: 7 }),
+      job(remote, { snapshotSeconds: 20, transferSeconds: 25, bytesMoved: 100e6, bootSeconds: 30, configureSeconds: 6 }),
+    ];
+    const e = learnedRun(history);
+    const learned = (seconds: number) => ({ seconds, source: EstimateSource.LEARNED, jobs: 3, pool: HistoryPool.PAIR_AND_TYPE });
+    expect(e.snapshot).toEqual(learned(20));
+    expect(e.boot).toEqual(learned(30));
+    expect(e.configure).toEqual(learned(6));
+    // Effective bandwidths 10, 5 and 4 MB/s: the median is 5 MB/s, so 2 GB take 400 s.
+    expect(e.bytesPerSecond).toBe(5e6);
+    expect(e.transfer).toEqual(learned(400));
+    expect(e.totalSeconds).toBe(20 + 400 + 30 + 6);
+    const reasons = run([home, remote], { history, vmTypeId: 'type-sip', configures: true, imageBytes: 2e9 }).byName('remote').reasons;
+    expect(reasons).toContain("estimated 400 s transfer of 1.9 GiB (the source server's image) at 5 MB/s (effective, median of 3 jobs, this cloud pair and VM type)");
+    expect(reasons).toContain(
+      'estimated 456 s to capacity (20 s snapshot (median of 3 jobs, this cloud pair and VM type) + 400 s transfer (median of 3 jobs, this cloud pair and VM type) + 30 s boot (median of 3 jobs, this cloud pair and VM type) + 6 s configure (median of 3 jobs, this cloud pair and VM type))',
+    );
+  });
+
+  it.each([
+    ['one outlier among five', [30, 31, 29, 900, 30], 30],
+    ['four outliers among ten', [30, 31, 29, 900, 30, 1000, 28, 2000, 32, 5000], 31.5],
+    ['an even count takes the middle two', [10, 20, 30, 40], 25],
+  ])('is not dominated by outliers: %s', (_name, boots, expected) => {
+    const e = learnedRun(boots.map((b) => job(remote, { bootSeconds: b })));
+    expect(e.boot).toMatchObject({ seconds: expected, source: EstimateSource.LEARNED, jobs: boots.length });
+  });
+
+  it(`uses only the newest ${LEARNED_WINDOW} jobs (history is newest first)`, () => {
+    const newest = Array.from({ length: LEARNED_WINDOW }, () => job(remote, { bootSeconds: 12 }));
+    const old = Array.from({ length: 20 }, () => job(remote, { bootSeconds: 500 }));
+    expect(learnedRun([...newest, ...old]).boot).toMatchObject({ seconds: 12, jobs: LEARNED_WINDOW });
+  });
+
+  it.each([
+    ['same pair and VM type first', [job(remote, { bootSeconds: 11 }), job(remote, { vmTypeId: 'type-web', bootSeconds: 22 })], 11, HistoryPool.PAIR_AND_TYPE],
+    ['then same pair, any VM type', [job(remote, { vmTypeId: 'type-web', bootSeconds: 22 }), job(remote, { sourceCloudId: other.id, bootSeconds: 33 })], 22, HistoryPool.PAIR],
+    ['then same target, any source', [job(remote, { sourceCloudId: other.id, bootSeconds: 33 }), job(home, { bootSeconds: 44 })], 33, HistoryPool.TARGET],
+    ['never another target', [job(home, { bootSeconds: 44 })], BOOT_SECONDS, null],
+  ])('falls back to wider pools: %s', (_name, history, seconds, pool) => {
+    expect(learnedRun(history).boot).toMatchObject({ seconds, pool, source: pool ? EstimateSource.LEARNED : EstimateSource.DEFAULT });
+  });
+
+  it('learns each term from the jobs that ran it: a clone from a standby image teaches boot, not snapshot or transfer', () => {
+    const fromStandby = job(remote, { snapshotSeconds: null, transferSeconds: null, bytesMoved: null, bootSeconds: 25 });
+    const e = learnedRun([fromStandby]);
+    expect(e.boot).toMatchObject({ seconds: 25, source: EstimateSource.LEARNED, jobs: 1 });
+    expect(e.snapshot.source).toBe(EstimateSource.DEFAULT);
+    expect(e.transfer.source).toBe(EstimateSource.DEFAULT);
+  });
+
+  it('has no configure term for a VM type that configures nothing', () => {
+    const e = learnedRun([job(remote)], { configures: false });
+    expect(e.configure).toEqual({ seconds: 0, source: EstimateSource.NOT_NEEDED, jobs: 0, pool: null });
+  });
+
+  it('the home cloud has no transfer term; its snapshot and boot are learned from intra-cloud jobs', () => {
+    const e = run([home, remote], { history: [job(home, { snapshotSeconds: 8, bootSeconds: 9, transferSeconds: null })], vmTypeId: 'type-sip' }).byName('home').estimate;
+    expect(e).toMatchObject({ imageBytes: null, bytesPerSecond: null, transfer: { seconds: 0, source: EstimateSource.NOT_NEEDED } });
+    expect(e.snapshot).toMatchObject({ seconds: 8, source: EstimateSource.LEARNED });
+    expect(e.totalSeconds).toBe(8 + 9);
+  });
+
+  it('a learned faster pair outranks a declared faster link', () => {
+    const declaredFast = cloud('declared-fast', { bandwidthMbps: 10_000 });
+    const measured = cloud('measured', { bandwidthMbps: 100 });
+    const history = [job(measured, { transferSeconds: 1, bytesMoved: 2e9, snapshotSeconds: 5, bootSeconds: 5 })];
+    const { order } = run([home, declaredFast, measured], { history, vmTypeId: 'type-sip', policies: [policy('away', { denyCloudIds: [home.id] })] });
+    expect(order).toEqual(['measured', 'declared-fast']);
+  });
+
+  it('learnedValue and median: the rule on its own', () => {
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    const where = { sourceCloudId: home.id, targetCloudId: remote.id, vmTypeId: null };
+    // Without a VM type the narrowest pool is the pair.
+    expect(learnedValue([job(remote, { bootSeconds: 7 })], where, (j) => j.bootSeconds)).toEqual({ value: 7, jobs: 1, pool: HistoryPool.PAIR });
+    expect(learnedValue([], where, (j) => j.bootSeconds)).toBeNull();
+  });
+});
+
+describe('matchmaking: standby images', () => {
+  it('a fresh standby image zeroes snapshot and transfer there, says so, and wins on time', () => {
+    const remote = cloud('remote', { bandwidthMbps: 100 });
+    const standbys = new Map([[remote.id, { id: 'standby-1', expiresAt: new Date('2030-01-01T00:00:00Z') }]]);
+    const { byName, order } = run([home, remote], { standbys });
+    const e = byName('remote').estimate;
+    expect(e.snapshot).toEqual({ seconds: 0, source: EstimateSource.STANDBY_IMAGE, jobs: 0, pool: null });
+    expect(e.transfer).toEqual({ seconds: 0, source: EstimateSource.STANDBY_IMAGE, jobs: 0, pool: null });
+    expect(e).toMatchObject({ standbyImageId: 'standby-1', imageBytes: null, totalSeconds: BOOT_SECONDS });
+    expect(byName('remote').reasons[0]).toBe('fresh standby image standby-1 of this VM type here: no snapshot, no transfer');
+    expect(order).toEqual(['remote', 'home']);
+  });
+});
+
+describe('matchmaking: disk formats', () => {
+  it.each([
+    ['accepted', ['qcow2', 'raw'], 'qcow2', false, []],
+    ['not accepted', ['raw'], 'qcow2', false, ['disk format qcow2 not accepted (accepts raw)']],
+    ['not asked when no image moves (home cloud, standby image)', ['raw'], 'qcow2', true, []],
+    ['not asked when the format is unknown', ['raw'], null, false, []],
+  ])('%s', (_name, diskFormats, format, movesNoImage, expected) => {
+    expect(diskFormatExclusions({ diskFormats }, format, movesNoImage)).toEqual(expected);
+  });
+
+  it('excludes a remote cloud that cannot take the format, not the home cloud nor a cloud with a standby image', () => {
+    const rawOnly = cloud('raw-only', { diskFormats: ['raw'] });
+    const rawWithStandby = cloud('raw-standby', { diskFormats: ['raw'] });
+    const rawHome = cloud('home', { diskFormats: ['raw', 'vmdk'] });
+    const { byName } = run([rawHome, rawOnly, rawWithStandby], {
+      sourceDiskFormat: 'qcow2',
+      standbys: new Map([[rawWithStandby.id, { id: 's', expiresAt: new Date() }]]),
+    });
+    expect(byName('raw-only')).toMatchObject({ eligible: false, reasons: ['disk format qcow2 not accepted (accepts raw)'] });
+    expect(byName('home').eligible).toBe(true);
+    expect(byName('raw-standby').eligible).toBe(true);
+  });
+});
+
+describe('matchmaking: order by time, then cost, then free capacity', () => {
+  it.each([
+    ['time first, whatever the cost', [['fast-dear', 10_000, 0.9, 1], ['slow-cheap', 100, 0.01, 100]], ['fast-dear', 'slow-cheap']],
+    ['at equal time, cost before free capacity', [['roomy-dear', 1000, 0.5, 100], ['tight-cheap', 1000, 0.1, 1]], ['tight-cheap', 'roomy-dear']],
+    ['at equal time and cost, more free capacity', [['tight', 1000, 0.1, 1], ['roomy', 1000, 0.1, 50]], ['roomy', 'tight']],
+    ['at equal everything, by name', [['b', 1000, 0.1, 5], ['a', 1000, 0.1, 5]], ['a', 'b']],
+  ] as const)('%s', (_name, specs, expected) => {
+    const clouds = specs.map(([name, bandwidthMbps, costPerHour]) => cloud(name, { bandwidthMbps, costPerHour }));
+    const quotas = new Map(specs.map(([name, , , free]) => [`id-${name}`, limited(100, 100 - free)]));
+    const { order } = run([home, ...clouds], { quotas, policies: [policy('away', { denyCloudIds: [home.id] })] });
+    expect(order).toEqual(expected);
+  });
+});
+
+describe('matchmaking: quota age and placement', () => {
+  it('says how old a cached quota answer is', () => {
+    const remote = cloud('remote');
+    const { byName } = run([home, remote], { quotas: new Map([[remote.id, { kind: 'LIMITED', maxInstances: 10, usedInstances: 4, age: { seconds: 3.2, maxSeconds: 10 } }]]) });
+    expect(byName('remote').quotaAgeSeconds).toBe(3.2);
+    expect(byName('remote').reasons).toContain('6 of 10 instances free; read 3.2 s ago, cached up to 10 s');
+    expect(byName('home').quotaAgeSeconds).toBeNull();
+  });
+
+  it('placementOf names the chosen cloud and keeps every candidate with its verdict; null when none is eligible', () => {
+    const down = cloud('down', { health: CloudHealth.UNREACHABLE });
+    const { result } = run([home, cloud('remote'), down]);
+    const placement = placementOf(result, new Date('2026-01-02T03:04:05Z'))!;
+    expect(placement).toMatchObject({ chosenCloudId: home.id, chosenCloudName: 'home', decidedAt: '2026-01-02T03:04:05.000Z' });
+    expect(placement.candidates.map((c) => [c.cloudName, c.rank, c.eligible])).toEqual([
+      ['home', 1, true],
+      ['remote', 2, true],
+      ['down', null, false],
+    ]);
+    expect(placement.candidates[2].reasons).toEqual(['health UNREACHABLE']);
+    expect(placement.candidates[1].estimate.transfer.source).toBe(EstimateSource.DEFAULT);
+    expect(JSON.parse(JSON.stringify(placement))).toEqual(placement);
+    expect(placementOf(run([down]).result, new Date())).toBeNull();
+  });
+});
+
+describe('matchmaking: what a finished job measured', () => {
+  const phase = (p: string, durationMs: number | null) => ({ phase: p, durationMs });
+  it.each([
+    [
+      'a full clone with the SIP path',
+      [phase('SNAPSHOT', 20_000), phase('TRANSFER', 30_000), phase('IMPORT', 10_000), phase('BOOT', 25_000), phase('NETWORK', 5_000), phase('CONFIGURE', 8_000), phase('MONITORING', 1_000), phase('LOAD_BALANCER', 1_000)],
+      { snapshotSeconds: 20, transferSeconds: 40, bytesMoved: 500, bootSeconds: 30, configureSeconds: 10 },
+    ],
+    ['a clone from a standby image', [phase('BOOT', 25_000), phase('NETWORK', 5_000)], { snapshotSeconds: null, transferSeconds: null, bytesMoved: null, bootSeconds: 30, configureSeconds: null }],
+    ['a STANDBY job', [phase('SNAPSHOT', 20_000), phase('TRANSFER', 30_000), phase('IMPORT', 10_000)], { snapshotSeconds: 20, transferSeconds: 40, bytesMoved: 500, bootSeconds: null, configureSeconds: null }],
+    ['an intra-cloud clone', [phase('SNAPSHOT', 20_000), phase('BOOT', 25_000), phase('NETWORK', null)], { snapshotSeconds: 20, transferSeconds: null, bytesMoved: null, bootSeconds: 25, configureSeconds: null }],
+  ])('%s', (_name, phases, expected) => {
+    expect(jobTimingOf({ sourceCloudId: 'a', targetCloudId: 'b', vmTypeId: null, phases, bytesTransferred: 500, bytesTotal: 600 })).toEqual({ sourceCloudId: 'a', targetCloudId: 'b', vmTypeId: null, ...expected });
   });
 });

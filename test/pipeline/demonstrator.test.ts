@@ -284,7 +284,7 @@ describeWithServicePeers('the demonstrator: a SIP overload handled by a partner 
     expect(prepare.metric).toBe('sip_load');
     expect(prepare.evidence).toMatchObject({ outcome: 'PREPARE', sourceVmId: original.vmId, targetCloudId: fx.targetCloudId, hold: { level: 'WARNING' } });
     // Why cloud 2: cloud 1 (the home cloud) is excluded by its full quota, and the placement says so.
-    const placement = prepare.evidence.placement as { cloudId: string; eligible: boolean; rank: number | null; reasons: string[] }[];
+    const placement = (prepare.evidence.placement as { candidates: { cloudId: string; eligible: boolean; rank: number | null; reasons: string[] }[] }).candidates;
     expect(placement.find((c) => c.cloudId === fx.targetCloudId)).toMatchObject({ eligible: true, rank: 1 });
     const home = placement.find((c) => c.cloudId === fx.sourceCloudId)!;
     expect(home.eligible).toBe(false);

@@ -121,6 +121,26 @@ export type DrainAction =
   | 'ABORT'
   | 'FORCE_REMOVE';
 
+/** Where a term of a time-to-capacity estimate comes from. */
+export type EstimateSource =
+  /** A built-in constant (or, for a transfer, the declared link bandwidth): no finished job measured it yet. */
+  | 'DEFAULT'
+  /** The median of this tenant's finished clone jobs (see jobs and pool). */
+  | 'LEARNED'
+  /** Zero: the clone does not run it (no transfer within the home cloud; no configuration for a VM type without recipe, monitoring or load balancer). */
+  | 'NOT_NEEDED'
+  /** Zero: the clone boots from a fresh standby image of the VM type already in that cloud. */
+  | 'STANDBY_IMAGE';
+
+/** Which finished jobs a learned term comes from: the narrowest pool that has any. */
+export type HistoryPool =
+  /** Same source and target cloud, any VM type. */
+  | 'PAIR'
+  /** Same source cloud, target cloud and VM type. */
+  | 'PAIR_AND_TYPE'
+  /** Same target cloud, any source cloud. */
+  | 'TARGET';
+
 /** A running server of one of your clouds to adopt as a VM of a VM type. */
 export type ImportVmInput = {
   /** One of your own clouds. */
@@ -713,7 +733,7 @@ export type MatchmakeQueryVariables = Exact<{
 }>;
 
 
-export type MatchmakeQuery = { matchmake: Array<{ eligible: boolean, rank: number | null, estimatedSecondsToCapacity: number, freeInstances: number | null, costPerHour: number, reasons: Array<string>, cloud: { id: string, name: string, health: CloudHealth } }> };
+export type MatchmakeQuery = { matchmake: Array<{ eligible: boolean, rank: number | null, estimatedSecondsToCapacity: number, freeInstances: number | null, quotaAgeSeconds: number | null, costPerHour: number, reasons: Array<string>, cloud: { id: string, name: string, health: CloudHealth }, estimate: { totalSeconds: number, imageBytes: number | null, imageBytesAssumed: boolean, bytesPerSecond: number | null, standbyImageId: string | null, snapshot: { seconds: number, source: EstimateSource, jobs: number, pool: HistoryPool | null }, transfer: { seconds: number, source: EstimateSource, jobs: number, pool: HistoryPool | null }, boot: { seconds: number, source: EstimateSource, jobs: number, pool: HistoryPool | null }, configure: { seconds: number, source: EstimateSource, jobs: number, pool: HistoryPool | null } } }> };
 
 export type ScalingDecisionsQueryVariables = Exact<{
   vmTypeId?: string | number | null | undefined;
@@ -2096,7 +2116,39 @@ export const MatchmakeDocument = new TypedDocumentString(`
     eligible
     rank
     estimatedSecondsToCapacity
+    estimate {
+      totalSeconds
+      snapshot {
+        seconds
+        source
+        jobs
+        pool
+      }
+      transfer {
+        seconds
+        source
+        jobs
+        pool
+      }
+      boot {
+        seconds
+        source
+        jobs
+        pool
+      }
+      configure {
+        seconds
+        source
+        jobs
+        pool
+      }
+      imageBytes
+      imageBytesAssumed
+      bytesPerSecond
+      standbyImageId
+    }
     freeInstances
+    quotaAgeSeconds
     costPerHour
     reasons
   }

@@ -9,6 +9,7 @@ import { BusEvent } from '../../ports/event-bus.port';
 import { CloneEventPayload } from '../../pipeline/clone-events';
 import { CloneJob, CloneJobConnection, CloneJobError, CloneJobEvent, CloneVmInput, StandbyImage } from '../types/clone-job.types';
 import { Cloud } from '../types/cloud.types';
+import { Placement } from '../types/matchmaking.types';
 import { Vm } from '../types/vm.types';
 import { nullIfNotFound } from './cloud.resolver';
 
@@ -111,6 +112,11 @@ export class CloneJobResolver {
   @FieldResolver(() => StandbyImage, { nullable: true, description: 'STANDBY jobs: the standby image made (once DONE). Clones: the standby image booted from instead of SNAPSHOT, TRANSFER and IMPORT; null for a full clone.' })
   standbyImage(@Root() job: CloneJobEntity, @Ctx() ctx: ApiContext) {
     return job.standbyImageId ? ctx.loaders.standbyImage(callerOf(ctx), job.standbyImageId) : null;
+  }
+
+  @FieldResolver(() => Placement, { nullable: true, description: "Why the clone went to its target: the matchmaker's choice with every candidate, its verdict and estimate, when cloneVm named no target; null when it named one." })
+  placement(@Root() job: CloneJobEntity): Placement | null {
+    return job.placement ? { ...job.placement, decidedAt: new Date(job.placement.decidedAt) } : null;
   }
 
   @FieldResolver(() => Vm, { nullable: true, description: 'The clone, once booted.' })

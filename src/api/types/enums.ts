@@ -2,6 +2,7 @@
 import { registerEnumType } from 'type-graphql';
 import { CloneEventKind, CloneJobPurpose, ClonePhase, CloneJobState } from '../../domain/clone-phase';
 import { CloudHealth, CredentialKind, DrainAction, HostKeySource, LoadBalancerKind, MonitoringHealth, SampleState, ScalingAction, ThresholdRole, VmOrigin } from '../../domain/enums';
+import { EstimateSource, HistoryPool } from '../../domain/matchmaking';
 import { Role } from '../../domain/roles';
 import { ScaleDownPhase } from '../../domain/scale-down';
 import { StandbyState } from '../../domain/standby';
@@ -9,6 +10,25 @@ import { StandbyState } from '../../domain/standby';
 registerEnumType(Role, {
   name: 'Role',
   description: 'What a token may do: ADMIN runs the broker, OPERATOR manages its tenant, PARTNER offers clouds, VIEWER reads and subscribes.',
+});
+registerEnumType(EstimateSource, {
+  name: 'EstimateSource',
+  description: 'Where a term of a time-to-capacity estimate comes from.',
+  valuesConfig: {
+    LEARNED: { description: "The median of this tenant's finished clone jobs (see jobs and pool)." },
+    DEFAULT: { description: 'A built-in constant (or, for a transfer, the declared link bandwidth): no finished job measured it yet.' },
+    STANDBY_IMAGE: { description: 'Zero: the clone boots from a fresh standby image of the VM type already in that cloud.' },
+    NOT_NEEDED: { description: 'Zero: the clone does not run it (no transfer within the home cloud; no configuration for a VM type without recipe, monitoring or load balancer).' },
+  },
+});
+registerEnumType(HistoryPool, {
+  name: 'HistoryPool',
+  description: 'Which finished jobs a learned term comes from: the narrowest pool that has any.',
+  valuesConfig: {
+    PAIR_AND_TYPE: { description: 'Same source cloud, target cloud and VM type.' },
+    PAIR: { description: 'Same source and target cloud, any VM type.' },
+    TARGET: { description: 'Same target cloud, any source cloud.' },
+  },
 });
 registerEnumType(CloudHealth, { name: 'CloudHealth', description: 'Result of the last probe of a cloud (Keystone authentication and catalog).' });
 registerEnumType(CredentialKind, { name: 'CredentialKind', description: 'Which form of credential a cloud was registered with (the secret itself is never readable).' });

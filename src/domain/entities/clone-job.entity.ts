@@ -1,5 +1,6 @@
 import { Column, JoinColumn, ManyToOne, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
 import { CloneJobPurpose, ClonePhase, CloneJobState, PhaseTiming } from '../clone-phase';
+import { Placement } from '../matchmaking';
 import { numberTransformer } from './transformers';
 import { CloudEntity } from './cloud.entity';
 import { VmEntity } from './vm.entity';
@@ -50,6 +51,10 @@ export class CloneJobEntity {
   /** STANDBY jobs: the standby image made is kept fresh (prepareStandby keepFresh, or a refresh). */
   @Column({ type: 'boolean', default: false })
   keepFresh!: boolean;
+
+  /** Why the matchmaker chose the target, when the clone named none: every candidate with its verdict and estimate. */
+  @Column({ type: 'jsonb', nullable: true })
+  placement!: Placement | null;
 
   @Column({ type: 'varchar', length: 16 })
   phase!: ClonePhase;
