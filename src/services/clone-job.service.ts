@@ -167,6 +167,7 @@ export class CloneJobService {
           purpose: o.purpose,
           sourceVmId: vm.id,
           sourceCloudId: vm.cloudId,
+          vmTypeId: vm.vmTypeId ?? null,
           targetCloudId: target.id,
           standbyImageId: standby?.id ?? null,
           phase: ClonePhase.QUEUED,
