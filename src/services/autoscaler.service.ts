@@ -157,10 +157,10 @@ export class AutoscalerService {
    * The facts of the given VM types, or of every type with an active threshold (null), read
    * set-based: the number of queries does not depend on the number of types or VMs.
    *
-   * Samples: only the series (VM, metric) that hold a WARNING or CRITICAL sample in the window are
-   * read in full. A hold needs its newest sample at WARNING or worse, and a scale-down candidate's
-   * load is read only when the metric holds on every VM, so a series that is all OK (most of them,
-   * most of the time) can never change a verdict and is not shipped to the broker.
+   * Samples: only the series (VM, metric) whose newest sample in the window is WARNING or CRITICAL
+   * are read in full. A hold needs its newest sample at WARNING or worse, and a scale-down
+   * candidate's load is read only when the metric holds on every VM, so any other series (most of
+   * them, most of the time) can never change a verdict: it costs one index probe, and is not shipped.
    */
   async factsOfTypes(vmTypeIds: readonly string[] | null, now: Date): Promise<TypeFacts[]> {
     const ds = this.dataSource;
@@ -226,21 +226,24 @@ export class AutoscalerService {
       const longestHoldMs = Math.max(0, ...(thresholdsOf.get(t.id) ?? []).map((x) => Math.max(x.warningHoldSeconds, x.criticalHoldSeconds) * 1000));
       sinceOf.set(t.id, new Date(now.getTime() - longestHoldMs - maxGap));
     }
-    const metrics = [...new Set(thresholds.map((t) => t.metric))];
-    const samples: { vm_id: string; metric: string; state: SampleState; value: number | null; observed_at: Date }[] =
-      live.length && metrics.length
-        ? await ds.query(
-            `WITH w AS (SELECT * FROM unnest($1::uuid[], $2::timestamptz[]) AS w(vm_id, since)),
-             hot AS (
-               SELECT DISTINCT s.vm_id, s.metric FROM w JOIN samples s ON s.vm_id = w.vm_id AND s.observed_at >= w.since AND s.observed_at <= $4
-               WHERE s.metric = ANY($3::text[]) AND s.state IN ('${SampleState.WARNING}', '${SampleState.CRITICAL}'))
-             SELECT s.vm_id, s.metric, s.state, s.value, s.observed_at
-             FROM hot JOIN w ON w.vm_id = hot.vm_id
-             JOIN samples s ON s.vm_id = hot.vm_id AND s.metric = hot.metric AND s.observed_at >= w.since AND s.observed_at <= $4
-             ORDER BY s.observed_at, s.id`,
-            [live.map((v) => v.id), live.map((v) => sinceOf.get(v.vm_type_id)!), metrics, now],
-          )
-        : [];
+    // Every (VM, metric of its type's active thresholds), with how far back its type looks.
+    const series = live.flatMap((v) => [...new Set((thresholdsOf.get(v.vm_type_id) ?? []).map((x) => x.metric))].map((metric) => ({ vmId: v.id, metric, since: sinceOf.get(v.vm_type_id)! })));
+    const samples: { vm_id: string; metric: string; state: SampleState; value: number | null; observed_at: Date }[] = series.length
+      ? await ds.query(
+          // hot: the series whose newest sample (one index probe each) is WARNING or worse; only those are read in full.
+          `WITH w AS (SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS w(vm_id, metric, since)),
+           hot AS (
+             SELECT w.vm_id, w.metric, w.since FROM w
+             CROSS JOIN LATERAL (
+               SELECT s.state FROM samples s WHERE s.vm_id = w.vm_id AND s.metric = w.metric AND s.observed_at >= w.since AND s.observed_at <= $4
+               ORDER BY s.observed_at DESC, s.id DESC LIMIT 1) newest
+             WHERE newest.state IN ('${SampleState.WARNING}', '${SampleState.CRITICAL}'))
+           SELECT s.vm_id, s.metric, s.state, s.value, s.observed_at
+           FROM hot JOIN samples s ON s.vm_id = hot.vm_id AND s.metric = hot.metric AND s.observed_at >= hot.since AND s.observed_at <= $4
+           ORDER BY s.observed_at, s.id`,
+          [series.map((x) => x.vmId), series.map((x) => x.metric), series.map((x) => x.since), now],
+        )
+      : [];
     const byVm = new Map<string, Record<string, MetricSample[]>>();
     for (const s of samples) {
       const series = byVm.get(s.vm_id) ?? {};
@@ -258,7 +261,6 @@ export class AutoscalerService {
 
     return types.map((t): TypeFacts => {
       const typeThresholds = thresholdsOf.get(t.id) ?? [];
-      const typeMetrics = new Set(typeThresholds.map((x) => x.metric));
       const all = vmsOf.get(t.id) ?? [];
       const scalingVms: ScalingVm[] = all
         .filter((v) => !v.removing)
@@ -269,8 +271,7 @@ export class AutoscalerService {
           state: v.state,
           createdAt: v.created_at,
           busy: v.cloning ? `source of clone job ${v.cloning}` : null,
-          // Another type's metric of the same name is not this type's: keep only this type's series.
-          samples: Object.fromEntries(Object.entries(byVm.get(v.id) ?? {}).filter(([m]) => typeMetrics.has(m))),
+          samples: byVm.get(v.id) ?? {},
         }));
       const typeJobs = jobsOf.get(t.id) ?? [];
       const lastClone = lastCloneOf.get(t.id);
