@@ -160,7 +160,8 @@ export class AutoscalerService {
    * Samples: only the series (VM, metric) whose newest sample in the window is WARNING or CRITICAL
    * are read in full. A hold needs its newest sample at WARNING or worse, and a scale-down
    * candidate's load is read only when the metric holds on every VM, so any other series (most of
-   * them, most of the time) can never change a verdict: it costs one index probe, and is not shipped.
+   * them, most of the time) can never change a verdict: it costs two index probes, and is not
+   * shipped. (Several samples at the newest time: the series is read when any of them is WARNING or worse.)
    */
   async factsOfTypes(vmTypeIds: readonly string[] | null, now: Date): Promise<TypeFacts[]> {
     const ds = this.dataSource;
@@ -229,20 +230,28 @@ export class AutoscalerService {
     // Every (VM, metric of its type's active thresholds), with how far back its type looks.
     const series = live.flatMap((v) => [...new Set((thresholdsOf.get(v.vm_type_id) ?? []).map((x) => x.metric))].map((metric) => ({ vmId: v.id, metric, since: sinceOf.get(v.vm_type_id)! })));
     const samples: { vm_id: string; metric: string; state: SampleState; value: number | null; observed_at: Date }[] = series.length
-      ? await ds.query(
-          // hot: the series whose newest sample (one index probe each) is WARNING or worse; only those are read in full.
-          `WITH w AS (SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS w(vm_id, metric, since)),
-           hot AS (
-             SELECT w.vm_id, w.metric, w.since FROM w
-             CROSS JOIN LATERAL (
-               SELECT s.state FROM samples s WHERE s.vm_id = w.vm_id AND s.metric = w.metric AND s.observed_at >= w.since AND s.observed_at <= $4
-               ORDER BY s.observed_at DESC, s.id DESC LIMIT 1) newest
-             WHERE newest.state IN ('${SampleState.WARNING}', '${SampleState.CRITICAL}'))
-           SELECT s.vm_id, s.metric, s.state, s.value, s.observed_at
-           FROM hot JOIN samples s ON s.vm_id = hot.vm_id AND s.metric = hot.metric AND s.observed_at >= hot.since AND s.observed_at <= $4
-           ORDER BY s.observed_at, s.id`,
-          [series.map((x) => x.vmId), series.map((x) => x.metric), series.map((x) => x.since), now],
-        )
+      ? await ds.transaction(async (tx) => {
+          // Thousands of cheap index probes cost more to JIT-compile than to run.
+          await tx.query(`SET LOCAL jit = off`);
+          return tx.query(
+            // hot: the series whose newest sample in its window is WARNING or worse (index probes, one series at a time);
+            // only those are read in full (OFFSET 0 keeps that read a probe per hot series, not a scan of the table).
+            `WITH w AS (SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS w(vm_id, metric, since)),
+             hot AS MATERIALIZED (
+               SELECT w.vm_id, w.metric, w.since FROM w
+               CROSS JOIN LATERAL (
+                 SELECT bool_or(s.state IN ('${SampleState.WARNING}', '${SampleState.CRITICAL}')) AS held FROM samples s
+                 WHERE s.vm_id = w.vm_id AND s.metric = w.metric
+                   AND s.observed_at = (SELECT max(m.observed_at) FROM samples m WHERE m.vm_id = w.vm_id AND m.metric = w.metric AND m.observed_at >= w.since AND m.observed_at <= $4)) newest
+               WHERE newest.held)
+             SELECT s.vm_id, s.metric, s.state, s.value, s.observed_at
+             FROM hot CROSS JOIN LATERAL (
+               SELECT s.id, s.vm_id, s.metric, s.state, s.value, s.observed_at FROM samples s
+               WHERE s.vm_id = hot.vm_id AND s.metric = hot.metric AND s.observed_at >= hot.since AND s.observed_at <= $4 OFFSET 0) s
+             ORDER BY s.observed_at, s.id`,
+            [series.map((x) => x.vmId), series.map((x) => x.metric), series.map((x) => x.since), now],
+          );
+        })
       : [];
     const byVm = new Map<string, Record<string, MetricSample[]>>();
     for (const s of samples) {
