@@ -71,6 +71,31 @@ describe('autoscaler at scale', () => {
     expect((await large.ds.query(`SELECT count(*)::int AS n FROM scaling_decisions`))[0].n).toBe(10);
   });
 
+  it('learns the cooldown from the DONE clones of the type to the cloud the last clone went to', async () => {
+    const f = await fleet(3);
+    const [typeId, otherTypeId] = f.vmTypeIds;
+    const [source] = await f.ds.getRepository(VmEntity).find({ where: { vmTypeId: typeId } });
+    const [otherSource] = await f.ds.getRepository(VmEntity).find({ where: { vmTypeId: otherTypeId } });
+    const [a, b] = f.cloudIds;
+    const base = f.now.getTime() - 4 * 3600_000;
+    /** A DONE clone started `startMin` minutes after base, taking `seconds`. */
+    const done = async (vm: VmEntity, target: string, startMin: number, seconds: number) => {
+      const job = await insertCloneJob(f.ds, vm, target, CloneJobState.DONE, new Date(base + startMin * 60_000));
+      await f.ds.query(`UPDATE clone_jobs SET finished_at = created_at + make_interval(secs => $2) WHERE id = $1`, [job.id, seconds]);
+    };
+    // To B: seven clones, the newest five 100..500 s; to A: one, the newest DONE of the type overall; another type's clone to B is not this type's.
+    for (const [i, seconds] of [900, 900, 100, 200, 300, 400, 500].entries()) await done(source, b, i * 20, seconds);
+    await done(otherSource, b, 130, 5000);
+    await done(source, a, 140, 30);
+    // The last clone started went to B (still running): the cooldown is measured on B.
+    await insertCloneJob(f.ds, source, b, CloneJobState.RUNNING, new Date(base + 150 * 60_000));
+    const [{ facts }] = await f.autoscaler.factsOfTypes([typeId], f.now);
+    expect(facts.lastCloneTargetCloudId).toBe(b);
+    expect(facts.recentCloneSecondsToTarget).toEqual([500, 400, 300, 200, 100]);
+    expect(facts.lastDoneClone?.seconds).toBe(30);
+    expect(facts.lastCloneStartedAt).toEqual(new Date(base + 150 * 60_000));
+  });
+
   it('counts a clone in flight by the VM type stored on its job', async () => {
     const f = await fleet(3);
     const [overloaded] = f.vmTypeIds;
