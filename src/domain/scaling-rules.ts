@@ -59,6 +59,10 @@ export interface ScalingFacts {
   /** When the last clone of the type was started, and when the last one ended DONE, with its duration. */
   lastCloneStartedAt: Date | null;
   lastDoneClone: { finishedAt: Date; seconds: number } | null;
+  /** The target cloud of the last clone of the type started: its new capacity arrives after a clone to that cloud takes. */
+  lastCloneTargetCloudId?: string | null;
+  /** Durations in seconds of the recent DONE clones of the type into that target cloud, newest first. */
+  recentCloneSecondsToTarget?: readonly number[];
   /** When the last removal of a VM of the type was started. */
   lastScaleDownAt: Date | null;
   /** Standby images of the type: a prepare (STANDBY clone job) not yet ended, and the fresh images there are. */
@@ -198,7 +202,7 @@ function scaleUp(f: ScalingFacts, t: Trigger): ScalingVerdict {
   const cooldown = upCooldown(f);
   if (f.lastCloneStartedAt && f.now.getTime() - f.lastCloneStartedAt.getTime() < cooldown.seconds * 1000) {
     const left = seconds(f.lastCloneStartedAt.getTime() + cooldown.seconds * 1000 - f.now.getTime());
-    return blocked(f, ScalingOutcome.UP_COOLDOWN, t, `${held}; not scaling up: in the scale-up cooldown (${cooldown.why}) since the clone started ${f.lastCloneStartedAt.toISOString()}, ${left} s left`);
+    return blocked(f, ScalingOutcome.UP_COOLDOWN, t, `${held}; not scaling up: in the scale-up cooldown (${cooldown.why}) since the clone started ${f.lastCloneStartedAt.toISOString()}, ${left} s left`, { cooldown });
   }
   const source = sourceOf(f, t.vm);
   if (!source) return blocked(f, ScalingOutcome.NO_SOURCE, t, `${held}; not scaling up: no VM of the type is ACTIVE to clone from`);
@@ -212,15 +216,40 @@ function scaleUp(f: ScalingFacts, t: Trigger): ScalingVerdict {
   };
 }
 
+/** How many recent DONE clones to one target make its measured clone time (their median). */
+export const RECENT_CLONES = 5;
+
 /**
- * The scale-up cooldown is never shorter than the time a clone of this type last took: a
- * cooldown that ends before the new capacity is up is what makes autoscalers scale out twice.
+ * The scale-up cooldown is never shorter than the time a clone of this type takes into the cloud
+ * the last clone went to: a cooldown that ends before that capacity is up is what makes
+ * autoscalers scale out twice. The measure is robust where it can be: the median of the recent
+ * DONE clones of the type to that target (one slow or fast outlier does not move it); without
+ * any, the type's last DONE clone (wherever it went); without that, the configured value alone.
  */
-export function upCooldown(f: Pick<ScalingFacts, 'vmType' | 'lastDoneClone'>): { seconds: number; why: string } {
+export function upCooldown(
+  f: Pick<ScalingFacts, 'vmType' | 'lastDoneClone' | 'lastCloneTargetCloudId' | 'recentCloneSecondsToTarget'>,
+): { seconds: number; why: string; measuredBy: 'TARGET_MEDIAN' | 'LAST_CLONE' | 'CONFIGURED' } {
   const configured = f.vmType.scaleUpCooldownSeconds;
-  const measured = f.lastDoneClone ? Math.ceil(f.lastDoneClone.seconds) : null;
-  if (measured !== null && measured > configured) return { seconds: measured, why: `${measured} s, the last clone's duration, longer than the configured ${configured} s` };
-  return { seconds: configured, why: `${configured} s configured${measured !== null ? `; the last clone took ${measured} s` : '; no clone of this type measured yet'}` };
+  const toTarget = (f.recentCloneSecondsToTarget ?? []).slice(0, RECENT_CLONES);
+  let measured: { seconds: number; what: string; measuredBy: 'TARGET_MEDIAN' | 'LAST_CLONE' } | null = null;
+  if (f.lastCloneTargetCloudId && toTarget.length > 0) {
+    measured = { seconds: Math.ceil(median(toTarget)), what: `the median of the last ${toTarget.length} clone(s) of this type to cloud ${f.lastCloneTargetCloudId}`, measuredBy: 'TARGET_MEDIAN' };
+  } else if (f.lastDoneClone) {
+    const where = f.lastCloneTargetCloudId ? `; none measured yet to cloud ${f.lastCloneTargetCloudId}` : '';
+    measured = { seconds: Math.ceil(f.lastDoneClone.seconds), what: `the type's last clone's duration${where}`, measuredBy: 'LAST_CLONE' };
+  }
+  if (measured && measured.seconds > configured) {
+    return { seconds: measured.seconds, why: `${measured.seconds} s, ${measured.what}, longer than the configured ${configured} s`, measuredBy: measured.measuredBy };
+  }
+  if (measured) return { seconds: configured, why: `${configured} s configured; ${measured.what} is ${measured.seconds} s`, measuredBy: 'CONFIGURED' };
+  return { seconds: configured, why: `${configured} s configured; no clone of this type measured yet`, measuredBy: 'CONFIGURED' };
+}
+
+/** The middle value (the mean of the two middle ones for an even count); the input is not empty. */
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 /**

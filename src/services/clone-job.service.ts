@@ -258,6 +258,7 @@ export class CloneJobService {
           purpose: o.purpose,
           sourceVmId: vm.id,
           sourceCloudId: vm.cloudId,
+          vmTypeId: vm.vmTypeId ?? null,
           targetCloudId: target.id,
           standbyImageId: standby?.id ?? null,
           keepFresh: o.keepFresh ?? false,

@@ -21,6 +21,11 @@ import { MonitoringServerService } from './monitoring-server.service';
 const FUTURE_TOLERANCE_MS = 5 * 60_000;
 /** Servers read at once; each read is bounded by the adapter's own timeout. */
 const CONCURRENCY = 4;
+/**
+ * Samples per INSERT: one multi-row statement (unnest of arrays) per batch, so a Nagios watching
+ * thousands of VMs costs a few round trips, and no statement grows without bound.
+ */
+export const STORE_BATCH = 2000;
 
 export type ServerPollResult =
   | { serverId: string; tenantId: string; ok: true; stored: number; stale: number; unmatchedHosts: number; unrenderable: number; ambiguousHosts: string[] }
@@ -133,10 +138,16 @@ export class MonitoringPollService {
     return { byHost, unrenderable, ambiguousHosts: [...ambiguous] };
   }
 
-  /** Inserts the candidates newer than anything stored for their VM and metric; returns how many. */
+  /** Inserts the candidates newer than anything stored for their VM and metric, in batches of STORE_BATCH; returns how many. */
   private async store(tenantId: string, candidates: Candidate[]): Promise<number> {
+    let stored = 0;
+    for (let i = 0; i < candidates.length; i += STORE_BATCH) stored += await this.storeBatch(tenantId, candidates.slice(i, i + STORE_BATCH));
+    return stored;
+  }
+
+  private async storeBatch(tenantId: string, candidates: Candidate[]): Promise<number> {
     if (candidates.length === 0) return 0;
-    // One statement: the "is it newer?" check and the insert see the same rows.
+    // One statement per batch: the "is it newer?" check and the insert see the same rows.
     const rows: unknown[] = await this.dataSource.query(
       `INSERT INTO samples (tenant_id, vm_id, metric, state, value, observed_at, source)
        SELECT $1, c.vm_id, c.metric, c.state, c.value, c.observed_at, 'nagios'

@@ -53,17 +53,20 @@ export class SampleService {
       const bad = samples.findIndex((s) => !ownedIds.has(s.vmId));
       if (bad >= 0) throw new BadUserInputError(`samples.${bad}.vmId`, 'must be the id of one of your VMs');
       await ensureMetrics(tx, principal.tenantId, samples.map((s) => s.metric));
-      await tx.insert(
-        SampleEntity,
-        samples.map((s) => ({
-          tenantId: principal.tenantId,
-          vmId: s.vmId,
-          metric: s.metric,
-          state: s.state,
-          value: s.value ?? null,
-          observedAt: s.observedAt ?? new Date(now),
+      // One multi-row statement (arrays, one parameter per column): a thousand samples cost one round trip and no per-row SQL building.
+      await tx.query(
+        `INSERT INTO samples (tenant_id, vm_id, metric, state, value, observed_at, source)
+         SELECT $1, s.vm_id, s.metric, s.state, s.value, s.observed_at, $7
+         FROM unnest($2::uuid[], $3::text[], $4::text[], $5::float8[], $6::timestamptz[]) AS s(vm_id, metric, state, value, observed_at)`,
+        [
+          principal.tenantId,
+          samples.map((s) => s.vmId),
+          samples.map((s) => s.metric),
+          samples.map((s) => s.state),
+          samples.map((s) => s.value ?? null),
+          samples.map((s) => (s.observedAt ?? new Date(now)).toISOString()),
           source,
-        })),
+        ],
       );
       return samples.length;
     });

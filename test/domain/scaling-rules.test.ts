@@ -124,6 +124,35 @@ describe('decideScaling: scale-up', () => {
     expect(upCooldown({ vmType, lastDoneClone: null }).seconds).toBe(60);
   });
 
+  // Configured 60 s; the last clone went to cloud B.
+  const lastDone = (seconds: number) => ({ finishedAt: at(0), seconds });
+  it.each<[string, Partial<ScalingFacts>, number, string, RegExp]>([
+    ['median of the recent clones to the target', { lastCloneTargetCloudId: 'B', recentCloneSecondsToTarget: [300, 100, 200], lastDoneClone: lastDone(90) }, 200, 'TARGET_MEDIAN', /^200 s, the median of the last 3 clone\(s\) of this type to cloud B, longer than the configured 60 s$/],
+    ['one outlier does not move the median', { lastCloneTargetCloudId: 'B', recentCloneSecondsToTarget: [3000, 120, 130, 125, 128], lastDoneClone: lastDone(3000) }, 128, 'TARGET_MEDIAN', /median of the last 5/],
+    ['even count: mean of the middle two, rounded up', { lastCloneTargetCloudId: 'B', recentCloneSecondsToTarget: [100, 201], lastDoneClone: lastDone(100) }, 151, 'TARGET_MEDIAN', /^151 s/],
+    ['only the newest 5 to the target count', { lastCloneTargetCloudId: 'B', recentCloneSecondsToTarget: [70, 70, 70, 900, 900, 900, 900], lastDoneClone: lastDone(70) }, 70, 'TARGET_MEDIAN', /last 5/],
+    ['none to the target yet: the type\'s last clone', { lastCloneTargetCloudId: 'B', recentCloneSecondsToTarget: [], lastDoneClone: lastDone(180.2) }, 181, 'LAST_CLONE', /^181 s, the type's last clone's duration; none measured yet to cloud B, longer/],
+    ['no target known: the type\'s last clone', { lastDoneClone: lastDone(95) }, 95, 'LAST_CLONE', /^95 s, the type's last clone's duration, longer/],
+    ['measured shorter than configured: configured, saying what was measured', { lastCloneTargetCloudId: 'B', recentCloneSecondsToTarget: [20, 30, 25], lastDoneClone: lastDone(20) }, 60, 'CONFIGURED', /^60 s configured; the median of the last 3 clone\(s\) of this type to cloud B is 25 s$/],
+    ['nothing measured: configured', {}, 60, 'CONFIGURED', /^60 s configured; no clone of this type measured yet$/],
+  ])('per-target cooldown: %s', (_name, over, seconds, measuredBy, why) => {
+    const f = { ...facts(), ...over };
+    expect(upCooldown(f)).toMatchObject({ seconds, measuredBy });
+    expect(upCooldown(f).why).toMatch(why);
+  });
+
+  it.each<[string, number, ScalingOutcome]>([
+    ['within the target\'s median clone time', NOW - 150, ScalingOutcome.UP_COOLDOWN],
+    ['past it', NOW - 201, ScalingOutcome.SCALE_UP],
+  ])('the decision waits out the target\'s clone time: %s', (_name, startedS, outcome) => {
+    const v = decideScaling(facts({ lastCloneStartedAt: at(startedS), lastCloneTargetCloudId: 'B', recentCloneSecondsToTarget: [200, 190, 210], lastDoneClone: lastDone(40) }))!;
+    expect(v.outcome).toBe(outcome);
+    if (outcome === ScalingOutcome.UP_COOLDOWN) {
+      expect(v.reason).toContain('in the scale-up cooldown (200 s, the median of the last 3 clone(s) of this type to cloud B, longer than the configured 60 s)');
+      expect(v.evidence.cooldown).toMatchObject({ seconds: 200, measuredBy: 'TARGET_MEDIAN' });
+    }
+  });
+
   it('needs an ACTIVE VM to clone from', () => {
     const v = decideScaling(facts({ vms: [original({ load: steady(CRITICAL, 60) })].map((x) => ({ ...x, state: 'SHUTOFF' })) }))!;
     expect(v.outcome).toBe(ScalingOutcome.NO_SOURCE);

@@ -15,6 +15,7 @@ import fs from 'node:fs';
 import { MonitoringServerEntity, SampleEntity, VmEntity } from '../../src/domain/entities';
 import { SampleState } from '../../src/domain/enums';
 import { UpstreamUnavailableError } from '../../src/domain/errors';
+import { STORE_BATCH } from '../../src/services/monitoring-poll.service';
 import { MonitoringSource, NagiosStatusEndpoint, ServiceStatus } from '../../src/ports/monitoring.port';
 import { startTestBroker, TestBroker } from '../support/broker';
 import { createTestDatabase, TestDatabase } from '../support/database';
@@ -176,6 +177,25 @@ describe('monitoring poller', () => {
       'active calls OK 2026-12-01T11:00:15.000Z nagios',
       'active calls WARNING 2026-12-01T11:00:20.000Z push',
     ]);
+  });
+
+  it('stores a large Nagios in several batches, and a re-read of it stores nothing again', async () => {
+    const { server, vmTypeId } = await fleet(a, { type: 'sip-many', names: [] });
+    const count = Math.ceil(STORE_BATCH / 2) + 50; // two metrics per VM: more candidates than one batch holds
+    const [{ cloud_id: cloudId }] = await broker.dataSource.query(`SELECT id AS cloud_id FROM clouds WHERE tenant_id = $1 AND name = 'cloud-sip-many'`, [a.tenantId]);
+    await broker.dataSource.query(
+      `INSERT INTO vms (tenant_id, vm_type_id, cloud_id, server_id, name, state, origin)
+       SELECT $1, $2, $3, gen_random_uuid()::text, 'many-' || g, 'ACTIVE', 'IMPORTED' FROM generate_series(1, $4) g`,
+      [a.tenantId, vmTypeId, cloudId, count],
+    );
+    source.statuses = Array.from({ length: count }, (_, i) => [
+      status(`many-${i + 1}`, 'Active Calls', SampleState.OK, '2026-12-01T11:00:00.000Z', i),
+      status(`many-${i + 1}`, 'Registered OpenSIPS Users', SampleState.WARNING, '2026-12-01T11:00:01.000Z', i),
+    ]).flat();
+    expect(await poll(server)).toMatchObject({ ok: true, stored: count * 2, stale: 0, unmatchedHosts: 0 });
+    const [{ n }] = await broker.dataSource.query(`SELECT count(*)::int AS n FROM samples s JOIN vms v ON v.id = s.vm_id WHERE v.vm_type_id = $1`, [vmTypeId]);
+    expect(n).toBe(count * 2);
+    expect(await poll(server)).toMatchObject({ ok: true, stored: 0, stale: count * 2 });
   });
 
   it('skips checks that never ran or are dated far in the future, keeping the newer of two services feeding one metric', async () => {

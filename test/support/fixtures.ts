@@ -47,6 +47,7 @@ export async function insertCloneJob(ds: DataSource, vm: VmEntity, targetCloudId
     name: `${vm.name}-clone`,
     sourceVmId: vm.id,
     sourceCloudId: vm.cloudId,
+    vmTypeId: vm.vmTypeId,
     targetCloudId,
     phase: state === CloneJobState.DONE ? ClonePhase.DONE : ClonePhase.QUEUED,
     state,

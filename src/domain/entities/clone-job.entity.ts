@@ -10,6 +10,7 @@ import { VmEntity } from './vm.entity';
 @Index(['tenantId', 'idempotencyKey'], { unique: true })
 @Index('clone_jobs_tenant_created_idx', ['tenantId', 'createdAt', 'id'])
 @Index('clone_jobs_state_lease_idx', ['state', 'leaseExpiresAt'])
+@Index('clone_jobs_type_state_idx', ['vmTypeId', 'state'])
 export class CloneJobEntity {
   @PrimaryGeneratedColumn('uuid')
   id!: string;
@@ -32,6 +33,10 @@ export class CloneJobEntity {
 
   @Column({ type: 'uuid' })
   sourceCloudId!: string;
+
+  /** The source VM's type when the job was made (null for a VM without one): the autoscaler counts and times clones by it. */
+  @Column({ type: 'uuid', nullable: true })
+  vmTypeId!: string | null;
 
   @Column({ type: 'uuid' })
   targetCloudId!: string;

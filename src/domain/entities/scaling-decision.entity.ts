@@ -4,6 +4,7 @@ import { ScalingAction } from '../enums';
 /** What the scheduler decided for a VM type and why. */
 @Entity('scaling_decisions')
 @Index(['tenantId', 'vmTypeId', 'decidedAt'])
+@Index('scaling_decisions_type_decided_idx', ['vmTypeId', 'decidedAt'])
 export class ScalingDecisionEntity {
   @PrimaryGeneratedColumn('uuid')
   id!: string;
