@@ -36,14 +36,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { Client as WsClient } from 'graphql-ws';
+import { Client as WsClient, createClient } from 'graphql-ws';
+import WebSocket from 'ws';
 import { Client } from 'pg';
 import pino from 'pino';
 import { DataSource } from 'typeorm';
 import { createDataSource } from '../../src/adapters/postgres/data-source';
 import { EventFanout, PostgresEventBus } from '../../src/adapters/postgres/postgres-event-bus';
 import { auditStream } from '../../src/services/audit.service';
-import { gqlOk, wsClient } from '../support/graphql';
+import { gqlOk, wsUrl } from '../support/graphql';
 
 const PG_SERVER = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const MAIN_JS = path.resolve(__dirname, '../../src/main.js');
@@ -75,6 +76,10 @@ const RUNS: Record<string, RunSpec> = {
 
 interface RunResult {
   spec: RunSpec;
+  /** CPU time of the brokers (user + system) while events were published and delivered, per delivery. */
+  brokerCpuUsPerDelivery: number;
+  /** The same for this process, whose clients receive and parse every frame: on a loaded machine it competes with the brokers. */
+  clientCpuUsPerDelivery: number;
   events: number;
   deliveries: number;
   expected: number;
@@ -84,6 +89,14 @@ interface RunResult {
 }
 
 const GOAL_P99_MS = 50;
+const CONNECT_BATCH = 25;
+
+/** utime + stime of a process so far, ms (clock ticks of 10 ms on Linux). */
+function cpuMs(child: ChildProcess): number {
+  const stat = fs.readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const quantile = (sorted: number[], q: number) => (sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]);
@@ -106,7 +119,9 @@ const eventReads = (url: string) =>
   });
 
 function startBroker(env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [MAIN_JS], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: os.homedir(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // To look inside a broker: BENCH_BROKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"
+  const nodeArgs = (process.env.BENCH_BROKER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, MAIN_JS], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: os.homedir(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`broker did not start: ${out}`)), 60_000);
@@ -205,8 +220,21 @@ async function subscribeAll(urls: string[], adminToken: string, subscribers: num
   const clients: WsClient[] = [];
   const connections = Math.ceil(subscribers / perConnection);
   let live = 0;
+  let errors = 0;
+  let connected = 0;
   for (let c = 0; c < connections; c++) {
-    const client = wsClient(urls[c % urls.length], adminToken);
+    // A few dozen handshakes in flight at most: a loaded broker that cannot answer
+    // connection_init within graphql-ws's 3 s closes the socket (4408).
+    while (c - connected >= CONNECT_BATCH) await sleep(20);
+    const client = createClient({
+      url: wsUrl(urls[c % urls.length]),
+      webSocketImpl: WebSocket,
+      lazy: false,
+      retryAttempts: 0,
+      connectionParams: { authorization: `Bearer ${adminToken}` },
+      on: { connected: () => void connected++ },
+      onNonLazyError: () => undefined,
+    });
     clients.push(client);
     for (let s = 0; s < perConnection && c * perConnection + s < subscribers; s++) {
       let seen = false;
@@ -223,7 +251,10 @@ async function subscribeAll(urls: string[], adminToken: string, subscribers: num
             }
             onEvent(seq, now);
           },
-          error: (err) => console.error(`subscription error: ${JSON.stringify(err)}`),
+          error: (err) => {
+            const e = err as { code?: number; reason?: string; message?: string };
+            if (errors++ < 5) console.error(`subscription error: ${e.code ?? ''} ${e.reason ?? e.message ?? JSON.stringify(err)}`);
+          },
           complete: () => undefined,
         },
       );
@@ -233,7 +264,7 @@ async function subscribeAll(urls: string[], adminToken: string, subscribers: num
   while (live < subscribers && Date.now() < deadline) await sleep(100);
   if (live < subscribers) {
     for (const c of clients) await Promise.resolve(c.dispose()).catch(() => undefined);
-    throw new Error(`only ${live} of ${subscribers} subscribers went live`);
+    throw new Error(`only ${live} of ${subscribers} subscribers went live (${errors} subscription errors)`);
   }
   return clients;
 }
@@ -259,6 +290,8 @@ async function run(spec: RunSpec, o: Options, set: Setting): Promise<RunResult> 
 
     const total = Math.round(o.rate * o.seconds);
     const sent = new Map<number, number>();
+    const cpuBefore = brokers.list.reduce((n, b) => n + cpuMs(b.child), 0);
+    const clientBefore = process.cpuUsage();
     const start = performance.now();
     for (let i = 0; i < total; i++) {
       const wait = start + (i * 1000) / o.rate - performance.now();
@@ -276,11 +309,14 @@ async function run(spec: RunSpec, o: Options, set: Setting): Promise<RunResult> 
       if (at !== undefined) for (const t of times) latencies.push(t - at);
     }
     latencies.sort((a, b) => a - b);
+    const brokerCpuUsPerDelivery = ((brokers.list.reduce((n, b) => n + cpuMs(b.child), 0) - cpuBefore) * 1000) / Math.max(1, latencies.length);
+    const client = process.cpuUsage(clientBefore);
+    const clientCpuUsPerDelivery = (client.user + client.system) / Math.max(1, latencies.length);
     for (const c of clients.splice(0)) await c.dispose();
     await brokers.stop();
     await sleep(500); // the brokers' backends report their counts as they exit
     const reads = (await eventReads(set.databaseUrl)) - readsBefore;
-    return { spec, events: total, deliveries: latencies.length, expected: total * o.subscribers, p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), readsPerEvent: reads / total };
+    return { spec, brokerCpuUsPerDelivery, clientCpuUsPerDelivery, events: total, deliveries: latencies.length, expected: total * o.subscribers, p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), readsPerEvent: reads / total };
   } finally {
     for (const c of clients) await Promise.resolve(c.dispose()).catch(() => undefined);
     await brokers.stop();
@@ -382,13 +418,13 @@ async function main(): Promise<void> {
       const r = await run(spec, o, set);
       results.push(r);
       console.log(
-        `${spec.name.padEnd(15)} replicas ${spec.replicas}  delivered ${r.deliveries}/${r.expected}  commit->delivery p50 ${r.p50.toFixed(1)} ms  p99 ${r.p99.toFixed(1)} ms  reads/event ${r.readsPerEvent.toFixed(2)}  p99 <= ${GOAL_P99_MS} ms: ${r.p99 <= GOAL_P99_MS && r.deliveries === r.expected ? 'PASS' : 'FAIL'}`,
+        `${spec.name.padEnd(15)} replicas ${spec.replicas}  delivered ${r.deliveries}/${r.expected}  commit->delivery p50 ${r.p50.toFixed(1)} ms  p99 ${r.p99.toFixed(1)} ms  reads/event ${r.readsPerEvent.toFixed(2)}  CPU/delivery broker ${r.brokerCpuUsPerDelivery.toFixed(0)} us, clients ${r.clientCpuUsPerDelivery.toFixed(0)} us  p99 <= ${GOAL_P99_MS} ms: ${r.p99 <= GOAL_P99_MS && r.deliveries === r.expected ? 'PASS' : 'FAIL'}`,
       );
     }
     const base = results.find((r) => r.spec.name === 'unshared');
     if (base) {
       for (const r of results.filter((x) => x !== base)) {
-        console.log(`ratio ${r.spec.name}/unshared: p50 ${(r.p50 / base.p50).toFixed(2)}  p99 ${(r.p99 / base.p99).toFixed(2)}`);
+        console.log(`ratio ${r.spec.name}/unshared: p50 ${(r.p50 / base.p50).toFixed(2)}  p99 ${(r.p99 / base.p99).toFixed(2)}  broker CPU per delivery ${(r.brokerCpuUsPerDelivery / base.brokerCpuUsPerDelivery).toFixed(2)}`);
       }
     }
     for (const r of results.filter((x) => x.spec.fanout === 'shared')) {
