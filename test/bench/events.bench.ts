@@ -90,6 +90,7 @@ interface RunResult {
 
 const GOAL_P99_MS = 50;
 const CONNECT_BATCH = 25;
+const REPLAY_BATCH = 500;
 
 /** utime + stime of a process so far, ms (clock ticks of 10 ms on Linux). */
 function cpuMs(child: ChildProcess): number {
@@ -222,10 +223,12 @@ async function subscribeAll(urls: string[], adminToken: string, subscribers: num
   let live = 0;
   let errors = 0;
   let connected = 0;
+  let opened = 0;
   for (let c = 0; c < connections; c++) {
     // A few dozen handshakes in flight at most: a loaded broker that cannot answer
     // connection_init within graphql-ws's 3 s closes the socket (4408).
-    while (c - connected >= CONNECT_BATCH) await sleep(20);
+    // Likewise subscriptions still replaying: each costs the broker a read before it is live.
+    while (c - connected >= CONNECT_BATCH || opened - live >= REPLAY_BATCH) await sleep(20);
     const client = createClient({
       url: wsUrl(urls[c % urls.length]),
       webSocketImpl: WebSocket,
@@ -237,6 +240,7 @@ async function subscribeAll(urls: string[], adminToken: string, subscribers: num
     });
     clients.push(client);
     for (let s = 0; s < perConnection && c * perConnection + s < subscribers; s++) {
+      opened++;
       let seen = false;
       client.subscribe<{ auditEvents: { seq: number } }>(
         { query: AUDIT_EVENTS, variables: { afterSeq: fromSeq - 1 } },
@@ -401,7 +405,7 @@ async function main(): Promise<void> {
     },
   });
   const o: Options = { subscribers: Number(values.subscribers), perConnection: Number(values['per-connection']), rate: Number(values.rate), seconds: Number(values.seconds) };
-  const specs = values.runs.split(',').map((name) => {
+  const specs = values.runs.split(',').filter((name) => name.trim() !== '').map((name) => {
     const spec = RUNS[name.trim()];
     if (!spec) throw new Error(`--runs: unknown run ${name}; known: ${Object.keys(RUNS).join(', ')}`);
     return spec;
