@@ -27,6 +27,7 @@ import { limitError } from './limits';
 import { Metrics } from './metrics';
 import { OperationGate } from './operation-gate';
 import { RateLimiter } from './rate-limiter';
+import { sharedSubscribe } from './shared-subscription';
 import { WsCloseCode } from './ws-close-codes';
 
 const KEEPALIVE_MS = 12_000;
@@ -46,6 +47,8 @@ export interface WsTransportOptions {
   maxSubscriptionsPerConnection: number;
   maxBufferedBytes: number;
   tokenCheckIntervalMs: number;
+  /** Identical subscriptions share one execution per event (shared-subscription.ts); off only for the bench baseline. */
+  sharedExecution: boolean;
 }
 
 interface Connection {
@@ -105,8 +108,17 @@ export function createWsTransport(o: WsTransportOptions): WsTransport {
     return format(formatted, err);
   }
 
+  // Bound once: these run per event per subscriber.
+  const executions = { true: o.metrics.subscriptionExecutions.labels('true'), false: o.metrics.subscriptionExecutions.labels('false') };
+  const results = { true: o.metrics.subscriptionResults.labels('true'), false: o.metrics.subscriptionResults.labels('false') };
+  const subscribe = sharedSubscribe(o.sharedExecution, {
+    executed: (shared) => executions[`${shared}`].inc(),
+    delivered: (shared) => results[`${shared}`].inc(),
+  });
+
   const server = makeServer<Record<string, unknown>, Extra>({
     schema: o.schema,
+    subscribe,
     onConnect: async (ctx) => {
       const conn = ctx.extra.connection;
       conn.ctx = ctx;

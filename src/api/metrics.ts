@@ -38,6 +38,18 @@ export function createMetrics() {
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
+    subscriptionExecutions: new Counter({
+      name: 'intercloud_subscription_executions_total',
+      help: 'Executions of a subscription selection set for an event; shared="true": one serves every identical subscriber of this replica',
+      labelNames: ['shared'] as const,
+      registers: [registry],
+    }),
+    subscriptionResults: new Counter({
+      name: 'intercloud_subscription_results_total',
+      help: 'Subscription results handed to subscribers (per subscriber per event); shared="true": from a shared execution',
+      labelNames: ['shared'] as const,
+      registers: [registry],
+    }),
     schedulerLeader: new Gauge({
       name: 'intercloud_scheduler_leader',
       help: '1 while this replica holds the scheduler leader lock (only the leader runs periodic tasks: health probes, reaper, retention)',

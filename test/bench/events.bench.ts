@@ -1,12 +1,21 @@
 /**
  * Event fan-out benchmark: 1,000 `auditEvents` subscribers on one stream (500 graphql-ws
- * connections over loopback, two subscriptions each) of a real broker process
+ * connections over loopback, two subscriptions each) of real broker processes
  * (`node dist/src/main.js`), while this process publishes 10 events/s to that stream through
- * the bus adapter. Run twice, side by side: EVENT_FANOUT=per-subscriber (the old delivery, each
- * subscriber reads the table on every event) as the baseline, then `shared`. It prints, per
- * run, commit -> delivery p50/p99 (from just before COMMIT is sent to the frame's arrival at
- * the client, so commit time is included) and reads of the events table per event, and the
- * ratios. It asserts nothing.
+ * the bus adapter. Runs, side by side in one invocation (`--runs`, in this order):
+ *   per-subscriber  EVENT_FANOUT=per-subscriber: each subscriber reads the table on every event
+ *                   (the delivery before the shared reader; off by default, it is slow);
+ *   unshared        shared reader, WS_SHARED_EXECUTION=off: graphql-js executes the selection
+ *                   set once per subscriber per event (the delivery before shared executions);
+ *   shared          shared reader and shared executions (the default configuration);
+ *   shared-2        the same, subscribers spread over two broker replicas on one database.
+ * Per run it prints commit -> delivery p50/p99 (from just before COMMIT is sent to the frame's
+ * arrival at the client, so commit time is included), reads of the events table per event, and
+ * PASS/FAIL against the 50 ms p99 goal; then the ratios against `unshared`.
+ *
+ * Then (`--idle`, default 10,000; 0 skips it) idle subscribers on one replica and on two: the
+ * brokers' RSS and V8 heap (from their /metrics) before the subscriptions and once all are live
+ * (each has replayed one event), and the difference per subscriber. It asserts nothing.
  *
  * Reads are PostgreSQL's own count (pg_stat_user_tables: seq_scan + idx_scan of `events`),
  * taken when every subscriber has replayed and again after the broker has exited (a backend
@@ -14,6 +23,7 @@
  * first count).
  *
  *   npm run bench:events -- [--subscribers 1000] [--per-connection 2] [--rate 10] [--seconds 15]
+ *                           [--runs unshared,shared,shared-2] [--idle 10000] [--idle-per-connection 20]
  *
  * Environment: BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres; a
  * database is created and dropped there).
@@ -26,13 +36,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { Client as WsClient } from 'graphql-ws';
+import { Client as WsClient, createClient } from 'graphql-ws';
+import WebSocket from 'ws';
 import { Client } from 'pg';
 import pino from 'pino';
+import { DataSource } from 'typeorm';
 import { createDataSource } from '../../src/adapters/postgres/data-source';
 import { EventFanout, PostgresEventBus } from '../../src/adapters/postgres/postgres-event-bus';
 import { auditStream } from '../../src/services/audit.service';
-import { gqlOk, wsClient } from '../support/graphql';
+import { gqlOk, wsUrl } from '../support/graphql';
 
 const PG_SERVER = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const MAIN_JS = path.resolve(__dirname, '../../src/main.js');
@@ -47,14 +59,44 @@ interface Options {
   seconds: number;
 }
 
-interface RunResult {
+/** One configuration measured: how the brokers deliver, and over how many replicas. */
+interface RunSpec {
+  name: string;
   fanout: EventFanout;
+  sharedExecution: boolean;
+  replicas: number;
+}
+
+const RUNS: Record<string, RunSpec> = {
+  'per-subscriber': { name: 'per-subscriber', fanout: 'per-subscriber', sharedExecution: false, replicas: 1 },
+  unshared: { name: 'unshared', fanout: 'shared', sharedExecution: false, replicas: 1 },
+  shared: { name: 'shared', fanout: 'shared', sharedExecution: true, replicas: 1 },
+  'shared-2': { name: 'shared-2', fanout: 'shared', sharedExecution: true, replicas: 2 },
+};
+
+interface RunResult {
+  spec: RunSpec;
+  /** CPU time of the brokers (user + system) while events were published and delivered, per delivery. */
+  brokerCpuUsPerDelivery: number;
+  /** The same for this process, whose clients receive and parse every frame: on a loaded machine it competes with the brokers. */
+  clientCpuUsPerDelivery: number;
   events: number;
   deliveries: number;
   expected: number;
   p50: number;
   p99: number;
   readsPerEvent: number;
+}
+
+const GOAL_P99_MS = 50;
+const CONNECT_BATCH = 25;
+const REPLAY_BATCH = 500;
+
+/** utime + stime of a process so far, ms (clock ticks of 10 ms on Linux). */
+function cpuMs(child: ChildProcess): number {
+  const stat = fs.readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -78,7 +120,9 @@ const eventReads = (url: string) =>
   });
 
 function startBroker(env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [MAIN_JS], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: os.homedir(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // To look inside a broker: BENCH_BROKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"
+  const nodeArgs = (process.env.BENCH_BROKER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, MAIN_JS], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: os.homedir(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`broker did not start: ${out}`)), 60_000);
@@ -102,81 +146,156 @@ async function stopBroker(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-async function run(fanout: EventFanout, o: Options, databaseUrl: string, adminToken: string, secretKey: string): Promise<RunResult> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'intercloud-bench-events-'));
-  const connections = Math.ceil(o.subscribers / o.perConnection);
-  const broker = await startBroker({
-    DATABASE_URL: databaseUrl,
-    PORT: '0',
-    HOST: '127.0.0.1',
-    INTERCLOUD_ADMIN_TOKEN: adminToken,
-    INTERCLOUD_SECRET_KEY: secretKey,
-    INTERCLOUD_DATA_DIR: dataDir,
-    LOG_LEVEL: 'warn',
-    EVENT_FANOUT: fanout,
-    SHUTDOWN_GRACE_MS: '2000',
-    WS_MAX_CONNECTIONS_PER_ADDRESS: String(connections + 10),
-    WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: String(o.perConnection + 1),
-    RATE_LIMIT_PER_MINUTE: '1000000',
-  });
-  const ds = createDataSource(databaseUrl, 2);
-  await ds.initialize();
-  const bus = new PostgresEventBus(ds, databaseUrl, pino({ level: 'silent' }));
-  const clients: WsClient[] = [];
-  try {
-    const tenantId = (await gqlOk(broker.url, adminToken, '{ me { tenantId } }')).me.tenantId as string;
-    const stream = auditStream(tenantId);
-    const publishOne = async (): Promise<{ seq: number; sentAt: number }> => {
-      const runner = ds.createQueryRunner();
-      await runner.connect();
-      try {
-        await runner.startTransaction();
-        const at = new Date().toISOString();
-        const e = await bus.publish(runner.manager, { stream, tenantId, type: 'audit', payload: { actorTokenId: null, action: 'bench.tick', objectType: 'Bench', objectId: 'bench', details: {}, at } });
-        const sentAt = performance.now();
-        await runner.commitTransaction();
-        return { seq: e.seq, sentAt };
-      } finally {
-        await runner.release();
-      }
-    };
+interface Setting {
+  databaseUrl: string;
+  adminToken: string;
+  secretKey: string;
+}
 
-    // Every subscriber replays from one event back, so its first frame says it is live.
+interface Brokers {
+  list: { child: ChildProcess; url: string }[];
+  stop(): Promise<void>;
+}
+
+/** `replicas` broker processes on one database, sized for `connections` x `perConnection` subscriptions. */
+async function startBrokers(spec: Omit<RunSpec, 'name'>, connections: number, perConnection: number, set: Setting): Promise<Brokers> {
+  const dataDirs: string[] = [];
+  const list: Brokers['list'] = [];
+  const stop = async () => {
+    for (const b of list) await stopBroker(b.child);
+    for (const d of dataDirs) fs.rmSync(d, { recursive: true, force: true });
+  };
+  try {
+    for (let i = 0; i < spec.replicas; i++) {
+      const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'intercloud-bench-events-'));
+      dataDirs.push(dataDir);
+      list.push(
+        await startBroker({
+          DATABASE_URL: set.databaseUrl,
+          PORT: '0',
+          HOST: '127.0.0.1',
+          INTERCLOUD_ADMIN_TOKEN: set.adminToken,
+          INTERCLOUD_SECRET_KEY: set.secretKey,
+          INTERCLOUD_DATA_DIR: dataDir,
+          LOG_LEVEL: 'warn',
+          EVENT_FANOUT: spec.fanout,
+          WS_SHARED_EXECUTION: spec.sharedExecution ? 'on' : 'off',
+          SHUTDOWN_GRACE_MS: '2000',
+          WS_MAX_CONNECTIONS_PER_ADDRESS: String(connections + 10),
+          WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: String(perConnection + 1),
+          RATE_LIMIT_PER_MINUTE: '1000000',
+        }),
+      );
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { list, stop };
+}
+
+/** Publishes one audit event to the admin tenant's stream; `sentAt` is taken just before COMMIT. */
+function publisher(ds: DataSource, bus: PostgresEventBus, tenantId: string) {
+  const stream = auditStream(tenantId);
+  return async (): Promise<{ seq: number; sentAt: number }> => {
+    const runner = ds.createQueryRunner();
+    await runner.connect();
+    try {
+      await runner.startTransaction();
+      const at = new Date().toISOString();
+      const e = await bus.publish(runner.manager, { stream, tenantId, type: 'audit', payload: { actorTokenId: null, action: 'bench.tick', objectType: 'Bench', objectId: 'bench', details: {}, at } });
+      const sentAt = performance.now();
+      await runner.commitTransaction();
+      return { seq: e.seq, sentAt };
+    } finally {
+      await runner.release();
+    }
+  };
+}
+
+/**
+ * Opens `subscribers` subscriptions replaying from `fromSeq` (so their first frame says they are
+ * live), connections alternating over the brokers; calls `onEvent` with each frame's seq and arrival.
+ */
+async function subscribeAll(urls: string[], adminToken: string, subscribers: number, perConnection: number, fromSeq: number, onEvent: (seq: number, at: number) => void): Promise<WsClient[]> {
+  const clients: WsClient[] = [];
+  const connections = Math.ceil(subscribers / perConnection);
+  let live = 0;
+  let errors = 0;
+  let connected = 0;
+  let opened = 0;
+  for (let c = 0; c < connections; c++) {
+    // A few dozen handshakes in flight at most: a loaded broker that cannot answer
+    // connection_init within graphql-ws's 3 s closes the socket (4408).
+    // Likewise subscriptions still replaying: each costs the broker a read before it is live.
+    while (c - connected >= CONNECT_BATCH || opened - live >= REPLAY_BATCH) await sleep(20);
+    const client = createClient({
+      url: wsUrl(urls[c % urls.length]),
+      webSocketImpl: WebSocket,
+      lazy: false,
+      retryAttempts: 0,
+      connectionParams: { authorization: `Bearer ${adminToken}` },
+      on: { connected: () => void connected++ },
+      onNonLazyError: () => undefined,
+    });
+    clients.push(client);
+    for (let s = 0; s < perConnection && c * perConnection + s < subscribers; s++) {
+      opened++;
+      let seen = false;
+      client.subscribe<{ auditEvents: { seq: number } }>(
+        { query: AUDIT_EVENTS, variables: { afterSeq: fromSeq - 1 } },
+        {
+          next: (r) => {
+            const now = performance.now();
+            const seq = r.data?.auditEvents.seq;
+            if (seq === undefined) return;
+            if (!seen) {
+              seen = true;
+              live++;
+            }
+            onEvent(seq, now);
+          },
+          error: (err) => {
+            const e = err as { code?: number; reason?: string; message?: string };
+            if (errors++ < 5) console.error(`subscription error: ${e.code ?? ''} ${e.reason ?? e.message ?? JSON.stringify(err)}`);
+          },
+          complete: () => undefined,
+        },
+      );
+    }
+  }
+  const deadline = Date.now() + 120_000;
+  while (live < subscribers && Date.now() < deadline) await sleep(100);
+  if (live < subscribers) {
+    for (const c of clients) await Promise.resolve(c.dispose()).catch(() => undefined);
+    throw new Error(`only ${live} of ${subscribers} subscribers went live (${errors} subscription errors)`);
+  }
+  return clients;
+}
+
+async function run(spec: RunSpec, o: Options, set: Setting): Promise<RunResult> {
+  const connections = Math.ceil(o.subscribers / o.perConnection);
+  const brokers = await startBrokers(spec, connections, o.perConnection, set);
+  const urls = brokers.list.map((b) => b.url);
+  const ds = createDataSource(set.databaseUrl, 2);
+  await ds.initialize();
+  const bus = new PostgresEventBus(ds, set.databaseUrl, pino({ level: 'silent' }));
+  let clients: WsClient[] = [];
+  try {
+    const tenantId = (await gqlOk(urls[0], set.adminToken, '{ me { tenantId } }')).me.tenantId as string;
+    const publishOne = publisher(ds, bus, tenantId);
     const first = await publishOne();
     const arrivals = new Map<number, number[]>();
-    let live = 0;
-    for (let c = 0; c < connections; c++) {
-      const client = wsClient(broker.url, adminToken);
-      clients.push(client);
-      for (let s = 0; s < o.perConnection && c * o.perConnection + s < o.subscribers; s++) {
-        let seen = false;
-        client.subscribe<{ auditEvents: { seq: number } }>(
-          { query: AUDIT_EVENTS, variables: { afterSeq: first.seq - 1 } },
-          {
-            next: (r) => {
-              const now = performance.now();
-              const seq = r.data?.auditEvents.seq;
-              if (seq === undefined) return;
-              if (!seen) {
-                seen = true;
-                live++;
-              }
-              if (seq > first.seq) (arrivals.get(seq) ?? arrivals.set(seq, []).get(seq)!).push(now);
-            },
-            error: (err) => console.error(`subscription error: ${JSON.stringify(err)}`),
-            complete: () => undefined,
-          },
-        );
-      }
-    }
-    const deadline = Date.now() + 60_000;
-    while (live < o.subscribers && Date.now() < deadline) await sleep(100);
-    if (live < o.subscribers) throw new Error(`only ${live} of ${o.subscribers} subscribers went live`);
+    clients = await subscribeAll(urls, set.adminToken, o.subscribers, o.perConnection, first.seq, (seq, now) => {
+      if (seq > first.seq) (arrivals.get(seq) ?? arrivals.set(seq, []).get(seq)!).push(now);
+    });
     await sleep(STATS_FLUSH_MS);
-    const readsBefore = await eventReads(databaseUrl);
+    const readsBefore = await eventReads(set.databaseUrl);
 
     const total = Math.round(o.rate * o.seconds);
     const sent = new Map<number, number>();
+    const cpuBefore = brokers.list.reduce((n, b) => n + cpuMs(b.child), 0);
+    const clientBefore = process.cpuUsage();
     const start = performance.now();
     for (let i = 0; i < total; i++) {
       const wait = start + (i * 1000) / o.rate - performance.now();
@@ -194,43 +313,131 @@ async function run(fanout: EventFanout, o: Options, databaseUrl: string, adminTo
       if (at !== undefined) for (const t of times) latencies.push(t - at);
     }
     latencies.sort((a, b) => a - b);
+    const brokerCpuUsPerDelivery = ((brokers.list.reduce((n, b) => n + cpuMs(b.child), 0) - cpuBefore) * 1000) / Math.max(1, latencies.length);
+    const client = process.cpuUsage(clientBefore);
+    const clientCpuUsPerDelivery = (client.user + client.system) / Math.max(1, latencies.length);
     for (const c of clients.splice(0)) await c.dispose();
-    await stopBroker(broker.child);
-    await sleep(500); // the broker's backends report their counts as they exit
-    const reads = (await eventReads(databaseUrl)) - readsBefore;
-    return { fanout, events: total, deliveries: latencies.length, expected: total * o.subscribers, p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), readsPerEvent: reads / total };
+    await brokers.stop();
+    await sleep(500); // the brokers' backends report their counts as they exit
+    const reads = (await eventReads(set.databaseUrl)) - readsBefore;
+    return { spec, brokerCpuUsPerDelivery, clientCpuUsPerDelivery, events: total, deliveries: latencies.length, expected: total * o.subscribers, p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), readsPerEvent: reads / total };
   } finally {
     for (const c of clients) await Promise.resolve(c.dispose()).catch(() => undefined);
-    await stopBroker(broker.child);
+    await brokers.stop();
     await ds.destroy();
-    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+interface Memory {
+  rss: number;
+  heap: number;
+}
+
+/** A broker's resident set (from /proc) and V8 heap in use (from its own /metrics). */
+async function memoryOf(broker: { child: ChildProcess; url: string }): Promise<Memory> {
+  const status = fs.readFileSync(`/proc/${broker.child.pid}/status`, 'utf8');
+  const rss = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? NaN) * 1024;
+  const text = await (await fetch(new URL('/metrics', broker.url))).text();
+  const heap = Number(/^intercloud_nodejs_heap_size_used_bytes (\S+)$/m.exec(text)?.[1] ?? NaN);
+  return { rss, heap };
+}
+
+/**
+ * `subscribers` idle subscriptions over `replicas` brokers: memory per broker before and once
+ * all are live, then one event to all of them (they are held, not just counted).
+ */
+async function idle(replicas: number, subscribers: number, perConnection: number, set: Setting): Promise<void> {
+  const connections = Math.ceil(subscribers / perConnection);
+  const brokers = await startBrokers({ fanout: 'shared', sharedExecution: true, replicas }, connections, perConnection, set);
+  const ds = createDataSource(set.databaseUrl, 2);
+  await ds.initialize();
+  const bus = new PostgresEventBus(ds, set.databaseUrl, pino({ level: 'silent' }));
+  let clients: WsClient[] = [];
+  try {
+    const tenantId = (await gqlOk(brokers.list[0].url, set.adminToken, '{ me { tenantId } }')).me.tenantId as string;
+    const publishOne = publisher(ds, bus, tenantId);
+    const first = await publishOne();
+    await sleep(2000);
+    const before = await Promise.all(brokers.list.map(memoryOf));
+    let lastSeen = 0;
+    clients = await subscribeAll(
+      brokers.list.map((b) => b.url),
+      set.adminToken,
+      subscribers,
+      perConnection,
+      first.seq,
+      (seq) => {
+        if (seq > first.seq) lastSeen++;
+      },
+    );
+    await sleep(2000);
+    const after = await Promise.all(brokers.list.map(memoryOf));
+    await publishOne();
+    const deadline = Date.now() + 30_000;
+    while (lastSeen < subscribers && Date.now() < deadline) await sleep(100);
+    const perReplica = subscribers / replicas;
+    const mib = (n: number) => (n / 1024 / 1024).toFixed(1);
+    brokers.list.forEach((_, i) => {
+      const rss = (after[i].rss - before[i].rss) / perReplica;
+      const heap = (after[i].heap - before[i].heap) / perReplica;
+      console.log(
+        `idle ${subscribers} subscribers over ${connections} connections, replica ${i + 1}/${replicas}: RSS ${mib(before[i].rss)} -> ${mib(after[i].rss)} MiB, heap ${mib(before[i].heap)} -> ${mib(after[i].heap)} MiB; per subscriber RSS ${(rss / 1024).toFixed(1)} KiB, heap ${(heap / 1024).toFixed(1)} KiB`,
+      );
+    });
+    console.log(`idle ${subscribers} over ${replicas} replica(s): a live event reached ${lastSeen}/${subscribers} of them: ${lastSeen === subscribers ? 'PASS' : 'FAIL'}`);
+  } finally {
+    for (const c of clients) await Promise.resolve(c.dispose()).catch(() => undefined);
+    await brokers.stop();
+    await ds.destroy();
   }
 }
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { subscribers: { type: 'string', default: '1000' }, 'per-connection': { type: 'string', default: '2' }, rate: { type: 'string', default: '10' }, seconds: { type: 'string', default: '15' } },
+    options: {
+      subscribers: { type: 'string', default: '1000' },
+      'per-connection': { type: 'string', default: '2' },
+      rate: { type: 'string', default: '10' },
+      seconds: { type: 'string', default: '15' },
+      runs: { type: 'string', default: 'unshared,shared,shared-2' },
+      idle: { type: 'string', default: '10000' },
+      'idle-per-connection': { type: 'string', default: '20' },
+    },
   });
   const o: Options = { subscribers: Number(values.subscribers), perConnection: Number(values['per-connection']), rate: Number(values.rate), seconds: Number(values.seconds) };
+  const specs = values.runs.split(',').filter((name) => name.trim() !== '').map((name) => {
+    const spec = RUNS[name.trim()];
+    if (!spec) throw new Error(`--runs: unknown run ${name}; known: ${Object.keys(RUNS).join(', ')}`);
+    return spec;
+  });
   const name = `intercloud_bench_events_${crypto.randomBytes(4).toString('hex')}`;
   await withPg(PG_SERVER, (c) => c.query(`CREATE DATABASE ${name}`));
   const u = new URL(PG_SERVER);
   u.pathname = `/${name}`;
-  const adminToken = `icb_bench_${crypto.randomBytes(24).toString('base64url')}`;
-  const secretKey = crypto.randomBytes(32).toString('base64');
-  console.log(`bench:events: ${o.subscribers} subscribers on one stream over ${Math.ceil(o.subscribers / o.perConnection)} connections, ${o.rate} events/s for ${o.seconds} s, loopback`);
+  const set: Setting = { databaseUrl: u.toString(), adminToken: `icb_bench_${crypto.randomBytes(24).toString('base64url')}`, secretKey: crypto.randomBytes(32).toString('base64') };
+  console.log(`bench:events: ${o.subscribers} subscribers on one stream over ${Math.ceil(o.subscribers / o.perConnection)} connections, ${o.rate} events/s for ${o.seconds} s, loopback; ${os.cpus().length} CPUs, load average ${os.loadavg()[0].toFixed(1)}`);
   try {
     const results: RunResult[] = [];
-    for (const fanout of ['per-subscriber', 'shared'] as const) {
-      const r = await run(fanout, o, u.toString(), adminToken, secretKey);
+    for (const spec of specs) {
+      const r = await run(spec, o, set);
       results.push(r);
       console.log(
-        `${fanout.padEnd(15)} delivered ${r.deliveries}/${r.expected}  commit->delivery p50 ${r.p50.toFixed(1)} ms  p99 ${r.p99.toFixed(1)} ms  reads/event ${r.readsPerEvent.toFixed(2)}`,
+        `${spec.name.padEnd(15)} replicas ${spec.replicas}  delivered ${r.deliveries}/${r.expected}  commit->delivery p50 ${r.p50.toFixed(1)} ms  p99 ${r.p99.toFixed(1)} ms  reads/event ${r.readsPerEvent.toFixed(2)}  CPU/delivery broker ${r.brokerCpuUsPerDelivery.toFixed(0)} us, clients ${r.clientCpuUsPerDelivery.toFixed(0)} us  p99 <= ${GOAL_P99_MS} ms: ${r.p99 <= GOAL_P99_MS && r.deliveries === r.expected ? 'PASS' : 'FAIL'}`,
       );
     }
-    const [base, shared] = results;
-    console.log(`ratio shared/per-subscriber: p50 ${(shared.p50 / base.p50).toFixed(2)}  p99 ${(shared.p99 / base.p99).toFixed(2)}  reads/event ${(shared.readsPerEvent / base.readsPerEvent).toFixed(4)}`);
-    console.log(`goal p99 <= 50 ms: ${shared.p99 <= 50 ? 'met' : 'not met'} (${shared.p99.toFixed(1)} ms); reads per event independent of subscribers: ${shared.readsPerEvent <= 1 ? 'met' : 'not met'} (${shared.readsPerEvent.toFixed(2)})`);
+    const base = results.find((r) => r.spec.name === 'unshared');
+    if (base) {
+      for (const r of results.filter((x) => x !== base)) {
+        console.log(`ratio ${r.spec.name}/unshared: p50 ${(r.p50 / base.p50).toFixed(2)}  p99 ${(r.p99 / base.p99).toFixed(2)}  broker CPU per delivery ${(r.brokerCpuUsPerDelivery / base.brokerCpuUsPerDelivery).toFixed(2)}`);
+      }
+    }
+    for (const r of results.filter((x) => x.spec.fanout === 'shared')) {
+      console.log(`reads per event independent of subscribers (${r.spec.name}): ${r.readsPerEvent <= 1 ? 'PASS' : 'FAIL'} (${r.readsPerEvent.toFixed(2)})`);
+    }
+    const idleCount = Number(values.idle);
+    if (idleCount > 0) {
+      for (const replicas of [1, 2]) await idle(replicas, idleCount, Number(values['idle-per-connection']), set);
+    }
   } finally {
     await withPg(PG_SERVER, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
   }
