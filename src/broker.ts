@@ -169,7 +169,7 @@ export async function startBroker(config: Config, logger: Logger, adapters: Brok
         bus,
         queue,
         contexts: new CloneContextFactory(dataSource, cloudApis, services.clouds),
-        steps: createCloneSteps({ timeouts: DEFAULT_STEP_TIMEOUTS, sip, transferHash: config.transferHash }),
+        steps: createCloneSteps({ timeouts: DEFAULT_STEP_TIMEOUTS, sip, transferHash: config.transferHash, conversion: config.conversion }),
         logger,
         standbyTtlMs: config.standby.ttlMs,
       },

@@ -3,6 +3,7 @@
  * instance quota: hard filters) and in what order (estimated time to capacity, then health, free
  * quota, cost, name), with the reasons in words. Pure: the service gathers the inputs.
  */
+import { planDiskFormat } from './disk-formats';
 import { CloudHealth } from './enums';
 
 /**
@@ -35,6 +36,8 @@ export interface CandidateCloud {
   /** Declared link bandwidth to other clouds. */
   bandwidthMbps: number;
   costPerHour: number;
+  /** Disk formats the cloud's Glance takes (empty or missing: not declared). */
+  diskFormats?: readonly string[];
 }
 
 /** A placement policy (a PolicyEntity fits). Every applicable policy must pass. */
@@ -72,6 +75,8 @@ export interface MatchmakingInput<C extends CandidateCloud> {
    * accepts, domain/boot-choice.ts); a cloud missing here was not checked.
    */
   bootable?: ReadonlyMap<string, { ok: true } | { ok: false; reason: string }>;
+  /** disk_format of the source server's image; null or missing when not known (no format filter then). */
+  sourceDiskFormat?: string | null;
 }
 
 export interface CloudAssessment<C extends CandidateCloud> {
@@ -115,12 +120,14 @@ function assess<C extends CandidateCloud>(cloud: C, source: CandidateCloud | nul
   const home = cloud.id === input.sourceCloudId;
   const quota = input.quotas?.get(cloud.id) ?? { kind: 'UNKNOWN', why: 'not asked' };
   const estimate = estimateSeconds(cloud, home, source, input.imageBytes);
+  const format = home ? ({ ok: true, note: null } as const) : diskFormatAcceptance(input.sourceDiskFormat ?? null, cloud.diskFormats ?? []);
   const exclusions = [
     ...visibilityExclusions(cloud, input.tenantId),
     ...healthExclusions(cloud),
     ...input.policies.flatMap((p) => policyExclusions(cloud, home, p)),
     ...quotaExclusions(quota),
     ...bootExclusions(input.bootable?.get(cloud.id)),
+    ...(format.ok ? [] : [format.reason]),
   ];
   const eligible = exclusions.length === 0;
   return {
@@ -130,7 +137,7 @@ function assess<C extends CandidateCloud>(cloud: C, source: CandidateCloud | nul
     estimatedSecondsToCapacity: estimate.total,
     freeInstances: quota.kind === 'LIMITED' ? freeOf(quota) : null,
     costPerHour: cloud.costPerHour,
-    reasons: eligible ? rankingNotes(cloud, home, estimate, quota, input.policies) : exclusions,
+    reasons: eligible ? [...rankingNotes(cloud, home, estimate, quota, input.policies), ...(format.ok && format.note ? [format.note] : [])] : exclusions,
     quota,
   };
 }
@@ -160,6 +167,17 @@ function policyExclusions(cloud: CandidateCloud, home: boolean, p: PlacementPoli
     out.push(`bandwidth ${cloud.bandwidthMbps} Mbit/s below ${p.minBandwidthMbps} Mbit/s required by ${by}`);
   }
   return out;
+}
+
+/**
+ * Whether a cloud can take the clone's image: as it is, or converted by the TRANSFER step on the
+ * target side (domain/disk-formats.ts decides both, so the two never disagree). The one place the
+ * matchmaker decides on disk formats.
+ */
+export function diskFormatAcceptance(sourceFormat: string | null, cloudFormats: readonly string[]): { ok: true; note: string | null } | { ok: false; reason: string } {
+  const plan = planDiskFormat(sourceFormat, cloudFormats);
+  if (plan.kind === 'impossible') return { ok: false, reason: plan.reason };
+  return { ok: true, note: plan.kind === 'convert' ? `converted from ${plan.from} to ${plan.to} on the target side` : null };
 }
 
 function bootExclusions(boot: { ok: true } | { ok: false; reason: string } | undefined): string[] {

@@ -69,6 +69,11 @@ export class CloneRunner extends SagaRunner<CloneJobEntity, CloneContext> {
       },
       progress: (bytes, total) => throttle.update(bytes, total),
       progressSettled: () => writer.settled(),
+      note: async (message) => {
+        // After the pending byte counts, so the note's seq is in order with them.
+        await writer.settled();
+        await this.noteEvent(job, message);
+      },
     };
   }
 
@@ -82,6 +87,19 @@ export class CloneRunner extends SagaRunner<CloneJobEntity, CloneContext> {
 
   protected override phaseCompletedExtras(ctx: CloneContext): Record<string, unknown> {
     return { bytesTransferred: ctx.job.bytesTransferred, bytesTotal: ctx.job.bytesTotal };
+  }
+
+  private async noteEvent(job: CloneJobEntity, message: string): Promise<void> {
+    await this.clone.store.transaction((tx) =>
+      publishCloneEvent(this.clone.bus, tx, job.tenantId, {
+        jobId: job.id,
+        kind: CloneEventKind.PROGRESS,
+        phase: job.phase,
+        bytesTransferred: job.bytesTransferred,
+        bytesTotal: job.bytesTotal,
+        message,
+      }),
+    );
   }
 
   private async progressEvent(job: CloneJobEntity, r: { bytesTransferred: number; bytesTotal: number | null; bytesPerSecond: number; etaSeconds: number | null }): Promise<void> {

@@ -35,6 +35,8 @@ type Boot = { ok: true } | { ok: false; reason: string };
 interface SourceFacts {
   imageBytes: number | null;
   flavorId: string | null;
+  /** The source image's disk_format: a target that cannot take it (even converted) is excluded. */
+  diskFormat: string | null;
 }
 
 export class MatchmakingService {
@@ -86,8 +88,8 @@ export class MatchmakingService {
     const home = visible.find((c) => c.id === vm.cloudId) ?? null;
     // The home cloud stays among the candidates when one target is checked: its link bounds the transfer.
     const candidates = onlyCloudId ? visible.filter((c) => c.id === onlyCloudId || c.id === vm.cloudId) : visible;
-    const source = home ? await this.sourceFacts(home, vm) : { imageBytes: null, flavorId: null };
-    const input = { tenantId: principal.tenantId, sourceCloudId: vm.cloudId, candidates, policies, imageBytes: source.imageBytes };
+    const source = home ? await this.sourceFacts(home, vm) : { imageBytes: null, flavorId: null, diskFormat: null };
+    const input = { tenantId: principal.tenantId, sourceCloudId: vm.cloudId, candidates, policies, imageBytes: source.imageBytes, sourceDiskFormat: source.diskFormat };
     // Only clouds that pass every other filter are asked: an excluded (or unreachable) cloud must not slow the answer.
     const worthAsking = matchmake(input)
       .filter((c) => c.eligible && (!onlyCloudId || c.cloud.id === onlyCloudId))
@@ -127,9 +129,9 @@ export class MatchmakingService {
     const facts = await this.bounded(async () => {
       const server = await api.getServer(vm.serverId);
       const image = server?.imageId ? await api.getImage(server.imageId) : null;
-      return { imageBytes: image?.size ?? null, flavorId: server?.flavorId ?? null };
+      return { imageBytes: image?.size ?? null, flavorId: server?.flavorId ?? null, diskFormat: image?.diskFormat ?? null };
     });
-    return facts.ok ? facts.value : { imageBytes: null, flavorId: null };
+    return facts.ok ? facts.value : { imageBytes: null, flavorId: null, diskFormat: null };
   }
 
   /** Runs a cloud call with the dry run's deadline; the adapter bounds it itself, racing only stops this query from waiting. */
