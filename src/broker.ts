@@ -47,6 +47,7 @@ import { LeaderScheduler } from './scheduler/leader-scheduler';
 import { MonitoringPoller } from './scheduler/monitoring.poller';
 import { RetentionTask } from './scheduler/retention.task';
 import { createServices, Services } from './services';
+import { LocalTransferSide } from './transfer/local-side';
 
 export interface Broker {
   url: string;
@@ -125,6 +126,7 @@ export async function startBroker(config: Config, logger: Logger, adapters: Brok
       monitoringPollIntervalMs: config.monitoring.pollIntervalMs,
       tokenRevocations,
       tokenCacheMs: config.tokenCacheMs,
+      endpointPolicy: config.cloudEndpoints.policy,
     });
     const { generatedSecret } = await services.auth.bootstrapAdmin(config.adminToken);
 
@@ -162,6 +164,9 @@ export async function startBroker(config: Config, logger: Logger, adapters: Brok
       dataSource,
       timeouts: { ...DEFAULT_SIP_TIMEOUTS, ...config.sip },
     };
+    // This process's side of chunked transfers (a cloud without an agent); opened on first use.
+    const localTransfer = new LocalTransferSide(config.transfer.cacheDir, config.transfer.cacheBytes);
+    cleanups.push(() => localTransfer.close());
     const owner = `${os.hostname()}:${process.pid}:${crypto.randomBytes(3).toString('hex')}`;
     const runner = new CloneRunner(
       {
@@ -169,7 +174,24 @@ export async function startBroker(config: Config, logger: Logger, adapters: Brok
         bus,
         queue,
         contexts: new CloneContextFactory(dataSource, cloudApis, services.clouds),
-        steps: createCloneSteps({ timeouts: DEFAULT_STEP_TIMEOUTS, sip, transferHash: config.transferHash, conversion: config.conversion }),
+        steps: createCloneSteps({
+          timeouts: DEFAULT_STEP_TIMEOUTS,
+          sip,
+          transferHash: config.transferHash,
+          conversion: config.conversion,
+          transfer: {
+            engine: config.transfer.engine,
+            secret: config.transfer.secret,
+            local: localTransfer,
+            record: (job, agent, d) => {
+              metrics.transferLinkBytes.inc({ job, agent }, d.linkBytes);
+              metrics.transferImageBytes.inc({ job, agent }, d.processedBytes);
+              metrics.transferZeroBytes.inc({ job, agent }, d.zeroBytes);
+              metrics.transferDedupBytes.inc({ job, agent }, d.dedupBytes);
+              metrics.transferSentRawBytes.inc({ job, agent }, d.sentRawBytes);
+            },
+          },
+        }),
         logger,
         standbyTtlMs: config.standby.ttlMs,
       },

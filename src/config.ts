@@ -97,6 +97,10 @@ const schema = z.object({
   /** Free space a conversion leaves untouched on the spool's filesystem. */
   TRANSFER_SPOOL_RESERVE_BYTES: int(0, Number.MAX_SAFE_INTEGER).default(DEFAULT_CONVERSION_SETTINGS.reserveBytes),
   TRANSFER_CONVERT_TIMEOUT_SECONDS: int(1, 86_400).default(DEFAULT_CONVERSION_SETTINGS.timeoutMs / 1000),
+  TRANSFER_ENGINE: z.enum(['auto', 'relay', 'chunked']).default('auto'),
+  AGENT_SHARED_SECRET: z.string().min(32, 'must be at least 32 characters (openssl rand -base64 32), the same on every transfer agent').optional(),
+  AGENT_CACHE_DIR: z.string().min(1).optional(),
+  AGENT_CACHE_BYTES: int(64 * 1024 * 1024, Number.MAX_SAFE_INTEGER).default(20 * 1024 ** 3),
   CLONE_CONCURRENCY: int(0, 64).default(2),
   CLONE_LEASE_SECONDS: int(1, 3600).default(30),
   CLONE_STEP_ATTEMPTS: int(1, 50).default(8),
@@ -147,6 +151,14 @@ export interface Config {
   transferHash: 'worker' | 'inline';
   /** Disk format conversions in TRANSFER: spool folder, free-space reserve, qemu-img timeout. */
   conversion: ConversionSettings;
+  /**
+   * TRANSFER's data path: `relay` streams every byte through this process (the baseline of
+   * `npm run bench:transfer`); `chunked` sends zero-skipped, compressed, deduplicated chunks
+   * through the clouds' transfer agents (this process plays a side that has none); `auto` is
+   * chunked when either cloud names an agent. `secret` signs the agents' job tokens; `cacheDir`
+   * and `cacheBytes` bound this process's own chunk store (when it plays the target side).
+   */
+  transfer: { engine: 'auto' | 'relay' | 'chunked'; secret: string | null; cacheDir: string; cacheBytes: number };
   /** Clone jobs this broker runs at once (0: this replica only serves the API). */
   clone: { concurrency: number; leaseMs: number; stepAttempts: number; reaperIntervalMs: number; reaperGraceMs: number };
   /** How long a standby image (prepareStandby) may be booted from; past it the leader's reaper deletes it. */
@@ -211,6 +223,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       spoolDir: c.TRANSFER_SPOOL_DIR ?? DEFAULT_CONVERSION_SETTINGS.spoolDir,
       reserveBytes: c.TRANSFER_SPOOL_RESERVE_BYTES,
       timeoutMs: c.TRANSFER_CONVERT_TIMEOUT_SECONDS * 1000,
+    },
+    transfer: {
+      engine: c.TRANSFER_ENGINE,
+      secret: c.AGENT_SHARED_SECRET ?? null,
+      cacheDir: path.resolve(c.AGENT_CACHE_DIR ?? path.join(c.INTERCLOUD_DATA_DIR, 'chunks')),
+      cacheBytes: c.AGENT_CACHE_BYTES,
     },
     clone: {
       concurrency: c.CLONE_CONCURRENCY,

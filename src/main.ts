@@ -1,10 +1,23 @@
-/** Entry point: `node dist/src/main.js` (npm start). */
+/** Entry point: `node dist/src/main.js` (npm start); with INTERCLOUD_ROLE=agent, a transfer agent (npm run agent). */
 import 'reflect-metadata';
 import { startBroker } from './broker';
 import { ConfigError, loadConfig } from './config';
 import { createLogger } from './logger';
+import { runAgent } from './agent';
 
 async function main(): Promise<void> {
+  if (process.env.INTERCLOUD_ROLE === 'agent') {
+    try {
+      await runAgent();
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        console.error(err.message);
+        process.exit(2);
+      }
+      throw err;
+    }
+    return;
+  }
   let config;
   try {
     config = loadConfig();

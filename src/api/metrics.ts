@@ -61,6 +61,36 @@ export function createMetrics() {
       labelNames: ['table'] as const,
       registers: [registry],
     }),
+    transferLinkBytes: new Counter({
+      name: 'intercloud_transfer_link_bytes_total',
+      help: 'Chunked TRANSFER: bytes sent over the intercloud link, by job and by the agent that sent them (broker: this process)',
+      labelNames: ['job', 'agent'] as const,
+      registers: [registry],
+    }),
+    transferImageBytes: new Counter({
+      name: 'intercloud_transfer_image_bytes_total',
+      help: 'Chunked TRANSFER: image bytes read and chunked, by job and agent',
+      labelNames: ['job', 'agent'] as const,
+      registers: [registry],
+    }),
+    transferZeroBytes: new Counter({
+      name: 'intercloud_transfer_zero_bytes_total',
+      help: 'Chunked TRANSFER: image bytes in all-zero chunks (sent as markers), by job and agent',
+      labelNames: ['job', 'agent'] as const,
+      registers: [registry],
+    }),
+    transferDedupBytes: new Counter({
+      name: 'intercloud_transfer_dedup_bytes_total',
+      help: "Chunked TRANSFER: image bytes of chunks the target side already held, by job and agent",
+      labelNames: ['job', 'agent'] as const,
+      registers: [registry],
+    }),
+    transferSentRawBytes: new Counter({
+      name: 'intercloud_transfer_sent_raw_bytes_total',
+      help: 'Chunked TRANSFER: image bytes of the chunks sent (divided by link bytes: the compression ratio), by job and agent',
+      labelNames: ['job', 'agent'] as const,
+      registers: [registry],
+    }),
     cloudHealthProbes: new Counter({
       name: 'intercloud_cloud_health_probes_total',
       help: 'Cloud health probes made by this replica, by resulting health (ERROR: the probe could not be made)',

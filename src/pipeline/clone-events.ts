@@ -2,6 +2,7 @@
 import { EntityManager } from 'typeorm';
 import { CloneEventKind, ClonePhase } from '../domain/clone-phase';
 import { BusEvent, EventBus } from '../ports/event-bus.port';
+import type { TransferSavings } from './clone-step';
 
 export const cloneJobStream = (jobId: string) => `clone-job:${jobId}`;
 export const CLONE_EVENT_TYPE = 'clone.event';
@@ -23,6 +24,8 @@ export interface CloneEventPayload {
   bytesPerSecond: number | null;
   etaSeconds: number | null;
   message: string | null;
+  /** PROGRESS of a chunked TRANSFER: bytes on the link and what zero-skip, dedup and compression saved. */
+  transfer?: TransferSavings | null;
 }
 
 export async function publishCloneEvent(

@@ -13,7 +13,7 @@ import { JobQueue } from '../ports/job-queue.port';
 import { CloneEventPayload, publishCloneEvent } from './clone-events';
 import { CloneContextFactory } from './clone-context.factory';
 import { ProgressReport, ProgressThrottle, SerialProgressWriter } from './clone-progress';
-import { CloneArtefacts, CloneContext, CloneStep } from './clone-step';
+import { CloneArtefacts, CloneContext, CloneStep, TransferSavings } from './clone-step';
 import { JobStore } from './job.store';
 import { LeaseFence } from './lease-fence';
 import { pauseReason, SagaEvent, SagaRunner, SagaRunnerOptions } from './saga-runner';
@@ -45,14 +45,15 @@ export class CloneRunner extends SagaRunner<CloneJobEntity, CloneContext> {
     const opened = await this.clone.contexts.open(job, fence);
     const log = this.clone.logger.child({ jobId: job.id, sourceCloudId: opened.source.cloud.id, cloudId: opened.target.cloud.id });
     const artefacts = job.artefacts as CloneArtefacts;
-    const writer = new SerialProgressWriter<ProgressReport>(
+    let savings: TransferSavings | null = null;
+    const writer = new SerialProgressWriter<ProgressReport & { transfer: TransferSavings | null }>(
       (r) => this.progressEvent(job, r),
       (err) => log.warn({ err }, 'could not store progress'),
     );
     const throttle = new ProgressThrottle((r) => {
       job.bytesTransferred = r.bytesTransferred;
       job.bytesTotal = r.bytesTotal;
-      writer.offer(r);
+      writer.offer({ ...r, transfer: savings });
     });
     return {
       job,
@@ -67,7 +68,10 @@ export class CloneRunner extends SagaRunner<CloneJobEntity, CloneContext> {
         if (patch.snapshotSize !== undefined) job.bytesTotal = patch.snapshotSize;
         await store.transaction((tx) => store.write(tx, job.id, { artefacts: { ...artefacts }, bytesTotal: job.bytesTotal }));
       },
-      progress: (bytes, total) => throttle.update(bytes, total),
+      progress: (bytes, total, transfer) => {
+        savings = transfer ?? null;
+        throttle.update(bytes, total);
+      },
       progressSettled: () => writer.settled(),
       note: async (message) => {
         // After the pending byte counts, so the note's seq is in order with them.
@@ -102,7 +106,10 @@ export class CloneRunner extends SagaRunner<CloneJobEntity, CloneContext> {
     );
   }
 
-  private async progressEvent(job: CloneJobEntity, r: { bytesTransferred: number; bytesTotal: number | null; bytesPerSecond: number; etaSeconds: number | null }): Promise<void> {
+  private async progressEvent(
+    job: CloneJobEntity,
+    r: { bytesTransferred: number; bytesTotal: number | null; bytesPerSecond: number; etaSeconds: number | null; transfer: TransferSavings | null },
+  ): Promise<void> {
     const { store } = this.clone;
     await store.transaction(async (tx) => {
       await store.write(tx, job.id, { bytesTransferred: r.bytesTransferred, bytesTotal: r.bytesTotal });

@@ -11,6 +11,8 @@ import { sleep } from '../domain/retry';
 import { CloudApi } from '../ports/cloud-api.port';
 import type { ConversionSettings } from '../transfer/disk-conversion';
 import type { TransferHashMode } from '../transfer/sha512-worker';
+import type { LocalTransferSide } from '../transfer/local-side';
+import type { TransferStats } from '../transfer/chunk-transfer';
 import type { SipStepDeps } from './sip/sip-step.deps';
 
 /** Ids of what the job made, checkpointed as soon as each exists so a retry finds it. */
@@ -44,8 +46,8 @@ export interface CloneContext {
   readonly log: Logger;
   /** Persists artefacts (merged) right away. */
   checkpoint(patch: Partial<CloneArtefacts>): Promise<void>;
-  /** Transfer progress; events are throttled to at most 4 per second. */
-  progress(bytesTransferred: number, bytesTotal: number | null): void;
+  /** Transfer progress (with the chunked engine's savings); events are throttled to at most 4 per second. */
+  progress(bytesTransferred: number, bytesTotal: number | null, savings?: TransferSavings): void;
   /** Resolves once the progress reported so far is stored, so a phase ends after its last PROGRESS event. */
   progressSettled(): Promise<void>;
   /** A PROGRESS event of the current phase with a message: what the step is doing now, in words (e.g. a format conversion). */
@@ -106,6 +108,27 @@ export const DEFAULT_STEP_TIMEOUTS: StepTimeouts = {
   deleteMs: 5 * 60_000,
 };
 
+/** What the chunked transfer engine saved so far, in a PROGRESS event. */
+export interface TransferSavings {
+  /** Bytes sent over the intercloud link (chunk frames). */
+  linkBytes: number;
+  /** Image bytes in all-zero chunks, sent as markers. */
+  zeroBytes: number;
+  /** Image bytes of chunks the target already held. */
+  dedupBytes: number;
+  /** Image bytes of the chunks sent, per byte on the link (1 when nothing compressed). */
+  compressionRatio: number | null;
+}
+
+/** The chunked engine's dependencies (config.transfer): who signs agent tokens, what this process uses to play a side. */
+export interface TransferEngineDeps {
+  engine: 'auto' | 'relay' | 'chunked';
+  secret: string | null;
+  local: LocalTransferSide;
+  /** Counts a transfer's progress (deltas) for /metrics, per job and per agent. */
+  record?: (jobId: string, agent: string, delta: TransferStats) => void;
+}
+
 /** What the steps are built from (steps/index.ts). */
 export interface CloneStepDeps {
   timeouts: StepTimeouts;
@@ -115,4 +138,6 @@ export interface CloneStepDeps {
   transferHash?: TransferHashMode;
   /** Where and how TRANSFER converts disk formats (default: DEFAULT_CONVERSION_SETTINGS). */
   conversion?: ConversionSettings;
+  /** The chunked transfer engine; without it TRANSFER always relays. */
+  transfer?: TransferEngineDeps;
 }

@@ -133,6 +133,11 @@ export interface CloudApi {
   downloadImage(id: string, signal?: AbortSignal): Promise<{ stream: Readable; size: number | null; md5: string | null }>;
   /** Streams `data` into a queued image; resolves when Glance accepted it (204). */
   uploadImage(id: string, data: Readable, size: number | null, signal?: AbortSignal): Promise<void>;
+  /**
+   * The image data URL and a current token for it, for a transfer agent that reads or writes the
+   * bytes itself (the token is the session's short-lived Keystone token, never a credential).
+   */
+  imageDataAccess(id: string): Promise<{ url: string; token: string }>;
 
   // Neutron
   listNetworks(): Promise<Network[]>;

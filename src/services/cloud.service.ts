@@ -19,6 +19,7 @@ import { requirePermission } from './access';
 import { AuditService } from './audit.service';
 import { cancelGuestJobs, countUnfinishedJobs } from './cloud-guest-jobs';
 import { labelsRule, nameRule, parseInput, uuidRule } from './validation';
+import { EndpointPolicy, STRICT_ENDPOINT_POLICY, describeRefusal, ipLiteralOf, judgeAddress, judgeEndpointUrl } from '../domain/endpoint-policy';
 
 export const DISK_FORMATS = ['raw', 'qcow2', 'vmdk', 'vdi', 'vhd', 'vhdx', 'iso', 'ploop'] as const;
 
@@ -54,8 +55,12 @@ const defaultsRule = z
   })
   .strict();
 
+/** Checked further against the endpoint policy (CloudService.agentUrl); '' or null: none. */
+const transferAgentUrlRule = z.string().trim().max(512, 'must be at most 512 characters').nullable();
+
 const common = {
   authUrl: authUrlRule,
+  transferAgentUrl: transferAgentUrlRule,
   region: z.string().trim().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be 1-64 letters, digits, . _ -'),
   labels: labelsRule,
   bandwidthMbps: z.number().int('must be a whole number').min(1, 'must be at least 1').max(10_000_000, 'must be at most 10000000'),
@@ -78,6 +83,7 @@ const registerRule = z.object({
   shared: z.boolean().default(false),
   guestFlavors: guestNamesRule.default([]),
   guestNetworks: guestNamesRule.default([]),
+  transferAgentUrl: transferAgentUrlRule.optional(),
 });
 
 const updateRule = z.object({
@@ -93,6 +99,7 @@ const updateRule = z.object({
   shared: z.boolean().optional(),
   guestFlavors: guestNamesRule.optional(),
   guestNetworks: guestNamesRule.optional(),
+  transferAgentUrl: transferAgentUrlRule.optional(),
 });
 
 type CredentialsInput = z.output<typeof credentialsRule>;
@@ -145,6 +152,8 @@ export class CloudService {
     private readonly audit: AuditService,
     private readonly cloudApis: CloudApiFactory,
     private readonly bus: EventBus,
+    /** What a cloud's transfer agent URL must satisfy (the broker's CLOUD_ENDPOINT_* policy). */
+    private readonly endpointPolicy: EndpointPolicy = STRICT_ENDPOINT_POLICY,
   ) {}
 
   /** The tenant's own clouds and the clouds other tenants share with the federation. */
@@ -183,6 +192,7 @@ export class CloudService {
     requirePermission(principal, Permission.MANAGE_CLOUDS);
     const input = parseInput(registerRule, rawInput, 'input');
     const credentials = toCredentials(input.credentials, 'input.credentials');
+    const transferAgentUrl = this.agentUrl(input.transferAgentUrl ?? null);
     await this.assertNameFree(this.dataSource.manager, principal.tenantId, input.name, null);
     // Keystone first: a cloud that does not accept its credentials is never stored.
     const connection: CloudConnection = { cloudId: null, name: input.name, authUrl: input.authUrl, region: input.region, credentials, pinnedCatalog: null };
@@ -207,6 +217,7 @@ export class CloudService {
           shared: input.shared,
           guestFlavors: input.guestFlavors,
           guestNetworks: input.guestNetworks,
+          transferAgentUrl,
           catalog: verified.catalog,
           health: CloudHealth.HEALTHY,
           healthLatencyMs: verified.latencyMs,
@@ -226,6 +237,7 @@ export class CloudService {
     if (input.name !== undefined) await this.assertNameFree(this.dataSource.manager, principal.tenantId, input.name, cloud.id);
     const authUrl = input.authUrl ?? cloud.authUrl;
     const region = input.region ?? cloud.region;
+    const transferAgentUrl = input.transferAgentUrl !== undefined ? this.agentUrl(input.transferAgentUrl) : cloud.transferAgentUrl;
     // Checked before anything is decrypted or sent: the stored secret never leaves for a new destination.
     if ((authUrl !== cloud.authUrl || region !== cloud.region) && input.credentials === undefined) {
       throw new BadUserInputError('input.credentials', NEW_DESTINATION_RULE);
@@ -264,6 +276,7 @@ export class CloudService {
       cloud.guestFlavors = [...settings.guestFlavors];
       cloud.guestNetworks = [...settings.guestNetworks];
       if (input.shared !== undefined) cloud.shared = input.shared;
+      cloud.transferAgentUrl = transferAgentUrl;
       const saved = await tx.save(cloud);
       // Guests' VMs in a cloud no longer shared with them are no longer theirs to manage, and
       // their clones under way (or queued) into or out of it are cancelled and undone.
@@ -373,6 +386,22 @@ export class CloudService {
       credentials: this.credentialsOf(cloud),
       pinnedCatalog: cloud.catalog,
     };
+  }
+
+  /**
+   * A transfer agent URL as stored: the endpoint policy's rules for URLs (https unless the
+   * operator allows http, no user info) and, for an IP literal, for addresses; null for none.
+   */
+  private agentUrl(raw: string | null): string | null {
+    if (raw === null || raw === '') return null;
+    const verdict = judgeEndpointUrl(this.endpointPolicy, raw);
+    if (!verdict.ok) throw new BadUserInputError('input.transferAgentUrl', `transferAgentUrl ${verdict.why}`);
+    const ip = ipLiteralOf(verdict.url.hostname);
+    if (ip) {
+      const address = judgeAddress(this.endpointPolicy, ip);
+      if (!address.allowed) throw new BadUserInputError('input.transferAgentUrl', `transferAgentUrl ${describeRefusal(address)}`);
+    }
+    return verdict.url.toString().replace(/\/+$/, '');
   }
 
   private seal(authUrl: string, credentials: CloudCredentials): Buffer {

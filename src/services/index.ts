@@ -28,6 +28,7 @@ import { SshKeyService } from './ssh-key.service';
 import { VmTypeService } from './vm-type.service';
 import { HostKeyFetcher, VmImportService } from './vm-import.service';
 import { VmService } from './vm.service';
+import type { EndpointPolicy } from '../domain/endpoint-policy';
 
 export interface Ports {
   dataSource: DataSource;
@@ -47,12 +48,14 @@ export interface Ports {
   tokenRevocations: TokenRevocations;
   /** How long a replica trusts a verified token without reading it again (0: never). */
   tokenCacheMs: number;
+  /** The endpoint policy for URLs tenants give outside the cloud catalog (a cloud's transfer agent). */
+  endpointPolicy?: EndpointPolicy;
 }
 
 export function createServices(ports: Ports) {
   const { dataSource, bus, secrets, cloudConnector, cloudApis, queue } = ports;
   const audit = new AuditService(dataSource, bus);
-  const clouds = new CloudService(dataSource, secrets, cloudConnector, audit, cloudApis, bus);
+  const clouds = new CloudService(dataSource, secrets, cloudConnector, audit, cloudApis, bus, ports.endpointPolicy);
   const vms = new VmService(dataSource, audit);
   const sshKeys = new SshKeyService(dataSource, secrets, audit);
   const monitoringServers = new MonitoringServerService(dataSource, secrets, sshKeys, audit);

@@ -18,7 +18,8 @@
  *     with the target's v1 as --seed); time = make + extract;
  *   - rsync: an rsync daemon on the target side behind the same throttled proxy, the client
  *     pushing the raw image (repeat: onto the target's v1, rsync's delta algorithm; no -z);
- *   - agents: the chunked engine of issue 10 (agentsRow below), measured only where it exists.
+ *   - agents: the chunked engine of issue 10 (agentsRows below): a clone through a transfer agent
+ *     beside each cloud, the agents' link throttled and counted by the peers' TCP proxy.
  * Bytes on the link: counted by the proxy (both directions) for casync and rsync, the job's
  * relayed bytes for the relay. CPU and peak RSS per side: /proc of the broker (which plays both
  * sides in the relay), GNU time's rusage for the casync and rsync processes. Finally the relay
@@ -38,11 +39,14 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startSandbox } from '../../sandbox';
 import { transferInChildProcess } from '../../sandbox/bench/image-transfer';
-import { setUpClone } from '../support/clone-fixture';
+import { SandboxCloud } from '../../sandbox';
+import { CloneFixture, setUpClone } from '../support/clone-fixture';
+import { gqlOk } from '../support/graphql';
 import { labCloudApiFactory } from '../support/sandbox';
 import { BrokerMonitor, cleanUpAll, CloneRun, cloneOnce, createDatabase, flushDisk, fmtBytes, newBrokerIdentity, onCleanup, parseLink, parseSize, spawnBroker, table } from './clone.bench';
 
 const MiB = 1024 * 1024;
+const MAIN_JS = path.resolve(__dirname, '../../src/main.js');
 const GiB = 1024 * MiB;
 const RELAY_GOAL = 0.9;
 /** Share of the image's files v2 rewrites. */
@@ -302,6 +306,7 @@ function fromClone(run: CloneRun, verified: boolean): Measure {
 
 interface RelayResult {
   row: Row;
+  agents: Row;
   open: { transferS: number; bytes: number };
   raw: { seconds: number; bytes: number };
 }
@@ -318,7 +323,9 @@ async function relayRows(images: Images, link: number, dir: string, remaining: (
   const [src, dst] = [sandbox.cloud('bench-src'), sandbox.cloud('bench-dst')];
   try {
     const databaseUrl = await createDatabase();
-    const broker = await spawnBroker(databaseUrl, brokerDir, newBrokerIdentity());
+    const secret = crypto.randomBytes(32).toString('base64');
+    // Clouds without a transferAgentUrl relay (TRANSFER_ENGINE=auto); the agents row names them.
+    const broker = await spawnBroker(databaseUrl, brokerDir, newBrokerIdentity(), { AGENT_SHARED_SECRET: secret });
     const monitor = new BrokerMonitor(broker.pid);
     try {
       const [img1, img2] = [await src.control.seedImage({ name: 'bench-v1', file: images.v1 }), await src.control.seedImage({ name: 'bench-v2', file: images.v2 })];
@@ -338,8 +345,10 @@ async function relayRows(images: Images, link: number, dir: string, remaining: (
       flushDisk();
       const raw = await transferInChildProcess(src, dst, img1.id, 'bench-raw-pipe');
       const openTransfer = open.job.phases.find((p) => p.phase === 'TRANSFER')?.durationMs ?? open.cloneMs;
+      const agents = await agentsRows({ brokerUrl: broker.url, fx, vm1, vm2, src, dst, link, secret, dir, remaining });
       return {
         row: { name: 'relay (broker)', first: fromClone(first, true), repeat: fromClone(repeat, true) },
+        agents,
         open: { transferS: openTransfer / 1000, bytes: open.bytes },
         raw: { seconds: raw.seconds, bytes: img1.size ?? images.size },
       };
@@ -435,14 +444,90 @@ async function rsyncRows(images: Images, link: number, dir: string): Promise<Row
   return { name: 'rsync (no -z)', first, repeat };
 }
 
+/** What the agents row needs from the relay's lab: the same clouds, broker, VMs and link. */
+interface AgentsLab {
+  brokerUrl: string;
+  fx: CloneFixture;
+  vm1: string;
+  vm2: string;
+  src: SandboxCloud;
+  dst: SandboxCloud;
+  link: number;
+  secret: string;
+  dir: string;
+  remaining: () => number;
+}
+
 /**
- * The chunked engine of issue 10 (transfer agents beside each cloud, zero markers, compression,
- * per-tenant dedup): a clone through a source-side and a target-side agent, measured like the
- * relay. The engine is built on another branch; until it is merged here this row is left out of
- * the table (and its goals are reported as not measured), never filled with made-up numbers.
+ * The chunked engine of issue 10: a clone through a source-side and a target-side transfer agent
+ * (each its own process, `INTERCLOUD_ROLE=agent`), the Glance legs unthrottled (each agent is on
+ * its cloud's LAN) and the agents' link throttled and counted by the same TCP proxy as the peers
+ * (the target cloud's transferAgentUrl points at the proxy). First clone: the target agent's
+ * store is empty; repeat: it holds v1's chunks.
  */
-async function agentsRow(): Promise<{ row: Row } | { missing: string }> {
-  return { missing: 'the chunked engine (transfer agents) is not on this branch yet' };
+async function agentsRows(lab: AgentsLab): Promise<Row> {
+  const [srcAgent, dstAgent] = await Promise.all([spawnAgent(lab.secret, path.join(lab.dir, 'agent-src')), spawnAgent(lab.secret, path.join(lab.dir, 'agent-dst'))]);
+  const wire = await startLink(Number(new URL(dstAgent.url).port), lab.link);
+  try {
+    const setAgent = (cloudId: string, transferAgentUrl: string) =>
+      gqlOk(lab.brokerUrl, lab.fx.tenant.token, `mutation($id: ID!, $input: UpdateCloudInput!) { updateCloud(id: $id, input: $input) { id } }`, { id: cloudId, input: { transferAgentUrl } });
+    await setAgent(lab.fx.sourceCloudId, srcAgent.url);
+    await setAgent(lab.fx.targetCloudId, `http://127.0.0.1:${wire.port}`);
+    const run = async (label: string, vmId: string): Promise<Measure> => {
+      flushDisk();
+      const monitors = [new BrokerMonitor(srcAgent.pid), new BrokerMonitor(dstAgent.pid)];
+      const before = wire.bytes;
+      monitors.forEach((m) => m.enter('run'));
+      const dummy = new BrokerMonitor(process.pid);
+      try {
+        const clone = await cloneOnce(label, lab.brokerUrl, lab.fx, vmId, lab.src, lab.dst, null, dummy, lab.remaining());
+        monitors.forEach((m) => m.enter('after'));
+        const [s, t] = monitors.map((m) => m.get('run')!);
+        const m = fromClone(clone, true);
+        return { ...m, bothSides: undefined, linkBytes: wire.bytes - before, source: { cpuS: s.brokerCpuMs / 1000, maxRss: s.peakRss, wallS: s.wallMs / 1000 }, target: { cpuS: t.brokerCpuMs / 1000, maxRss: t.peakRss, wallS: t.wallMs / 1000 }, note: 'agents only (broker CPU not counted)' };
+      } finally {
+        monitors.forEach((m) => m.stop());
+        dummy.stop();
+      }
+    };
+    progress('agents: first clone (v1; the target agent\'s store is empty)');
+    const first = await run('agents-first', lab.vm1);
+    progress('agents: repeat clone (v2; the target agent holds v1\'s chunks)');
+    const repeat = await run('agents-repeat', lab.vm2);
+    return { name: 'agents (chunked)', first, repeat };
+  } finally {
+    await wire.close();
+    await Promise.all([srcAgent.stop(), dstAgent.stop()]);
+  }
+}
+
+/** A transfer agent process (`INTERCLOUD_ROLE=agent node dist/src/main.js`). */
+async function spawnAgent(secret: string, cacheDir: string): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, [MAIN_JS], {
+    env: { ...process.env, INTERCLOUD_ROLE: 'agent', PORT: '0', HOST: '127.0.0.1', AGENT_SHARED_SECRET: secret, AGENT_CACHE_DIR: cacheDir, LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = onCleanup(`stop the transfer agent (pid ${child.pid})`, async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited;
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`a transfer agent did not start within 60 s: ${output}`)), 60_000);
+    const read = (c: Buffer) => {
+      output = (output + c.toString('utf8')).slice(-4000);
+      const m = /^Intercloud transfer agent listening on (\S+)$/m.exec(output);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    };
+    child.stdout!.on('data', read);
+    child.stderr!.on('data', read);
+    void exited.then(() => (clearTimeout(timer), reject(new Error(`a transfer agent exited before listening: ${output}`))));
+  });
+  return { url, pid: child.pid!, stop };
 }
 
 function freePort(): Promise<number> {
@@ -569,9 +654,8 @@ async function main(): Promise<number> {
     const relay = await relayRows(images, link, path.join(rootDir, 'relay'), remaining);
     const casync = await casyncRows(images, link, rootDir);
     const rsync = await rsyncRows(images, link, rootDir);
-    const agents = await agentsRow();
-    const rows = [relay.row, ...('row' in agents ? [agents.row] : []), casync, rsync];
-    report(images, link, rows, relay, agents);
+    const rows = [relay.row, relay.agents, casync, rsync];
+    report(images, link, rows, relay, { row: relay.agents });
     log('');
     log(`finished in ${((Date.now() - started) / 1000).toFixed(0)} s`);
     return 0;

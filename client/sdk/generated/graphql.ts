@@ -317,6 +317,8 @@ export type RegisterCloudInput = {
   region: string;
   /** Offer the cloud to every tenant as a clone target (default false). */
   shared?: boolean | null | undefined;
+  /** URL of the transfer agent beside this cloud (npm run agent), e.g. https://agent.example.net:4100. Checked with the same endpoint policy as authUrl. Omit to let the broker play this cloud's side of transfers. */
+  transferAgentUrl?: string | null | undefined;
 };
 
 /** What a token may do: ADMIN runs the broker, OPERATOR manages its tenant, PARTNER offers clouds, VIEWER reads and subscribes. */
@@ -411,6 +413,8 @@ export type UpdateCloudInput = {
   region?: string | null | undefined;
   /** Share with the federation, or stop sharing (guests' VMs in it are then retired, and their clone jobs that use it cancelled and undone). */
   shared?: boolean | null | undefined;
+  /** New transfer agent URL (same endpoint policy as authUrl); an empty string removes it. */
+  transferAgentUrl?: string | null | undefined;
 };
 
 /** How the broker came to know a VM. */

@@ -140,6 +140,12 @@ export class GlanceAdapter {
     }
   }
 
+  /** `/v2/images/{id}/file` on the catalog's Glance endpoint, and the session's current token. */
+  async imageDataAccess(id: string): Promise<{ url: string; token: string }> {
+    const root = (await this.session.endpoint('image')).replace(/\/v2(\.\d+)?$/, '');
+    return { url: `${root}/v2/images/${encodeURIComponent(id)}/file`, token: await this.session.token() };
+  }
+
   private async spec(op: Omit<CallSpec, 'service' | 'url' | 'auth'> & { path: string }): Promise<CallSpec> {
     const { path, ...rest } = op;
     // Catalogs list Glance without a version (http://host:9292); tolerate one that includes it.

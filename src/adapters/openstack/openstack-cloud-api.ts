@@ -99,6 +99,9 @@ export class OpenStackCloudApi implements CloudApi {
   uploadImage(id: string, data: Readable, size: number | null, signal?: AbortSignal): Promise<void> {
     return this.glance.uploadImage(id, data, size, signal);
   }
+  imageDataAccess(id: string): Promise<{ url: string; token: string }> {
+    return this.glance.imageDataAccess(id);
+  }
 
   listNetworks(): Promise<Network[]> {
     return this.neutron.listNetworks();

@@ -127,6 +127,21 @@ export class CloneJobConnection {
   totalCount!: number;
 }
 
+@ObjectType({ description: 'What the chunked transfer engine sent and saved so far (TRANSFER PROGRESS events with TRANSFER_ENGINE chunked or a cloud with a transfer agent).' })
+export class TransferSavings {
+  @Field(() => Float, { description: 'Bytes sent over the intercloud link (compressed chunks the target side lacked).' })
+  linkBytes!: number;
+
+  @Field(() => Float, { description: 'Image bytes in all-zero chunks, sent as markers.' })
+  zeroBytes!: number;
+
+  @Field(() => Float, { description: "Image bytes of chunks the target side already held (this tenant's earlier transfers to this cloud)." })
+  dedupBytes!: number;
+
+  @Field(() => Float, { nullable: true, description: 'Image bytes of the chunks sent per byte on the link; null before any was sent.' })
+  compressionRatio!: number | null;
+}
+
 @ObjectType({ description: 'A clone job event: phase changes, transfer progress, the end. `seq` is dense per job.' })
 export class CloneJobEvent {
   @Field(() => Int, { description: 'Sequence number within the job (1, 2, 3, ...); resume with afterSeq.' })
@@ -161,6 +176,9 @@ export class CloneJobEvent {
 
   @Field(() => String, { nullable: true, description: 'Human-readable detail.' })
   message!: string | null;
+
+  @Field(() => TransferSavings, { nullable: true, description: 'PROGRESS of a chunked TRANSFER: bytes on the link and the savings; null for the plain relay.' })
+  transfer?: TransferSavings | null;
 }
 
 @InputType({ description: 'A clone of one VM into one cloud.' })

@@ -75,6 +75,9 @@ export class Cloud {
   @Field({ description: 'Region whose endpoints the broker uses.' })
   region!: string;
 
+  @Field(() => String, { nullable: true, description: "The transfer agent beside this cloud (npm run agent); null: the broker plays this cloud's side of a chunked transfer." })
+  transferAgentUrl!: string | null;
+
   @Field(() => CredentialKind, { description: 'Which credential form is stored.' })
   credentialKind!: CredentialKind;
 
@@ -168,6 +171,12 @@ export class RegisterCloudInput {
   @Field({ description: 'Region to use, e.g. RegionOne.' })
   region!: string;
 
+  @Field(() => String, {
+    nullable: true,
+    description: "URL of the transfer agent beside this cloud (npm run agent), e.g. https://agent.example.net:4100. Checked with the same endpoint policy as authUrl. Omit to let the broker play this cloud's side of transfers.",
+  })
+  transferAgentUrl?: string | null;
+
   @Field(() => CloudCredentialsInput, { description: 'Exactly one complete credential form.' })
   credentials!: CloudCredentialsInput;
 
@@ -206,6 +215,9 @@ export class UpdateCloudInput {
 
   @Field({ nullable: true, description: 'New region; requires credentials as well.' })
   region?: string;
+
+  @Field(() => String, { nullable: true, description: 'New transfer agent URL (same endpoint policy as authUrl); an empty string removes it.' })
+  transferAgentUrl?: string | null;
 
   @Field(() => CloudCredentialsInput, { nullable: true, description: 'New credentials (exactly one complete form).' })
   credentials?: CloudCredentialsInput;

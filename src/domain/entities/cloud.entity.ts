@@ -94,6 +94,10 @@ export class CloudEntity {
   @Column({ type: 'timestamptz', nullable: true })
   healthCheckedAt!: Date | null;
 
+  /** The transfer agent beside this cloud (npm run agent); null: the broker plays this side of a chunked transfer. */
+  @Column({ type: 'varchar', length: 512, nullable: true })
+  transferAgentUrl!: string | null;
+
   /** Set by deregisterCloud: the row stays for the history of jobs that used it; its credentials are wiped. */
   @Column({ type: 'timestamptz', nullable: true })
   deregisteredAt!: Date | null;

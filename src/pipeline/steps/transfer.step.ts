@@ -1,5 +1,9 @@
 /**
- * TRANSFER: stream the snapshot from the source Glance into a new target Glance image. No
+ * TRANSFER: copy the snapshot from the source Glance into a new target Glance image, by one of
+ * two engines (config.transfer.engine). The chunked engine (src/transfer) sends zero-skipped,
+ * compressed chunks the target side's per-tenant store lacks, through the clouds' transfer agents
+ * (or this process for a side without one); the target Glance's own os_hash_value must then
+ * equal the source's. The relay (the baseline) streams the snapshot through this process. No
  * temporary file and memory independent of size: the download is piped through a hashing
  * meter (sha512 on a worker thread) straight into the upload, with backpressure end to end. The sha512 computed on the
  * way must equal the source's os_hash_value. When the target cloud does not take the source's
@@ -9,20 +13,23 @@
 import { ClonePhase, StepErrorCode } from '../../domain/clone-phase';
 import { planDiskFormat } from '../../domain/disk-formats';
 import { Image } from '../../ports/cloud-api.port';
+import { TransferStats, emptyStats } from '../../transfer/chunk-transfer';
 import { ConversionSettings, DEFAULT_CONVERSION_SETTINGS, removeJobSpool } from '../../transfer/disk-conversion';
 import { TransferHashMode } from '../../transfer/sha512-worker';
-import { CloneContext, CloneStep, PermanentStepError } from '../clone-step';
-import { convertAndUpload } from './image-conversion';
+import { runChunkedTransfer } from '../../transfer/transfer-engine';
+import { CloneContext, CloneStep, PermanentStepError, TransferEngineDeps, TransferSavings } from '../clone-step';
 import { assertSourceDigest, hashedCopy } from './hashed-copy';
+import { convertAndUpload } from './image-conversion';
 
 /** Image properties worth carrying to the copy; everything else (ids, stores, owner...) stays. */
 const COPIED_PROPERTY = /^(hw_|os_(?!hash_)|architecture$|hypervisor_type$|vm_mode$|img_)/;
 
 /**
- * `hashMode`: where the sha512 runs (a worker thread unless configured otherwise, see TRANSFER_HASH);
+ * `hashMode`: where the relay's sha512 runs (a worker thread unless configured otherwise, see
+ * TRANSFER_HASH); `engine`: the chunked engine's deps (without them, always the relay);
  * `conversion`: where a format conversion spools and how long qemu-img may take.
  */
-export function transferStep(hashMode: TransferHashMode = 'worker', conversion: ConversionSettings = DEFAULT_CONVERSION_SETTINGS): CloneStep {
+export function transferStep(hashMode: TransferHashMode = 'worker', engine?: TransferEngineDeps, conversion: ConversionSettings = DEFAULT_CONVERSION_SETTINGS): CloneStep {
   return {
     phase: ClonePhase.TRANSFER,
     applies: (ctx) => !ctx.intraCloud,
@@ -60,8 +67,13 @@ export function transferStep(hashMode: TransferHashMode = 'worker', conversion: 
         });
         await ctx.checkpoint({ targetImageId: target.id });
       }
+      // A conversion runs in this process on its spool (the chunked engine rebuilds images as they are).
       if (plan.kind === 'convert') {
         await convertAndUpload(ctx, { sourceImage, targetImageId: target.id, from: plan.from, to: plan.to, hashMode, settings: conversion });
+        return;
+      }
+      if (engine && sourceImage.size !== null && usesChunks(ctx, engine)) {
+        await chunked(ctx, sourceImage, target.id, engine);
         return;
       }
       const download = await ctx.source.api.downloadImage(sourceImage.id, ctx.signal);
@@ -82,6 +94,61 @@ export function transferStep(hashMode: TransferHashMode = 'worker', conversion: 
       await removeJobSpool(conversion, ctx.job.id);
     },
   };
+}
+
+/** `auto`: chunks when either cloud has an agent, else the relay (a one-broker install without agents). */
+function usesChunks(ctx: CloneContext, engine: TransferEngineDeps): boolean {
+  if (engine.engine === 'relay') return false;
+  return engine.engine === 'chunked' || !!ctx.source.cloud.transferAgentUrl || !!ctx.target.cloud.transferAgentUrl;
+}
+
+export function savingsOf(s: TransferStats): TransferSavings {
+  return { linkBytes: s.linkBytes, zeroBytes: s.zeroBytes, dedupBytes: s.dedupBytes, compressionRatio: s.linkBytes > 0 ? s.sentRawBytes / s.linkBytes : null };
+}
+
+/**
+ * The chunked engine. A retry after a crash (of an agent or of this broker) resends only the
+ * chunks the target side's store lacks. The target Glance hashes what it received; that hash,
+ * not one computed here, is compared with the source's.
+ */
+async function chunked(ctx: CloneContext, sourceImage: Image, targetImageId: string, engine: TransferEngineDeps): Promise<void> {
+  const sourceAgent = ctx.source.cloud.transferAgentUrl;
+  const targetAgent = ctx.target.cloud.transferAgentUrl;
+  const agentLabel = sourceAgent && targetAgent ? sourceAgent : 'broker';
+  const local = await engine.local.get();
+  let last = emptyStats(sourceImage.size!);
+  ctx.log.info({ sourceAgent: sourceAgent ?? 'broker', targetAgent: targetAgent ?? 'broker' }, 'chunked transfer');
+  const stats = await runChunkedTransfer({
+    jobId: ctx.job.id,
+    tenantId: ctx.job.tenantId,
+    source: { cloudId: ctx.source.cloud.id, glance: await ctx.source.api.imageDataAccess(sourceImage.id), size: sourceImage.size!, agentUrl: sourceAgent },
+    target: { cloudId: ctx.target.cloud.id, glance: await ctx.target.api.imageDataAccess(targetImageId), agentUrl: targetAgent },
+    secret: engine.secret,
+    local,
+    signal: ctx.signal,
+    onProgress: (s) => {
+      engine.record?.(ctx.job.id, agentLabel, deltaOf(last, s));
+      last = s;
+      ctx.progress(s.processedBytes, s.imageBytes, savingsOf(s));
+    },
+  });
+  ctx.progress(stats.imageBytes, stats.imageBytes, savingsOf(stats));
+  await ctx.progressSettled();
+  const target = await ctx.target.api.getImage(targetImageId);
+  if (!target || target.status !== 'active') throw new Error(`target image ${targetImageId} is ${target?.status ?? 'gone'} after its upload`);
+  if (target.hashValue !== sourceImage.hashValue) {
+    throw new PermanentStepError(
+      StepErrorCode.CHECKSUM_MISMATCH,
+      `cloud ${ctx.target.cloud.name} computed a sha512 (${String(target.hashValue).slice(0, 16)}...) for the rebuilt image that differs from the source image's os_hash_value (${String(sourceImage.hashValue).slice(0, 16)}...)`,
+    );
+  }
+  ctx.log.info({ targetImageId, ...stats }, 'image transferred in chunks and verified by the target Glance');
+}
+
+function deltaOf(a: TransferStats, b: TransferStats): TransferStats {
+  const d = { ...b };
+  for (const k of Object.keys(b) as (keyof TransferStats)[]) d[k] = Math.max(0, b[k] - a[k]);
+  return d;
 }
 
 /**

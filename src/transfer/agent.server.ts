@@ -1,0 +1,210 @@
+/**
+ * A transfer agent (`INTERCLOUD_ROLE=agent`, `npm run agent`): the broker's own transfer code as
+ * a small HTTP server beside a cloud, with no database and no long-term credentials. Every call
+ * carries a job token the broker signed (job-token.ts) naming the job, the tenant, the cloud,
+ * the role, and the exact URLs the agent may call for it; anything else is refused.
+ *
+ * - target side: `POST /v1/target/missing`, `PUT /v1/target/chunks/:sha256` (verified before it is
+ *   stored), `POST /v1/target/commit` (rebuild from the tenant's store, upload to Glance);
+ * - source side: `POST /v1/source/send` (read the source Glance, send what the target agent
+ *   lacks), answering NDJSON progress lines while it works.
+ */
+import express, { type NextFunction, type Request, type Response } from 'express';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
+import { RemoteChunkTarget, SendRequest } from './agent.client';
+import { CHUNK_BYTES, CHUNK_HASH, ChunkCodecPool, ChunkIntegrityError } from './chunk-codec';
+import { ChunkStore } from './chunk-store';
+import { CommitRequest, GlanceImageAccess, LocalChunkTarget, TransferStats, sendImage } from './chunk-transfer';
+import { AgentRole, JobTokenClaims, JobTokenError, tokenAllows, verifyJobToken } from './job-token';
+
+export interface AgentOptions {
+  port: number;
+  host: string;
+  /** The key the broker signs job tokens with. */
+  secret: string;
+  cacheDir: string;
+  cacheBytes: number;
+  logger: Logger;
+}
+
+export interface RunningAgent {
+  url: string;
+  store: ChunkStore;
+  stop(): Promise<void>;
+}
+
+/** Agent counters, labelled per job (and side), for the agent's /metrics. */
+function agentMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'intercloud_agent_' });
+  const counter = (name: string, help: string) => new Counter({ name, help, labelNames: ['job', 'role'] as const, registers: [registry] });
+  return {
+    registry,
+    linkBytes: counter('intercloud_agent_link_bytes_total', 'Chunk frame bytes this agent sent (source) or received (target) over the intercloud link'),
+    imageBytes: counter('intercloud_agent_image_bytes_total', 'Image bytes this agent read (source) or uploaded to Glance (target)'),
+    zeroBytes: counter('intercloud_agent_zero_bytes_total', 'Image bytes in all-zero chunks, sent as markers'),
+    dedupBytes: counter('intercloud_agent_dedup_bytes_total', 'Image bytes of chunks the target already held'),
+    refused: new Counter({ name: 'intercloud_agent_refused_total', help: 'Requests refused, by reason', labelNames: ['reason'] as const, registers: [registry] }),
+  };
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
+  const store = await ChunkStore.open(o.cacheDir, o.cacheBytes);
+  const pool = new ChunkCodecPool();
+  const metrics = agentMetrics();
+  const app = express();
+  app.disable('x-powered-by');
+
+  const auth = (role: AgentRole) => (req: Request, _res: Response, next: NextFunction) => {
+    const header = req.get('authorization') ?? '';
+    const m = /^Bearer (\S+)$/.exec(header);
+    try {
+      if (!m) throw new JobTokenError('a job token (Authorization: Bearer) is required');
+      res_locals(req).claims = verifyJobToken(o.secret, m[1], role);
+      next();
+    } catch (err) {
+      metrics.refused.inc({ reason: 'token' });
+      next(new HttpError(401, (err as Error).message));
+    }
+  };
+  const claimsOf = (req: Request): JobTokenClaims => res_locals(req).claims!;
+  const scopeOf = (c: JobTokenClaims) => ({ tenantId: c.tenantId, cloudId: c.cloudId });
+  const allow = (c: JobTokenClaims, url: unknown, field: string): string => {
+    if (typeof url !== 'string' || !tokenAllows(c, url)) {
+      metrics.refused.inc({ reason: 'scope' });
+      throw new HttpError(403, `${field} is not an address this job's token allows`);
+    }
+    return url;
+  };
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok', storeBytes: store.size });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+
+  app.post('/v1/target/missing', auth('target'), express.json({ limit: '1mb' }), async (req, res) => {
+    const hashes = (req.body as { hashes?: unknown }).hashes;
+    if (!Array.isArray(hashes) || hashes.length > 4096 || !hashes.every((h) => typeof h === 'string' && CHUNK_HASH.test(h))) {
+      throw new HttpError(400, 'hashes must be at most 4096 sha256 hex names');
+    }
+    res.json({ missing: await store.missing(scopeOf(claimsOf(req)), hashes as string[]) });
+  });
+
+  app.put('/v1/target/chunks/:hash', auth('target'), express.raw({ type: 'application/octet-stream', limit: CHUNK_BYTES + 1024 }), async (req, res) => {
+    const c = claimsOf(req);
+    const hash = req.params.hash as string;
+    if (!Buffer.isBuffer(req.body) || req.body.length === 0) throw new HttpError(400, 'the body must be a chunk frame (application/octet-stream)');
+    const frame = req.body;
+    try {
+      await new LocalChunkTarget(store, scopeOf(c), pool).put(hash, frame);
+    } catch (err) {
+      if (err instanceof ChunkIntegrityError) {
+        metrics.refused.inc({ reason: 'integrity' });
+        throw new HttpError(422, err.message);
+      }
+      throw err;
+    }
+    metrics.linkBytes.inc({ job: c.jobId, role: 'target' }, frame.length);
+    res.status(204).end();
+  });
+
+  app.post('/v1/target/commit', auth('target'), express.json({ limit: '8mb' }), async (req, res) => {
+    const c = claimsOf(req);
+    const body = req.body as Partial<CommitRequest> & { glance?: Partial<GlanceImageAccess> };
+    if (typeof body.size !== 'number' || !Number.isSafeInteger(body.size) || body.size < 0) throw new HttpError(400, 'size must be a byte count');
+    if (!Array.isArray(body.manifest) || !body.manifest.every((h) => h === null || (typeof h === 'string' && CHUNK_HASH.test(h)))) {
+      throw new HttpError(400, 'manifest must list sha256 hex names or null (zero chunks)');
+    }
+    const glance = { url: allow(c, body.glance?.url, 'glance.url'), token: String(body.glance?.token ?? '') };
+    const log = o.logger.child({ jobId: c.jobId, role: 'target' });
+    const result = await new LocalChunkTarget(store, scopeOf(c), pool).commit({ size: body.size, manifest: body.manifest }, glance);
+    if (!result.ok) {
+      log.info({ missing: result.missing.length }, 'commit asked for chunks the store lacks');
+      res.status(409).json(result);
+      return;
+    }
+    metrics.imageBytes.inc({ job: c.jobId, role: 'target' }, body.size);
+    log.info({ bytes: body.size }, 'image rebuilt from the chunk store and uploaded');
+    res.json(result);
+  });
+
+  app.post('/v1/source/send', auth('source'), express.json({ limit: '1mb' }), async (req, res) => {
+    const c = claimsOf(req);
+    const body = req.body as Partial<SendRequest>;
+    const sourceUrl = allow(c, body.source?.url, 'source.url');
+    const targetUrl = allow(c, body.target?.agentUrl, 'target.agentUrl');
+    const size = body.source?.size;
+    if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) throw new HttpError(400, 'source.size must be a byte count');
+    const log = o.logger.child({ jobId: c.jobId, role: 'source' });
+    const abort = new AbortController();
+    res.on('close', () => abort.abort());
+    res.status(200).type('application/x-ndjson');
+    let last: TransferStats | null = null;
+    const counted = (s: TransferStats) => {
+      const prev = last ?? { linkBytes: 0, processedBytes: 0, zeroBytes: 0, dedupBytes: 0 };
+      metrics.linkBytes.inc({ job: c.jobId, role: 'source' }, s.linkBytes - prev.linkBytes);
+      metrics.imageBytes.inc({ job: c.jobId, role: 'source' }, s.processedBytes - prev.processedBytes);
+      metrics.zeroBytes.inc({ job: c.jobId, role: 'source' }, s.zeroBytes - prev.zeroBytes);
+      metrics.dedupBytes.inc({ job: c.jobId, role: 'source' }, s.dedupBytes - prev.dedupBytes);
+      last = s;
+    };
+    try {
+      const done = await sendImage({
+        source: { url: sourceUrl, token: String(body.source?.token ?? ''), size },
+        target: new RemoteChunkTarget(targetUrl, String(body.target?.token ?? ''), abort.signal),
+        pool,
+        signal: abort.signal,
+        onProgress: (s) => {
+          counted(s);
+          res.write(`${JSON.stringify({ progress: s })}\n`);
+        },
+      });
+      log.info({ ...done.stats }, 'chunks sent');
+      res.end(`${JSON.stringify({ done })}\n`);
+    } catch (err) {
+      log.warn({ err }, 'send failed');
+      if (!res.writableEnded) res.end(`${JSON.stringify({ error: (err as Error).message })}\n`);
+    }
+  });
+
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const status = err instanceof HttpError ? err.status : (err as { status?: number }).status ?? 500;
+    if (status >= 500) o.logger.error({ err }, 'agent request failed');
+    res.status(status).json({ error: status >= 500 && !(err instanceof HttpError) ? 'internal error' : (err as Error).message });
+  });
+
+  const server = http.createServer(app);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port, o.host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return {
+    url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`,
+    store,
+    async stop() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await pool.close();
+    },
+  };
+}
+
+function res_locals(req: Request): { claims?: JobTokenClaims } {
+  return ((req as unknown as { agentLocals?: { claims?: JobTokenClaims } }).agentLocals ??= {});
+}

@@ -1,0 +1,303 @@
+/**
+ * The chunked transfer's two sides, used alike by an agent process and by the broker when it
+ * plays a side itself:
+ *
+ * - source (`sendImage`): reads the source Glance image chunk by chunk (parallel Range reads
+ *   when Glance supports them), encodes each on the codec pool, asks the target which chunks it
+ *   lacks, sends only those, then commits the ordered manifest;
+ * - target (`LocalChunkTarget`): verifies and stores chunks in the tenant's store, and on commit
+ *   rebuilds the image in order from the store and uploads it to the target Glance, which
+ *   computes its own os_hash_value for IMPORT to compare with the source's.
+ *
+ * A transfer run again after a crash of either side finds the chunks already stored and sends
+ * only the others: the store is the resume point.
+ */
+import { Readable } from 'node:stream';
+import { request } from 'undici';
+import { CHUNK_BYTES, ChunkCodecPool, ChunkIntegrityError, CHUNK_HASH } from './chunk-codec';
+import { ChunkScope, ChunkStore } from './chunk-store';
+
+/** Where a side reads or writes the image: a Glance image-data URL and a short-lived Keystone token. */
+export interface GlanceImageAccess {
+  url: string;
+  token: string;
+}
+
+/** Manifest entry: a chunk's sha256, or null for an all-zero chunk. Sizes follow from CHUNK_BYTES and the image size. */
+export type ManifestEntry = string | null;
+
+/** The image in order; the target side knows (from its own job scope) which Glance image it fills. */
+export interface CommitRequest {
+  size: number;
+  manifest: ManifestEntry[];
+}
+
+export type CommitResult = { ok: true; uploadedBytes: number } | { ok: false; missing: string[] };
+
+/** The target side as the source sees it: in this process, or an agent over HTTP. */
+export interface ChunkTarget {
+  missing(hashes: string[]): Promise<string[]>;
+  put(hash: string, frame: Buffer): Promise<void>;
+  /** Uploads the image rebuilt from the store to `glance`, or names the chunks the store lacks. */
+  commit(req: CommitRequest, glance: GlanceImageAccess): Promise<CommitResult>;
+}
+
+/** What a transfer did; the savings are in image bytes. */
+export interface TransferStats {
+  imageBytes: number;
+  /** Image bytes read and chunked so far. */
+  processedBytes: number;
+  /** Frame bytes sent to the target (the intercloud link). */
+  linkBytes: number;
+  /** Image bytes in all-zero chunks (sent as markers). */
+  zeroBytes: number;
+  /** Image bytes of chunks the target already had, or that repeat within the image. */
+  dedupBytes: number;
+  /** Image bytes of the chunks sent; with linkBytes, the compression ratio. */
+  sentRawBytes: number;
+  chunks: number;
+  chunksSent: number;
+}
+
+export const emptyStats = (imageBytes: number): TransferStats => ({
+  imageBytes,
+  processedBytes: 0,
+  linkBytes: 0,
+  zeroBytes: 0,
+  dedupBytes: 0,
+  sentRawBytes: 0,
+  chunks: 0,
+  chunksSent: 0,
+});
+
+export interface SendOptions {
+  source: GlanceImageAccess & { size: number };
+  target: ChunkTarget;
+  pool: ChunkCodecPool;
+  /** Chunks read, encoded or sent at once (also the bound of what a crash can make resend). */
+  concurrency?: number;
+  onProgress?: (stats: TransferStats) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * The source side: sends the image's chunks the target lacks and returns the ordered manifest,
+ * which the broker then commits on the target side (the source never holds the target's Glance token).
+ */
+export async function sendImage(o: SendOptions): Promise<{ stats: TransferStats; manifest: ManifestEntry[] }> {
+  const { size } = o.source;
+  const stats = emptyStats(size);
+  const count = Math.ceil(size / CHUNK_BYTES);
+  const manifest: ManifestEntry[] = new Array<ManifestEntry>(count).fill(null);
+  const seen = new Set<string>();
+  const reader = await ChunkReader.open(o.source, o.signal);
+  const encodeAndSend = async (index: number, raw: Buffer) => {
+    const length = raw.length;
+    const chunk = await o.pool.encode(raw);
+    stats.chunks += 1;
+    if (chunk.zero) {
+      stats.zeroBytes += length;
+    } else {
+      manifest[index] = chunk.hash;
+      const repeat = seen.has(chunk.hash);
+      seen.add(chunk.hash);
+      if (repeat || (await o.target.missing([chunk.hash])).length === 0) {
+        stats.dedupBytes += length;
+      } else {
+        await o.target.put(chunk.hash, chunk.frame);
+        stats.chunksSent += 1;
+        stats.sentRawBytes += length;
+        stats.linkBytes += chunk.frame.length;
+      }
+    }
+    stats.processedBytes += length;
+    o.onProgress?.({ ...stats });
+  };
+  try {
+    await reader.forEach(count, o.concurrency ?? 4, encodeAndSend);
+  } finally {
+    reader.close();
+  }
+  return { stats, manifest };
+}
+
+/**
+ * Reads an image from Glance chunk by chunk: with Range requests in parallel when Glance honours
+ * them (a 206 to the first one), else from one sequential download.
+ */
+class ChunkReader {
+  private constructor(
+    private readonly access: GlanceImageAccess & { size: number },
+    private readonly ranged: boolean,
+    private readonly signal: AbortSignal | undefined,
+    private sequential: AsyncIterator<Buffer> | null,
+    private readonly cleanup: () => void,
+  ) {}
+
+  static async open(access: GlanceImageAccess & { size: number }, signal?: AbortSignal): Promise<ChunkReader> {
+    if (access.size === 0) return new ChunkReader(access, true, signal, null, () => undefined);
+    const probe = await request(access.url, { method: 'GET', headers: { 'x-auth-token': access.token, range: 'bytes=0-0' }, signal });
+    await probe.body.dump();
+    if (probe.statusCode === 206) return new ChunkReader(access, true, signal, null, () => undefined);
+    if (probe.statusCode !== 200) throw new Error(`source Glance answered ${probe.statusCode} to a read of the image data`);
+    const res = await request(access.url, { method: 'GET', headers: { 'x-auth-token': access.token }, signal });
+    if (res.statusCode !== 200) throw new Error(`source Glance answered ${res.statusCode} to a download of the image data`);
+    return new ChunkReader(access, false, signal, rechunk(res.body)[Symbol.asyncIterator](), () => res.body.destroy());
+  }
+
+  /** Calls `fn` for every chunk, `concurrency` at a time (in order when the source is sequential). */
+  forEach(count: number, concurrency: number, fn: (index: number, raw: Buffer) => Promise<void>): Promise<void> {
+    return this.forEachOf(
+      Array.from({ length: count }, (_, i) => i),
+      concurrency,
+      fn,
+    );
+  }
+
+  async forEachOf(indexes: number[], concurrency: number, fn: (index: number, raw: Buffer) => Promise<void>): Promise<void> {
+    let next = 0;
+    let sequentialAt = 0;
+    const lane = async () => {
+      while (next < indexes.length) {
+        const index = indexes[next++];
+        let raw: Buffer;
+        if (this.ranged) {
+          raw = await this.readRange(index);
+        } else {
+          // One download: skip to the chunk (only a resend skips) and take it; lanes take turns.
+          for (;;) {
+            const r = await this.sequential!.next();
+            if (r.done) throw new Error(`source image ended before chunk ${index}`);
+            if (sequentialAt++ === index) {
+              raw = r.value;
+              break;
+            }
+          }
+        }
+        await fn(index, raw);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, this.ranged ? concurrency : 1) }, lane));
+  }
+
+  close(): void {
+    this.cleanup();
+  }
+
+  private async readRange(index: number): Promise<Buffer> {
+    const start = index * CHUNK_BYTES;
+    const end = Math.min(this.access.size, start + CHUNK_BYTES) - 1;
+    const res = await request(this.access.url, { method: 'GET', headers: { 'x-auth-token': this.access.token, range: `bytes=${start}-${end}` }, signal: this.signal });
+    if (res.statusCode !== 206) {
+      await res.body.dump();
+      throw new Error(`source Glance answered ${res.statusCode} to a Range read of chunk ${index}`);
+    }
+    const raw = Buffer.allocUnsafeSlow(end - start + 1);
+    let at = 0;
+    for await (const piece of res.body) {
+      const b = piece as Buffer;
+      if (at + b.length > raw.length) throw new Error(`source Glance sent more than the range of chunk ${index}`);
+      b.copy(raw, at);
+      at += b.length;
+    }
+    if (at !== raw.length) throw new Error(`source Glance sent ${at} of the ${raw.length} bytes of chunk ${index}`);
+    return raw;
+  }
+}
+
+/** Cuts a byte stream into CHUNK_BYTES buffers (each its own memory, so the codec can take it over). */
+async function* rechunk(body: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  let buf = Buffer.allocUnsafeSlow(CHUNK_BYTES);
+  let at = 0;
+  for await (const piece of body) {
+    let offset = 0;
+    while (offset < piece.length) {
+      const n = Math.min(CHUNK_BYTES - at, piece.length - offset);
+      piece.copy(buf, at, offset, offset + n);
+      at += n;
+      offset += n;
+      if (at === CHUNK_BYTES) {
+        yield buf;
+        buf = Buffer.allocUnsafeSlow(CHUNK_BYTES);
+        at = 0;
+      }
+    }
+  }
+  if (at > 0) yield Buffer.from(buf.subarray(0, at));
+}
+
+/** The target side in this process: the tenant's store in this process's ChunkStore. */
+export class LocalChunkTarget implements ChunkTarget {
+  constructor(
+    private readonly store: ChunkStore,
+    private readonly scope: ChunkScope,
+    private readonly pool: ChunkCodecPool,
+    private readonly signal?: AbortSignal,
+  ) {}
+
+  missing(hashes: string[]): Promise<string[]> {
+    return this.store.missing(this.scope, hashes);
+  }
+
+  /** Decodes the frame and checks its sha256 before storing it: a corrupted frame never lands. */
+  async put(hash: string, frame: Buffer): Promise<void> {
+    if (!CHUNK_HASH.test(hash)) throw new ChunkIntegrityError(hash, 'not a sha256 name');
+    const copy = Buffer.from(frame); // decode takes its argument's memory over
+    await this.pool.decode(frame, hash);
+    await this.store.put(this.scope, hash, copy);
+  }
+
+  async commit(req: CommitRequest, glance: GlanceImageAccess): Promise<CommitResult> {
+    const expected = Math.ceil(req.size / CHUNK_BYTES);
+    if (req.manifest.length !== expected) throw new Error(`manifest has ${req.manifest.length} entries, an image of ${req.size} bytes has ${expected} chunks`);
+    const missing = await this.store.missing(this.scope, [...new Set(req.manifest.filter((h): h is string => h !== null))]);
+    if (missing.length > 0) return { ok: false, missing };
+    await uploadFromStore(this.store, this.scope, this.pool, req, glance, this.signal);
+    return { ok: true, uploadedBytes: req.size };
+  }
+}
+
+/** Rebuilds the image in order from the store (zeros made here) and PUTs it to Glance. */
+async function uploadFromStore(store: ChunkStore, scope: ChunkScope, pool: ChunkCodecPool, req: CommitRequest, glance: GlanceImageAccess, signal?: AbortSignal): Promise<void> {
+  const zeros = Buffer.alloc(CHUNK_BYTES);
+  const sizeOf = (i: number) => Math.min(CHUNK_BYTES, req.size - i * CHUNK_BYTES);
+  const load = async (i: number): Promise<Buffer> => {
+    const hash = req.manifest[i];
+    if (hash === null) return zeros.subarray(0, sizeOf(i));
+    const frame = await store.get(scope, hash);
+    if (!frame) throw new Error(`chunk ${i} left the store during the upload`);
+    try {
+      return await pool.decode(frame, hash, sizeOf(i));
+    } catch (err) {
+      if (err instanceof ChunkIntegrityError) await store.remove(scope, hash); // damaged on disk: the next attempt resends it
+      throw err;
+    }
+  };
+  async function* ordered(): AsyncGenerator<Buffer> {
+    // A few chunks decoded ahead, so the upload does not wait on each decode.
+    const ahead: Promise<Buffer>[] = [];
+    let next = 0;
+    const fill = () => {
+      while (ahead.length < 3 && next < req.manifest.length) {
+        const p = load(next++);
+        p.catch(() => undefined); // awaited in order below
+        ahead.push(p);
+      }
+    };
+    fill();
+    while (ahead.length > 0) {
+      const buf = await ahead.shift()!;
+      fill();
+      yield buf;
+    }
+  }
+  const body = Readable.from(ordered(), { objectMode: false });
+  const res = await request(glance.url, {
+    method: 'PUT',
+    headers: { 'x-auth-token': glance.token, 'content-type': 'application/octet-stream', 'content-length': String(req.size) },
+    body,
+    signal,
+  });
+  const text = await res.body.text();
+  if (res.statusCode >= 300) throw new Error(`target Glance answered ${res.statusCode} to the upload: ${text.slice(0, 200)}`);
+}

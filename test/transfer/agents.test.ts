@@ -1,0 +1,210 @@
+/**
+ * The chunked transfer through two transfer agents started as processes, between two sandbox
+ * clouds: the result's sha512 equals the source's; a repeat sends only the changed chunks;
+ * another tenant's clone of the same bytes sends them again; kill -9 of either agent mid-transfer
+ * and the rerun resends only what the target's store lacks. Bytes on the link are counted by
+ * the transfer itself (frame bytes sent) and cross-checked with the target agent's store.
+ */
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { request } from 'undici';
+import type { Sandbox } from '../../sandbox';
+import type { OpenStackCloudApiFactory } from '../../src/adapters/openstack/openstack-cloud-api.factory';
+import type { CloudApi } from '../../src/ports/cloud-api.port';
+import { CHUNK_BYTES, ChunkCodecPool } from '../../src/transfer/chunk-codec';
+import { ChunkStore } from '../../src/transfer/chunk-store';
+import { TransferStats } from '../../src/transfer/chunk-transfer';
+import { signJobToken } from '../../src/transfer/job-token';
+import { runChunkedTransfer } from '../../src/transfer/transfer-engine';
+import { AgentProcess, spawnAgent } from '../support/agent-process';
+import { labCloudApiFactory, sandboxApi, startSandboxClouds } from '../support/sandbox';
+import { waitFor } from '../support/wait';
+
+jest.setTimeout(240_000);
+
+const SECRET = randomBytes(32).toString('base64');
+const TENANT_A = randomUUID();
+const TENANT_B = randomUUID();
+
+/**
+ * 16 chunks and a partial 17th: 4 random, 6 zero, 4 text (compressible, each distinct), 2 random,
+ * and a partial random tail: 11 distinct non-zero chunks.
+ */
+function makeImage(): Buffer {
+  const parts: Buffer[] = [];
+  for (let i = 0; i < 4; i++) parts.push(randomBytes(CHUNK_BYTES));
+  for (let i = 0; i < 6; i++) parts.push(Buffer.alloc(CHUNK_BYTES));
+  for (let i = 0; i < 4; i++) {
+    const text = Buffer.alloc(CHUNK_BYTES);
+    for (let at = 0; at < CHUNK_BYTES; at += 64) text.write(`chunk ${i} line ${at} of /etc/some.conf\n`.padEnd(64, ' '), at);
+    parts.push(text);
+  }
+  for (let i = 0; i < 2; i++) parts.push(randomBytes(CHUNK_BYTES));
+  parts.push(randomBytes(1000));
+  return Buffer.concat(parts);
+}
+const DISTINCT = 11;
+
+const sha512 = (b: Buffer) => createHash('sha512').update(b).digest('hex');
+
+let sandbox: Sandbox;
+let factory: OpenStackCloudApiFactory;
+let src: CloudApi;
+let dst: CloudApi;
+let pool: ChunkCodecPool;
+let work: string;
+let sourceAgent: AgentProcess;
+let targetAgent: AgentProcess;
+let image: Buffer;
+let sourceImageId: string;
+
+async function uploadSource(bytes: Buffer, name: string): Promise<string> {
+  const img = await src.createImage({ name, diskFormat: 'raw', containerFormat: 'bare', properties: {} });
+  await src.uploadImage(img.id, Readable.from([bytes]), bytes.length);
+  return img.id;
+}
+
+async function transfer(o: { sourceId: string; tenantId: string; targetId?: string; onProgress?: (s: TransferStats) => void }) {
+  const source = (await src.getImage(o.sourceId))!;
+  const targetId = o.targetId ?? (await dst.createImage({ name: `copy-${o.sourceId}`, diskFormat: 'raw', containerFormat: 'bare', properties: {} })).id;
+  const stats = await runChunkedTransfer({
+    jobId: randomUUID(),
+    tenantId: o.tenantId,
+    source: { cloudId: 'alpha', glance: await src.imageDataAccess(o.sourceId), size: source.size!, agentUrl: sourceAgent.url },
+    target: { cloudId: 'beta', glance: await dst.imageDataAccess(targetId), agentUrl: targetAgent.url },
+    secret: SECRET,
+    local: { pool, store: null },
+    onProgress: o.onProgress,
+  });
+  return { stats, targetId, sourceHash: source.hashValue };
+}
+
+beforeAll(async () => {
+  work = fs.mkdtempSync(path.join(os.tmpdir(), 'agents-test-'));
+  sandbox = await startSandboxClouds('alpha', 'beta');
+  factory = labCloudApiFactory();
+  src = sandboxApi(factory, sandbox.cloud('alpha'));
+  dst = sandboxApi(factory, sandbox.cloud('beta'));
+  pool = new ChunkCodecPool(1);
+  [sourceAgent, targetAgent] = await Promise.all([spawnAgent(SECRET, path.join(work, 'source-cache')), spawnAgent(SECRET, path.join(work, 'target-cache'))]);
+  image = makeImage();
+  sourceImageId = await uploadSource(image, 'golden');
+});
+
+afterAll(async () => {
+  await Promise.all([sourceAgent?.crash(), targetAgent?.crash()]);
+  await pool?.close();
+  await factory?.close();
+  await sandbox?.stop();
+  fs.rmSync(work, { recursive: true, force: true });
+});
+
+describe('chunked transfer through two agent processes', () => {
+  it('rebuilds the image in the target Glance with the source sha512, sending no zeros and compressing the rest', async () => {
+    const progress: TransferStats[] = [];
+    const { stats, targetId, sourceHash } = await transfer({ sourceId: sourceImageId, tenantId: TENANT_A, onProgress: (s) => progress.push(s) });
+    const target = (await dst.getImage(targetId))!;
+    expect(target.status).toBe('active');
+    expect(sourceHash).toBe(sha512(image));
+    expect(target.hashValue).toBe(sourceHash);
+    expect(stats).toMatchObject({ imageBytes: image.length, processedBytes: image.length, zeroBytes: 6 * CHUNK_BYTES, chunksSent: DISTINCT, dedupBytes: 0 });
+    // Text compresses: fewer link bytes than the non-zero image bytes.
+    expect(stats.linkBytes).toBeLessThan(stats.sentRawBytes);
+    expect(targetAgent.storedChunks()).toBe(DISTINCT);
+    expect(progress.length).toBeGreaterThan(0);
+    expect(progress[progress.length - 1].processedBytes).toBe(image.length);
+    // The target agent's /metrics counted the same link bytes for the job.
+    const metrics = await (await request(`${sourceAgent.url}/metrics`)).body.text();
+    expect(metrics).toMatch(/intercloud_agent_link_bytes_total\{job="[^"]+",role="source"\} \d+/);
+  });
+
+  it('sends only the changed chunks of a second version', async () => {
+    const v2 = Buffer.from(image);
+    randomBytes(CHUNK_BYTES).copy(v2, 1 * CHUNK_BYTES);
+    v2.write('a changed configuration line', 11 * CHUNK_BYTES + 100);
+    const v2Id = await uploadSource(v2, 'golden-v2');
+    const { stats, targetId } = await transfer({ sourceId: v2Id, tenantId: TENANT_A });
+    expect(stats.chunksSent).toBe(2);
+    expect(stats.linkBytes).toBeLessThanOrEqual(2 * (CHUNK_BYTES + 1));
+    expect(stats.dedupBytes).toBe((DISTINCT - 1 - 2) * CHUNK_BYTES + 1000); // the unchanged full chunks and the partial tail
+    expect((await dst.getImage(targetId))!.hashValue).toBe(sha512(v2));
+  });
+
+  it('sends everything again for another tenant: no chunk is shared across tenants', async () => {
+    const { stats, targetId } = await transfer({ sourceId: sourceImageId, tenantId: TENANT_B });
+    expect(stats.chunksSent).toBe(DISTINCT);
+    expect(stats.dedupBytes).toBe(0);
+    expect((await dst.getImage(targetId))!.hashValue).toBe(sha512(image));
+  });
+
+  it('refuses calls without a valid token, with another role, or outside the token scope', async () => {
+    const put = (token: string) =>
+      request(`${targetAgent.url}/v1/target/missing`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ hashes: [] }) });
+    const claims = { jobId: 'j', tenantId: TENANT_A, cloudId: 'beta', urls: ['http://127.0.0.1:1/v2/images/x/file'], exp: Math.floor(Date.now() / 1000) + 60 };
+    expect((await put(signJobToken('another key of at least thirty-two chars', { ...claims, role: 'target' }))).statusCode).toBe(401);
+    expect((await put(signJobToken(SECRET, { ...claims, role: 'source' }))).statusCode).toBe(401);
+    expect((await put(signJobToken(SECRET, { ...claims, role: 'target', exp: 1 }))).statusCode).toBe(401);
+    expect((await put(signJobToken(SECRET, { ...claims, role: 'target' }))).statusCode).toBe(200);
+    const commit = await request(`${targetAgent.url}/v1/target/commit`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${signJobToken(SECRET, { ...claims, role: 'target' })}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ size: 0, manifest: [], glance: { url: 'http://169.254.169.254/latest/meta-data', token: 't' } }),
+    });
+    expect(commit.statusCode).toBe(403);
+    expect(await commit.body.text()).toMatch(/glance.url is not an address this job's token allows/);
+  });
+
+  it('runs with the broker playing a side itself: both sides in-process, or only the source', async () => {
+    const store = await ChunkStore.open(path.join(work, 'broker-cache'), 1024 ** 3);
+    const source = (await src.getImage(sourceImageId))!;
+    for (const targetAgentUrl of [null, targetAgent.url]) {
+      const tenant = randomUUID();
+      const targetId = (await dst.createImage({ name: 'in-process', diskFormat: 'raw', containerFormat: 'bare', properties: {} })).id;
+      const stats = await runChunkedTransfer({
+        jobId: randomUUID(),
+        tenantId: tenant,
+        source: { cloudId: 'alpha', glance: await src.imageDataAccess(sourceImageId), size: source.size!, agentUrl: null },
+        target: { cloudId: 'beta', glance: await dst.imageDataAccess(targetId), agentUrl: targetAgentUrl },
+        secret: SECRET,
+        local: { pool, store },
+      });
+      expect(stats.chunksSent).toBe(DISTINCT);
+      expect((await dst.getImage(targetId))!.hashValue).toBe(sha512(image));
+    }
+    // The broker's own store held the in-process target side's chunks.
+    expect(store.size).toBeGreaterThan(0);
+  });
+
+  for (const side of ['target', 'source'] as const) {
+    it(`resumes after kill -9 of the ${side} agent mid-transfer, resending only chunks the target store lacks`, async () => {
+      const tenant = randomUUID();
+      const fresh = makeImage();
+      const freshId = await uploadSource(fresh, `resume-${side}`);
+      const targetId = (await dst.createImage({ name: `resume-${side}`, diskFormat: 'raw', containerFormat: 'bare', properties: {} })).id;
+      // Slow source reads (~8 MiB/s) so that the kill lands mid-transfer.
+      await sandbox.cloud('alpha').control.setBandwidth({ downloadBytesPerSecond: 8 * 1024 * 1024 });
+      const before = targetAgent.storedChunks();
+      const first = transfer({ sourceId: freshId, tenantId: tenant, targetId });
+      first.catch(() => undefined);
+      await waitFor(() => targetAgent.storedChunks() >= before + 3, 'three chunks stored before the kill', 120_000, 20);
+      const victim = side === 'target' ? targetAgent : sourceAgent;
+      await victim.crash();
+      await expect(first).rejects.toThrow();
+      await sandbox.cloud('alpha').control.setBandwidth({ downloadBytesPerSecond: null });
+      const restarted = await spawnAgent(SECRET, victim.cacheDir);
+      if (side === 'target') targetAgent = restarted;
+      else sourceAgent = restarted;
+      // What the target's store holds on disk now (a killed target's too): the resume point.
+      const stored = targetAgent.storedChunks() - before;
+      expect(stored).toBeGreaterThanOrEqual(3);
+      expect(stored).toBeLessThan(DISTINCT);
+      const { stats } = await transfer({ sourceId: freshId, tenantId: tenant, targetId });
+      // Only what the store lacked crossed the link again.
+      expect(stats.chunksSent).toBe(DISTINCT - stored);
+      expect((await dst.getImage(targetId))!.hashValue).toBe(sha512(fresh));
+    });
+  }
+});

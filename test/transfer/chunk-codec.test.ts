@@ -1,0 +1,80 @@
+/** The chunk codec on its worker pool: round trips of every kind of chunk, and a damaged or substituted frame refused. */
+import { randomBytes } from 'node:crypto';
+import { CHUNK_BYTES, ChunkCodecPool, ChunkIntegrityError, FRAME_RAW, FRAME_ZSTD, chunkHash } from '../../src/transfer/chunk-codec';
+
+let pool: ChunkCodecPool;
+beforeAll(() => {
+  pool = new ChunkCodecPool(2);
+});
+afterAll(() => pool.close());
+
+async function roundTrip(raw: Buffer) {
+  const original = Buffer.from(raw); // encode takes the memory over
+  const chunk = await pool.encode(raw);
+  if (chunk.zero) return { chunk, back: null, original };
+  const back = await pool.decode(Buffer.from(chunk.frame), chunk.hash, original.length);
+  return { chunk, back, original };
+}
+
+describe('chunk codec', () => {
+  it('turns an all-zero chunk (full or partial) into a marker', async () => {
+    for (const size of [CHUNK_BYTES, 1000, 1]) {
+      const { chunk } = await roundTrip(Buffer.alloc(size));
+      expect(chunk).toEqual({ zero: true, size });
+    }
+  });
+
+  it('compresses a compressible chunk and gets the same bytes back', async () => {
+    const raw = Buffer.alloc(CHUNK_BYTES);
+    for (let i = 0; i < raw.length; i += 4096) raw.write(`block ${i} of a filesystem full of text `, i);
+    const { chunk, back, original } = await roundTrip(raw);
+    if (chunk.zero) throw new Error('not zero');
+    expect(chunk.hash).toBe(chunkHash(original));
+    expect(chunk.frame[0]).toBe(FRAME_ZSTD);
+    expect(chunk.frame.length).toBeLessThan(original.length / 10);
+    expect(back!.equals(original)).toBe(true);
+  });
+
+  it('carries an incompressible chunk raw, one byte bigger', async () => {
+    const { chunk, back, original } = await roundTrip(randomBytes(CHUNK_BYTES));
+    if (chunk.zero) throw new Error('not zero');
+    expect(chunk.frame[0]).toBe(FRAME_RAW);
+    expect(chunk.frame.length).toBe(CHUNK_BYTES + 1);
+    expect(back!.equals(original)).toBe(true);
+  });
+
+  it('round-trips a tiny chunk and a last partial chunk', async () => {
+    for (const raw of [Buffer.from([7]), Buffer.concat([randomBytes(1234), Buffer.alloc(50_000, 3)])]) {
+      const { chunk, back, original } = await roundTrip(raw);
+      expect(chunk.zero).toBe(false);
+      expect(back!.equals(original)).toBe(true);
+    }
+  });
+
+  it('round-trips a large image cut into chunks, many at once on the pool', async () => {
+    const image = Buffer.concat([randomBytes(CHUNK_BYTES), Buffer.alloc(CHUNK_BYTES), Buffer.alloc(CHUNK_BYTES, 0x41), randomBytes(CHUNK_BYTES / 3)]);
+    const pieces = [];
+    for (let at = 0; at < image.length; at += CHUNK_BYTES) pieces.push(Buffer.from(image.subarray(at, at + CHUNK_BYTES)));
+    const chunks = await Promise.all(pieces.map((p) => pool.encode(p)));
+    expect(chunks.map((c) => c.zero)).toEqual([false, true, false, false]);
+    const back = await Promise.all(chunks.map((c) => (c.zero ? Buffer.alloc(c.size) : pool.decode(c.frame, c.hash, c.size))));
+    expect(Buffer.concat(back).equals(image)).toBe(true);
+  });
+
+  it('refuses a corrupted frame, a frame under another name, and a wrong size', async () => {
+    const raw = Buffer.alloc(CHUNK_BYTES, 0x55);
+    raw.write('some data', 100);
+    const chunk = await pool.encode(raw);
+    if (chunk.zero) throw new Error('not zero');
+    const flipped = Buffer.from(chunk.frame);
+    flipped[flipped.length - 3] ^= 0xff;
+    await expect(pool.decode(flipped, chunk.hash)).rejects.toBeInstanceOf(ChunkIntegrityError);
+    const other = await pool.encode(Buffer.alloc(CHUNK_BYTES, 0x56));
+    if (other.zero) throw new Error('not zero');
+    await expect(pool.decode(Buffer.from(other.frame), chunk.hash)).rejects.toThrow(/does not match/);
+    await expect(pool.decode(Buffer.from(chunk.frame), chunk.hash, 10)).rejects.toThrow(/expected 10/);
+    await expect(pool.decode(Buffer.from([9, 1, 2]), chunk.hash)).rejects.toThrow(/unknown frame tag/);
+    // The intact frame still decodes: the refusals did not break the pool.
+    expect((await pool.decode(Buffer.from(chunk.frame), chunk.hash)).length).toBe(CHUNK_BYTES);
+  });
+});
