@@ -180,6 +180,7 @@ export async function startBroker(config: Config, logger: Logger, adapters: Brok
           timeouts: DEFAULT_STEP_TIMEOUTS,
           sip,
           transferHash: config.transferHash,
+          conversion: config.conversion,
           transfer: {
             engine: config.transfer.engine,
             secret: config.transfer.secret,

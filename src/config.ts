@@ -8,6 +8,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import ipaddr from 'ipaddr.js';
 import { EndpointPolicy, Network, parseNetworks } from './domain/endpoint-policy';
+import { ConversionSettings, DEFAULT_CONVERSION_SETTINGS } from './transfer/disk-conversion';
 
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -90,6 +91,14 @@ const schema = z.object({
   SHUTDOWN_GRACE_MS: int(0, 600_000).default(10_000),
   EVENT_FANOUT: z.enum(['shared', 'per-subscriber']).default('shared'),
   TRANSFER_HASH: z.enum(['worker', 'inline']).default('worker'),
+  /** Where a disk format conversion spools the image (default: <tmp>/intercloud-spool). */
+  TRANSFER_SPOOL_DIR: z
+    .string()
+    .refine((v) => path.isAbsolute(v), 'must be an absolute path')
+    .optional(),
+  /** Free space a conversion leaves untouched on the spool's filesystem. */
+  TRANSFER_SPOOL_RESERVE_BYTES: int(0, Number.MAX_SAFE_INTEGER).default(DEFAULT_CONVERSION_SETTINGS.reserveBytes),
+  TRANSFER_CONVERT_TIMEOUT_SECONDS: int(1, 86_400).default(DEFAULT_CONVERSION_SETTINGS.timeoutMs / 1000),
   TRANSFER_ENGINE: z.enum(['auto', 'relay', 'chunked']).default('auto'),
   AGENT_SHARED_SECRET: z.string().min(32, 'must be at least 32 characters (openssl rand -base64 32), the same on every transfer agent').optional(),
   AGENT_CACHE_DIR: z.string().min(1).optional(),
@@ -145,6 +154,8 @@ export interface Config {
   eventFanout: 'shared' | 'per-subscriber';
   /** `inline` hashes on the event loop (the old way), kept as the baseline of `npm run bench:clone`. */
   transferHash: 'worker' | 'inline';
+  /** Disk format conversions in TRANSFER: spool folder, free-space reserve, qemu-img timeout. */
+  conversion: ConversionSettings;
   /**
    * TRANSFER's data path: `relay` streams every byte through this process (the baseline of
    * `npm run bench:transfer`); `chunked` sends zero-skipped, compressed, deduplicated chunks
@@ -218,6 +229,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownGraceMs: c.SHUTDOWN_GRACE_MS,
     eventFanout: c.EVENT_FANOUT,
     transferHash: c.TRANSFER_HASH,
+    conversion: {
+      spoolDir: c.TRANSFER_SPOOL_DIR ?? DEFAULT_CONVERSION_SETTINGS.spoolDir,
+      reserveBytes: c.TRANSFER_SPOOL_RESERVE_BYTES,
+      timeoutMs: c.TRANSFER_CONVERT_TIMEOUT_SECONDS * 1000,
+    },
     transfer: {
       engine: c.TRANSFER_ENGINE,
       secret: c.AGENT_SHARED_SECRET ?? null,

@@ -4,6 +4,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import * as path from 'node:path';
+import { DISK_FORMATS } from '../glance/image-attributes';
 import type {
   AddressPools,
   Bandwidth,
@@ -55,6 +56,8 @@ export interface CloudConfig {
   flavors: FlavorOptions[];
   availabilityZones: string[];
   images: SeedImageOptions[];
+  /** Glance's `disk_formats`: what an image may be created with. */
+  diskFormats: string[];
   /** HTTPS with this certificate and key; null: plain HTTP. */
   tls: TlsOptions | null;
   settings: CloudSettings;
@@ -127,6 +130,7 @@ export function resolveCloudConfig(opts: ParsedCloudOptions, index: number, sand
     flavors: opts.flavors ?? DEFAULT_FLAVORS,
     availabilityZones: opts.availabilityZones ?? ['nova'],
     images: opts.images ?? [DEFAULT_IMAGE],
+    diskFormats: opts.diskFormats ?? [...DISK_FORMATS],
     tls: opts.tls ?? null,
     settings: {
       latency: { ...DEFAULT_LATENCY, ...opts.latency },

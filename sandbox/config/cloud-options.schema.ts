@@ -184,6 +184,8 @@ export const cloudOptionsSchema = z
     flavors: z.array(flavorSchema).optional(),
     availabilityZones: z.array(z.string()).min(1).optional(),
     images: z.array(seedImageSchema).optional(),
+    /** Glance's `disk_formats`: the formats an image may be created with (default: all Glance knows). */
+    diskFormats: z.array(z.string()).min(1).optional(),
     latency: latencySchema.partial().optional(),
     bandwidth: bandwidthSchema.partial().optional(),
     quotas: quotasSchema.partial().optional(),

@@ -55,6 +55,10 @@ export function createImage(cloud: CloudContext, owner: string, body: unknown): 
     assertWritable(key);
     setAttribute(image, key, value);
   }
+  // Glance builds its schema's disk_format enum from its `disk_formats` setting.
+  if (image.diskFormat !== null && !cloud.config.diskFormats.includes(image.diskFormat)) {
+    throw new OpenStackError(400, `Provided object does not match schema 'image': ${JSON.stringify(image.diskFormat)} is not one of ${JSON.stringify([...cloud.config.diskFormats, null])}`);
+  }
   cloud.state.images.set(image.id, image);
   return image;
 }

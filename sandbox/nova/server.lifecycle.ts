@@ -6,6 +6,7 @@
  */
 import type { CloudContext } from '../cloud/cloud.context';
 import type { ImageRecord, ServerRecord } from '../cloud/cloud.state';
+import { diskFormatMismatch } from '../disk/disk-format.inspector';
 import { markActive } from '../glance/image.catalog';
 import { releaseServerPorts } from '../neutron/ports';
 import { hostnameOf, serverAddresses } from './server.view';
@@ -37,7 +38,10 @@ export function startBuild(cloud: CloudContext, server: ServerRecord): void {
       return;
     }
     try {
-      await cloud.disks.create(server.id, cloud.imageFiles.pathOf(server.imageId));
+      const imageFile = cloud.imageFiles.pathOf(server.imageId);
+      const mismatch = await diskFormatMismatch(imageFile, cloud.state.images.get(server.imageId)?.diskFormat ?? null);
+      if (mismatch) throw new Error(`Image ${server.imageId} is unacceptable: ${mismatch}`);
+      await cloud.disks.create(server.id, imageFile);
     } catch (err) {
       failBuild(cloud, server, `Build of instance ${server.id} aborted: ${(err as Error).message}`);
       return;

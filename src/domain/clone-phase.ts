@@ -76,6 +76,12 @@ export enum StepErrorCode {
   DRAIN_TIMEOUT = 'DRAIN_TIMEOUT',
   /** The clone's server was registered with the broker under another tenant before the job finished: never adopted. */
   SERVER_REGISTERED_ELSEWHERE = 'SERVER_REGISTERED_ELSEWHERE',
+  /** The target cloud takes none of the formats the source image can be converted to. */
+  DISK_FORMAT_UNSUPPORTED = 'DISK_FORMAT_UNSUPPORTED',
+  /** Not enough free space where the image is spooled for a format conversion. */
+  SPOOL_SPACE = 'SPOOL_SPACE',
+  /** qemu-img refused or failed the image (or it is one the broker will not convert, e.g. with a backing file). */
+  CONVERSION_FAILED = 'CONVERSION_FAILED',
 }
 
 /** Timing of one phase of one job, as stored on the job (clone phases by default; scale-down jobs have theirs). */

@@ -14,6 +14,7 @@
  * the declared link bandwidth) stand in, and the estimate says so term by term. A median of ten
  * lets up to four outliers (a job resumed after a crash, a congested night) pass unnoticed.
  */
+import { planDiskFormat } from './disk-formats';
 import { CloudHealth } from './enums';
 
 /**
@@ -225,13 +226,15 @@ function assess<C extends CandidateCloud>(cloud: C, source: CandidateCloud | nul
   const quota = input.quotas?.get(cloud.id) ?? { kind: 'UNKNOWN', why: 'not asked' };
   const standby = input.standbys?.get(cloud.id) ?? null;
   const estimate = estimateTime(cloud, home, source, standby, input);
+  // A clone that moves no image (the home cloud, a cloud holding a fresh standby image) needs no format check.
+  const format = diskFormatAcceptance(input.sourceDiskFormat ?? null, cloud.diskFormats, home || standby !== null);
   const exclusions = [
     ...visibilityExclusions(cloud, input.tenantId),
     ...healthExclusions(cloud),
     ...input.policies.flatMap((p) => policyExclusions(cloud, home, p)),
     ...quotaExclusions(quota),
-    ...diskFormatExclusions(cloud, input.sourceDiskFormat ?? null, home || standby !== null),
     ...bootExclusions(input.bootable?.get(cloud.id)),
+    ...(format.ok ? [] : [format.reason]),
   ];
   const eligible = exclusions.length === 0;
   return {
@@ -243,7 +246,7 @@ function assess<C extends CandidateCloud>(cloud: C, source: CandidateCloud | nul
     quotaAgeSeconds: quota.kind !== 'UNKNOWN' && quota.age ? quota.age.seconds : null,
     freeInstances: quota.kind === 'LIMITED' ? freeOf(quota) : null,
     costPerHour: cloud.costPerHour,
-    reasons: eligible ? rankingNotes(cloud, home, estimate, quota, input.policies) : exclusions,
+    reasons: eligible ? [...rankingNotes(cloud, home, estimate, quota, input.policies), ...(format.ok && format.note ? [format.note] : [])] : exclusions,
     quota,
   };
 }
@@ -275,6 +278,22 @@ function policyExclusions(cloud: CandidateCloud, home: boolean, p: PlacementPoli
   return out;
 }
 
+/**
+ * Whether a cloud can take the clone's image: as it is, or converted by the TRANSFER step on the
+ * target side (domain/disk-formats.ts decides both, so the two never disagree). The one place the
+ * matchmaker decides on disk formats.
+ */
+export function diskFormatAcceptance(
+  sourceFormat: string | null,
+  cloudFormats: readonly string[],
+  movesNoImage = false,
+): { ok: true; note: string | null } | { ok: false; reason: string } {
+  if (movesNoImage) return { ok: true, note: null };
+  const plan = planDiskFormat(sourceFormat, cloudFormats);
+  if (plan.kind === 'impossible') return { ok: false, reason: plan.reason };
+  return { ok: true, note: plan.kind === 'convert' ? `converted from ${plan.from} to ${plan.to} on the target side` : null };
+}
+
 function bootExclusions(boot: { ok: true } | { ok: false; reason: string } | undefined): string[] {
   return boot && !boot.ok ? [`cannot boot the clone: ${boot.reason}`] : [];
 }
@@ -282,17 +301,6 @@ function bootExclusions(boot: { ok: true } | { ok: false; reason: string } | und
 function quotaExclusions(quota: InstanceQuota): string[] {
   if (quota.kind !== 'LIMITED' || freeOf(quota) > 0) return [];
   return [`no free instance quota (0 of ${quota.maxInstances} free${ageNote(quota)})`];
-}
-
-/**
- * The target's Glance must take the image in the source's disk format: the transfer copies it as
- * it is. Not asked of a clone that moves no image (the home cloud, or a cloud holding a fresh
- * standby image already imported there), nor when the format is unknown. The one place to relax
- * once a format conversion (qemu-img) can run on the way.
- */
-export function diskFormatExclusions(cloud: Pick<CandidateCloud, 'diskFormats'>, sourceDiskFormat: string | null, movesNoImage: boolean): string[] {
-  if (movesNoImage || sourceDiskFormat === null || cloud.diskFormats.includes(sourceDiskFormat)) return [];
-  return [`disk format ${sourceDiskFormat} not accepted (accepts ${cloud.diskFormats.join(', ')})`];
 }
 
 /**

@@ -73,6 +73,11 @@ export class CloneRunner extends SagaRunner<CloneJobEntity, CloneContext> {
         throttle.update(bytes, total);
       },
       progressSettled: () => writer.settled(),
+      note: async (message) => {
+        // After the pending byte counts, so the note's seq is in order with them.
+        await writer.settled();
+        await this.noteEvent(job, message);
+      },
     };
   }
 
@@ -86,6 +91,19 @@ export class CloneRunner extends SagaRunner<CloneJobEntity, CloneContext> {
 
   protected override phaseCompletedExtras(ctx: CloneContext): Record<string, unknown> {
     return { bytesTransferred: ctx.job.bytesTransferred, bytesTotal: ctx.job.bytesTotal };
+  }
+
+  private async noteEvent(job: CloneJobEntity, message: string): Promise<void> {
+    await this.clone.store.transaction((tx) =>
+      publishCloneEvent(this.clone.bus, tx, job.tenantId, {
+        jobId: job.id,
+        kind: CloneEventKind.PROGRESS,
+        phase: job.phase,
+        bytesTransferred: job.bytesTransferred,
+        bytesTotal: job.bytesTotal,
+        message,
+      }),
+    );
   }
 
   private async progressEvent(

@@ -9,6 +9,7 @@ import { CloneJobEntity, CloudEntity, VmEntity, VmTypeEntity } from '../domain/e
 import { VmAddress } from '../domain/entities/vm.entity';
 import { sleep } from '../domain/retry';
 import { CloudApi } from '../ports/cloud-api.port';
+import type { ConversionSettings } from '../transfer/disk-conversion';
 import type { TransferHashMode } from '../transfer/sha512-worker';
 import type { LocalTransferSide } from '../transfer/local-side';
 import type { TransferStats } from '../transfer/chunk-transfer';
@@ -20,6 +21,8 @@ export interface CloneArtefacts {
   snapshotSize?: number;
   snapshotHash?: string;
   targetImageId?: string;
+  /** sha512 of what TRANSFER uploaded when it converted the image (the source's os_hash_value no longer applies to it). */
+  targetImageHash?: string;
   /** Glance id of the standby image (in the target cloud) this clone boots from; set at job creation. */
   standbyImageId?: string;
   serverId?: string;
@@ -47,6 +50,8 @@ export interface CloneContext {
   progress(bytesTransferred: number, bytesTotal: number | null, savings?: TransferSavings): void;
   /** Resolves once the progress reported so far is stored, so a phase ends after its last PROGRESS event. */
   progressSettled(): Promise<void>;
+  /** A PROGRESS event of the current phase with a message: what the step is doing now, in words (e.g. a format conversion). */
+  note(message: string): Promise<void>;
   /** Tags every external object the job creates carries (name, metadata, image properties). */
   readonly tags: Record<string, string>;
 }
@@ -131,6 +136,8 @@ export interface CloneStepDeps {
   sip?: SipStepDeps;
   /** Where TRANSFER computes its sha512 (default: a worker thread). */
   transferHash?: TransferHashMode;
+  /** Where and how TRANSFER converts disk formats (default: DEFAULT_CONVERSION_SETTINGS). */
+  conversion?: ConversionSettings;
   /** The chunked transfer engine; without it TRANSFER always relays. */
   transfer?: TransferEngineDeps;
 }

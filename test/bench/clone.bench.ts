@@ -177,13 +177,13 @@ export function parseOptions(argv: string[]): Options | 'help' {
 // ---------------------------------------------------------------------------------------------
 // Formatting
 
-const fmtBytes = (n: number): string => (n >= GiB ? `${+(n / GiB).toFixed(2)} GiB` : n >= MiB ? `${+(n / MiB).toFixed(1)} MiB` : `${n} B`);
+export const fmtBytes = (n: number): string => (n >= GiB ? `${+(n / GiB).toFixed(2)} GiB` : n >= MiB ? `${+(n / MiB).toFixed(1)} MiB` : `${n} B`);
 const fmtRate = (bytesPerSecond: number): string => `${(bytesPerSecond / MiB).toFixed(1)} MiB/s (${((bytesPerSecond * 8) / 1e9).toFixed(2)} Gbit/s)`;
 const fmtS = (ms: number | null | undefined): string => (ms === null || ms === undefined ? '-' : (ms / 1000).toFixed(2));
 const fmtLink = (link: number | null): string => (link === null ? 'unlimited' : `${((link * 8) / 1e6).toLocaleString('en')} Mbit/s = ${(link / MiB).toFixed(1)} MiB/s`);
 
 /** First and last columns left-aligned (names, notes), numbers right-aligned. */
-function table(headers: string[], rows: string[][], lastLeft = false): string {
+export function table(headers: string[], rows: string[][], lastLeft = false): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const left = (i: number) => i === 0 || (lastLeft && i === headers.length - 1);
   const line = (cells: string[]) => cells.map((c, i) => (left(i) ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
@@ -204,7 +204,7 @@ function progress(message: string): void {
 const cleanups: Array<{ what: string; fn: () => Promise<void> }> = [];
 let cleaning: Promise<void> | null = null;
 
-function onCleanup(what: string, fn: () => Promise<void>): () => Promise<void> {
+export function onCleanup(what: string, fn: () => Promise<void>): () => Promise<void> {
   const entry = { what, fn };
   cleanups.push(entry);
   // Run early (e.g. the broker of one size before the next): done once, then forgotten.
@@ -216,7 +216,7 @@ function onCleanup(what: string, fn: () => Promise<void>): () => Promise<void> {
   };
 }
 
-function cleanUpAll(): Promise<void> {
+export function cleanUpAll(): Promise<void> {
   cleaning ??= (async () => {
     while (cleanups.length > 0) {
       const { what, fn } = cleanups.pop()!;
@@ -243,7 +243,7 @@ async function withPg<T>(fn: (c: Client) => Promise<T>): Promise<T> {
   }
 }
 
-async function createDatabase(): Promise<string> {
+export async function createDatabase(): Promise<string> {
   const name = `intercloud_bench_${crypto.randomBytes(5).toString('hex')}`;
   try {
     await withPg((c) => c.query(`CREATE DATABASE ${name}`));
@@ -256,7 +256,7 @@ async function createDatabase(): Promise<string> {
   return u.toString();
 }
 
-interface BrokerProcess {
+export interface BrokerProcess {
   url: string;
   adminToken: string;
   pid: number;
@@ -269,11 +269,11 @@ interface BrokerIdentity {
   secretKey: string;
 }
 
-function newBrokerIdentity(): BrokerIdentity {
+export function newBrokerIdentity(): BrokerIdentity {
   return { adminToken: `icb_bench_${crypto.randomBytes(24).toString('base64url')}`, secretKey: crypto.randomBytes(32).toString('base64') };
 }
 
-async function spawnBroker(databaseUrl: string, dataDir: string, identity: BrokerIdentity, extraEnv: Record<string, string> = {}): Promise<BrokerProcess> {
+export async function spawnBroker(databaseUrl: string, dataDir: string, identity: BrokerIdentity, extraEnv: Record<string, string> = {}): Promise<BrokerProcess> {
   if (!fs.existsSync(MAIN_JS)) throw new Error(`${MAIN_JS} is missing: run through \`npm run bench:clone\` (it builds first)`);
   const { adminToken } = identity;
   // To look inside the broker: BENCH_BROKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" (and BENCH_BROKER_OUTPUT=file for its output)
@@ -335,14 +335,14 @@ async function spawnBroker(databaseUrl: string, dataDir: string, identity: Broke
 }
 
 /** Per labelled window: the broker's peak VmRSS (sampled every 100 ms) and CPU time, and this process's CPU (the sandbox). */
-interface WindowStats {
+export interface WindowStats {
   peakRss: number;
   brokerCpuMs: number;
   benchCpuMs: number;
   wallMs: number;
 }
 
-class BrokerMonitor {
+export class BrokerMonitor {
   private readonly timer: NodeJS.Timeout;
   private window = 'start';
   private at = { wall: performance.now(), broker: 0, bench: 0 };
@@ -513,7 +513,7 @@ interface PhaseTiming {
   durationMs: number | null;
 }
 
-interface CloneRun {
+export interface CloneRun {
   label: string;
   link: number | null;
   job: Record<string, any> & { phases: PhaseTiming[] };
@@ -532,7 +532,7 @@ interface CloneRun {
   api: { healthz: LatencyStats | null; lag: { p99Ms: number; maxMs: number } | null };
 }
 
-async function cloneOnce(
+export async function cloneOnce(
   label: string,
   url: string,
   fx: CloneFixture,
@@ -615,7 +615,7 @@ async function watchJob(url: string, token: string, id: string, label: string, m
 }
 
 /** Flushes dirty pages so one measurement does not pay for the previous one's writes. */
-function flushDisk(): void {
+export function flushDisk(): void {
   const t0 = performance.now();
   try {
     execFileSync('sync', { stdio: 'ignore', timeout: 120_000 });

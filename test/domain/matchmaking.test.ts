@@ -5,7 +5,7 @@ import {
   BOOT_SECONDS,
   CandidateCloud,
   CONFIGURE_SECONDS,
-  diskFormatExclusions,
+  diskFormatAcceptance,
   EstimateSource,
   explainNoTarget,
   HistoryPool,
@@ -447,25 +447,30 @@ describe('matchmaking: standby images', () => {
 
 describe('matchmaking: disk formats', () => {
   it.each([
-    ['accepted', ['qcow2', 'raw'], 'qcow2', false, []],
-    ['not accepted', ['raw'], 'qcow2', false, ['disk format qcow2 not accepted (accepts raw)']],
-    ['not asked when no image moves (home cloud, standby image)', ['raw'], 'qcow2', true, []],
-    ['not asked when the format is unknown', ['raw'], null, false, []],
+    ['accepted as it is', ['qcow2', 'raw'], 'qcow2', false, { ok: true, note: null }],
+    ['converted on the target side', ['raw'], 'qcow2', false, { ok: true, note: 'converted from qcow2 to raw on the target side' }],
+    ['a format qemu-img is not allowed to read', ['raw'], 'vhd', false, { ok: false, reason: 'takes disk formats raw, not vhd, and vhd cannot be converted (only qcow2, raw, vmdk)' }],
+    ['no accepted format to convert to', ['iso'], 'qcow2', false, { ok: false, reason: 'takes disk formats iso, none of which qcow2 converts to (qcow2, raw, vmdk)' }],
+    ['not asked when no image moves (home cloud, standby image)', ['iso'], 'qcow2', true, { ok: true, note: null }],
+    ['not asked when the format is unknown', ['raw'], null, false, { ok: true, note: null }],
   ])('%s', (_name, diskFormats, format, movesNoImage, expected) => {
-    expect(diskFormatExclusions({ diskFormats }, format, movesNoImage)).toEqual(expected);
+    expect(diskFormatAcceptance(format, diskFormats, movesNoImage)).toEqual(expected);
   });
 
-  it('excludes a remote cloud that cannot take the format, not the home cloud nor a cloud with a standby image', () => {
+  it('excludes a remote cloud that cannot take the format even converted, not the home cloud nor a cloud with a standby image', () => {
+    const isoOnly = cloud('iso-only', { diskFormats: ['iso'] });
     const rawOnly = cloud('raw-only', { diskFormats: ['raw'] });
-    const rawWithStandby = cloud('raw-standby', { diskFormats: ['raw'] });
-    const rawHome = cloud('home', { diskFormats: ['raw', 'vmdk'] });
-    const { byName } = run([rawHome, rawOnly, rawWithStandby], {
+    const isoWithStandby = cloud('iso-standby', { diskFormats: ['iso'] });
+    const isoHome = cloud('home', { diskFormats: ['iso'] });
+    const { byName } = run([isoHome, isoOnly, rawOnly, isoWithStandby], {
       sourceDiskFormat: 'qcow2',
-      standbys: new Map([[rawWithStandby.id, { id: 's', expiresAt: new Date() }]]),
+      standbys: new Map([[isoWithStandby.id, { id: 's', expiresAt: new Date() }]]),
     });
-    expect(byName('raw-only')).toMatchObject({ eligible: false, reasons: ['disk format qcow2 not accepted (accepts raw)'] });
+    expect(byName('iso-only')).toMatchObject({ eligible: false, reasons: ['takes disk formats iso, none of which qcow2 converts to (qcow2, raw, vmdk)'] });
+    expect(byName('raw-only').eligible).toBe(true);
+    expect(byName('raw-only').reasons).toContain('converted from qcow2 to raw on the target side');
     expect(byName('home').eligible).toBe(true);
-    expect(byName('raw-standby').eligible).toBe(true);
+    expect(byName('iso-standby').eligible).toBe(true);
   });
 });
 

@@ -20,8 +20,10 @@ export function importStep(deps: CloneStepDeps): CloneStep {
         },
         { what: `image ${id} to become active in cloud ${ctx.target.cloud.name}`, timeoutMs: deps.timeouts.importMs, signal: ctx.signal },
       );
-      if (image.hashValue && image.hashValue !== ctx.artefacts.snapshotHash) {
-        throw new PermanentStepError(StepErrorCode.CHECKSUM_MISMATCH, `cloud ${ctx.target.cloud.name} stored image ${id} with a different sha512 than the source`);
+      // A converted image is compared with what TRANSFER uploaded, not with the source's bytes.
+      const expected = ctx.artefacts.targetImageHash ?? ctx.artefacts.snapshotHash;
+      if (image.hashValue && image.hashValue !== expected) {
+        throw new PermanentStepError(StepErrorCode.CHECKSUM_MISMATCH, `cloud ${ctx.target.cloud.name} stored image ${id} with a different sha512 than ${ctx.artefacts.targetImageHash ? 'the converted image uploaded' : 'the source'}`);
       }
     },
     // The TRANSFER step's undo deletes the target image.

@@ -12,7 +12,7 @@ import { transferStep } from './transfer.step';
 
 export function createCloneSteps(deps: CloneStepDeps): readonly CloneStep[] {
   const sip = deps.sip ? [configureStep(deps.sip), monitoringStep(deps.sip), loadBalancerStep(deps.sip)] : [];
-  const image = [snapshotStep(deps), transferStep(deps.transferHash, deps.transfer), importStep(deps)].map((s) => onlyIf(s, needsImage));
+  const image = [snapshotStep(deps), transferStep(deps.transferHash, deps.transfer, deps.conversion), importStep(deps)].map((s) => onlyIf(s, needsImage));
   const server = [bootStep(deps), networkStep(deps), ...sip].map((s) => onlyIf(s, makesServer));
   return [...image, ...server];
 }

@@ -6,24 +6,30 @@
  * equal the source's. The relay (the baseline) streams the snapshot through this process. No
  * temporary file and memory independent of size: the download is piped through a hashing
  * meter (sha512 on a worker thread) straight into the upload, with backpressure end to end. The sha512 computed on the
- * way must equal the source's os_hash_value.
+ * way must equal the source's os_hash_value. When the target cloud does not take the source's
+ * disk format, the image is converted on the target side instead (image-conversion.ts), and
+ * a target that takes none of the formats it converts to fails the step before anything is made.
  */
-import { pipeline, Transform } from 'node:stream';
 import { ClonePhase, StepErrorCode } from '../../domain/clone-phase';
+import { planDiskFormat } from '../../domain/disk-formats';
 import { Image } from '../../ports/cloud-api.port';
-import { TransferHashMode, createSha512Hasher } from '../../transfer/sha512-worker';
 import { TransferStats, emptyStats } from '../../transfer/chunk-transfer';
+import { ConversionSettings, DEFAULT_CONVERSION_SETTINGS, removeJobSpool } from '../../transfer/disk-conversion';
+import { TransferHashMode } from '../../transfer/sha512-worker';
 import { runChunkedTransfer } from '../../transfer/transfer-engine';
 import { CloneContext, CloneStep, PermanentStepError, TransferEngineDeps, TransferSavings } from '../clone-step';
+import { assertSourceDigest, hashedCopy } from './hashed-copy';
+import { convertAndUpload } from './image-conversion';
 
 /** Image properties worth carrying to the copy; everything else (ids, stores, owner...) stays. */
 const COPIED_PROPERTY = /^(hw_|os_(?!hash_)|architecture$|hypervisor_type$|vm_mode$|img_)/;
 
 /**
  * `hashMode`: where the relay's sha512 runs (a worker thread unless configured otherwise, see
- * TRANSFER_HASH); `engine`: the chunked engine's deps (without them, always the relay).
+ * TRANSFER_HASH); `engine`: the chunked engine's deps (without them, always the relay);
+ * `conversion`: where a format conversion spools and how long qemu-img may take.
  */
-export function transferStep(hashMode: TransferHashMode = 'worker', engine?: TransferEngineDeps): CloneStep {
+export function transferStep(hashMode: TransferHashMode = 'worker', engine?: TransferEngineDeps, conversion: ConversionSettings = DEFAULT_CONVERSION_SETTINGS): CloneStep {
   return {
     phase: ClonePhase.TRANSFER,
     applies: (ctx) => !ctx.intraCloud,
@@ -36,9 +42,14 @@ export function transferStep(hashMode: TransferHashMode = 'worker', engine?: Tra
         throw new PermanentStepError(StepErrorCode.SNAPSHOT_FAILED, `snapshot image ${ctx.artefacts.snapshotImageId} is no longer active`);
       }
 
+      // The target cloud's declared formats are checked before anything is created there.
+      const plan = planDiskFormat(sourceImage.diskFormat, ctx.target.cloud.diskFormats ?? []);
+      if (plan.kind === 'impossible') throw new PermanentStepError(StepErrorCode.DISK_FORMAT_UNSUPPORTED, `cloud ${ctx.target.cloud.name} ${plan.reason}`);
+
       let target = await findTargetImage(ctx);
       if (target?.status === 'active') {
-        if (target.hashValue === sourceImage.hashValue) return; // finished by an earlier attempt
+        // Finished by an earlier attempt (a converted image has the hash of what was uploaded).
+        if (target.hashValue && (target.hashValue === sourceImage.hashValue || target.hashValue === ctx.artefacts.targetImageHash)) return;
         await dst.deleteImage(target.id);
         target = null;
       } else if (target && target.status !== 'queued') {
@@ -50,23 +61,28 @@ export function transferStep(hashMode: TransferHashMode = 'worker', engine?: Tra
         const properties = Object.fromEntries(Object.entries(sourceImage.properties).filter(([k]) => COPIED_PROPERTY.test(k)));
         target = await dst.createImage({
           name: ctx.job.name,
-          diskFormat: sourceImage.diskFormat ?? 'qcow2',
+          diskFormat: plan.kind === 'convert' ? plan.to : (sourceImage.diskFormat ?? 'qcow2'),
           containerFormat: sourceImage.containerFormat ?? 'bare',
           properties: { ...properties, ...ctx.tags, intercloud_role: 'target', intercloud_source_hash: sourceImage.hashValue ?? '' },
         });
         await ctx.checkpoint({ targetImageId: target.id });
       }
+      // A conversion runs in this process on its spool (the chunked engine rebuilds images as they are).
+      if (plan.kind === 'convert') {
+        await convertAndUpload(ctx, { sourceImage, targetImageId: target.id, from: plan.from, to: plan.to, hashMode, settings: conversion });
+        return;
+      }
       if (engine && sourceImage.size !== null && usesChunks(ctx, engine)) {
         await chunked(ctx, sourceImage, target.id, engine);
         return;
       }
-      const digest = await relay(ctx, sourceImage, target.id, hashMode);
-      if (digest !== sourceImage.hashValue) {
-        throw new PermanentStepError(
-          StepErrorCode.CHECKSUM_MISMATCH,
-          `sha512 of the bytes streamed from cloud ${ctx.source.cloud.name} (${digest.slice(0, 16)}...) differs from the source image's os_hash_value (${String(sourceImage.hashValue).slice(0, 16)}...)`,
-        );
-      }
+      const download = await ctx.source.api.downloadImage(sourceImage.id, ctx.signal);
+      const total = download.size ?? sourceImage.size;
+      const { digest } = await hashedCopy(download.stream, total, hashMode, (body) => ctx.target.api.uploadImage(target.id, body, total, ctx.signal), (bytes) =>
+        ctx.progress(bytes, total),
+      );
+      await ctx.progressSettled();
+      assertSourceDigest(ctx, sourceImage, digest);
       ctx.log.info({ targetImageId: target.id, bytes: sourceImage.size }, 'image transferred and verified');
     },
 
@@ -75,6 +91,7 @@ export function transferStep(hashMode: TransferHashMode = 'worker', engine?: Tra
       const ids = new Set((await taggedTargetImages(ctx)).map((i) => i.id));
       if (ctx.artefacts.targetImageId) ids.add(ctx.artefacts.targetImageId);
       for (const id of ids) await ctx.target.api.deleteImage(id);
+      await removeJobSpool(conversion, ctx.job.id);
     },
   };
 }
@@ -154,47 +171,3 @@ function taggedTargetImages(ctx: CloneContext): Promise<Image[]> {
   return ctx.target.api.listImages({ properties: { intercloud_job: ctx.job.id, intercloud_role: 'target' } });
 }
 
-/**
- * Download -> sha512 + byte meter -> upload; resolves with the hex digest of what went through.
- * The meter holds the stream while the hasher is behind, so memory stays bounded whichever
- * side (upload, hashing) is the slower.
- */
-async function relay(ctx: CloneContext, sourceImage: Image, targetImageId: string, hashMode: TransferHashMode): Promise<string> {
-  const download = await ctx.source.api.downloadImage(sourceImage.id, ctx.signal);
-  const total = download.size ?? sourceImage.size;
-  const hasher = createSha512Hasher(hashMode);
-  try {
-    let bytes = 0;
-    let hashError: Error | null = null;
-    const meter = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        const wait = hasher.update(chunk);
-        bytes += chunk.length;
-        ctx.progress(bytes, total);
-        if (wait) wait.then(() => done(null, chunk), (err: Error) => done((hashError = err)));
-        else done(null, chunk);
-      },
-    });
-    let pipeError: Error | null = null;
-    const body = pipeline(download.stream, meter, (err) => {
-      if (err) pipeError = err;
-    });
-    try {
-      await ctx.target.api.uploadImage(targetImageId, body, total, ctx.signal);
-    } catch (err) {
-      // The upload's own error says what happened; the pipe then only reports a premature close.
-      // Unless hashing failed first: then the upload only saw its body end early.
-      download.stream.destroy();
-      throw hashError ?? err;
-    }
-    if (pipeError) throw pipeError;
-    ctx.progress(bytes, total);
-    await ctx.progressSettled();
-    if (total !== null && bytes !== total) {
-      throw new PermanentStepError(StepErrorCode.CHECKSUM_MISMATCH, `streamed ${bytes} bytes but the source image has ${total}`);
-    }
-    return await hasher.digest();
-  } finally {
-    await hasher.close();
-  }
-}
