@@ -4,12 +4,14 @@
  * for 3 and for 30 types, same fleet shape); a block that goes on is not stored again and costs
  * no query; and clones in flight are found by the VM type stored on the job.
  */
+import { Client } from 'pg';
 import pino from 'pino';
 import { DataSource } from 'typeorm';
 import { createDataSource } from '../../src/adapters/postgres/data-source';
 import { CloneJobState } from '../../src/domain/clone-phase';
 import { VmEntity } from '../../src/domain/entities';
 import { ScalingOutcome } from '../../src/domain/scaling-rules';
+import { AdvisoryLock } from '../../src/ports/advisory-locks.port';
 import { AutoscalerService } from '../../src/services/autoscaler.service';
 import { startTestBroker, TestBroker } from '../support/broker';
 import { createTestDatabase, TestDatabase } from '../support/database';
@@ -17,12 +19,13 @@ import { insertCloneJob } from '../support/fixtures';
 import { countQueries, LONGEST_HOLD_SECONDS, seedScale } from '../support/scale-seed';
 
 describe('autoscaler at scale', () => {
-  const opened: { db: TestDatabase; broker: TestBroker; ds: DataSource }[] = [];
+  const opened: { db: TestDatabase; broker: TestBroker; ds: DataSource; leader: Client }[] = [];
 
   afterAll(async () => {
     for (const o of opened) {
       await o.ds.destroy();
       await o.broker.stop();
+      await o.leader.end();
       await o.db.drop();
     }
   });
@@ -30,11 +33,15 @@ describe('autoscaler at scale', () => {
   /** A fleet of `types` types (a third of them overloaded at their maximum), and an autoscaler whose every statement is counted. */
   async function fleet(types: number) {
     const db = await createTestDatabase();
-    // The broker's own scheduler waits an hour between ticks: this test drives the rounds.
+    // This test drives the rounds: it holds the scheduler's leader lock, so the broker never leads
+    // (its first round would otherwise run at start, racing the seeding and storing the blocks first).
+    const leader = new Client({ connectionString: db.url });
+    await leader.connect();
+    await leader.query('SELECT pg_advisory_lock($1)', [AdvisoryLock.SCHEDULER]);
     const broker = await startTestBroker(db.url, { SCHEDULER_TICK_SECONDS: '3600' });
     const ds = createDataSource(db.url, 4);
     await ds.initialize();
-    opened.push({ db, broker, ds });
+    opened.push({ db, broker, ds, leader });
     const now = new Date();
     const seeded = await seedScale(ds, { clouds: 3, types, vmsPerType: 2, heldTypes: Math.ceil(types / 3), sampleEverySeconds: 15, historySeconds: LONGEST_HOLD_SECONDS + 45, now });
     const s = broker.services;
