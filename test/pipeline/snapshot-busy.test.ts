@@ -121,4 +121,21 @@ describe('SNAPSHOT of a server busy with another snapshot', () => {
     expect((await dst.listServers()).filter((s) => s.metadata.intercloud_job === jobId)).toEqual([]);
     expect((await src.getImage(foreign))?.status).not.toBe('deleted');
   });
+
+  it('a job waiting for a busy server is cancelled at once: CANCELLED, nothing left', async () => {
+    const e = await startEnv(1, {});
+    const { vmId, server } = await e.fx.importNewVm();
+    await sandbox.cloud('busy-src').control.setLatency({ snapshotMs: 60_000 });
+    await src.createServerImage(server.id, 'someone-elses-backup', { owner: 'not-the-broker' });
+    await waitFor(async () => ((await src.getServer(server.id))?.taskState === 'image_snapshot' ? true : undefined), 'the server to be busy snapshotting');
+    const jobId = await clone(e, e.brokers[0]!, vmId);
+    await waitFor(async () => (await events(e, jobId)).some((ev) => WAITING.test(ev.message ?? '')), 'the job to wait for the busy server');
+    await gqlOk(e.brokers[0]!.url, e.fx.tenant.token, `mutation($id: ID!) { cancelCloneJob(id: $id) { state } }`, { id: jobId });
+    // Well before the other snapshot ends (30 s in image_snapshot): the wait does not hold the cancel.
+    const job = await waitForJobState(e.brokers[0]!.url, e.fx.tenant.token, jobId, ['DONE', 'FAILED', 'CANCELLED'], 60_000);
+    expect(job.state).toBe('CANCELLED');
+    expect((await src.getServer(server.id))?.taskState).toMatch(/^image_/);
+    expect(await jobImages(src, jobId)).toEqual([]);
+    expect(await jobImages(dst, jobId)).toEqual([]);
+  });
 });

@@ -91,11 +91,12 @@ async function createSnapshot(ctx: CloneContext, deps: CloneStepDeps): Promise<s
 
 /**
  * Polls the source server until it has no task. Says so in the job's events when it starts
- * waiting and whenever the task changes; aborts with the job's signal (cancel, stop, lost lease).
+ * waiting; aborts with the job's signal (cancel, stop, lost lease).
  */
 async function waitUntilFree(ctx: CloneContext, deadline: number, timeoutMs: number): Promise<void> {
   const { api, vm, cloud } = ctx.source;
-  let noted: string | null = null;
+  // Once per wait, not at every step of the other snapshot (a waiter behind many clones would say a lot).
+  let noted = false;
   for (let attempt = 1; ; attempt++) {
     ctx.signal.throwIfAborted();
     const server = await api.getServer(vm.serverId);
@@ -108,8 +109,8 @@ async function waitUntilFree(ctx: CloneContext, deadline: number, timeoutMs: num
         `source server ${vm.serverId} in cloud ${cloud.name} is still busy with another task (task_state ${task}) after the snapshot timeout of ${Math.round(timeoutMs / 1000)} s`,
       );
     }
-    if (task !== noted) {
-      noted = task;
+    if (!noted) {
+      noted = true;
       ctx.log.info({ serverId: vm.serverId, taskState: task }, 'source server busy; waiting');
       await ctx.note(`server busy with another ${SNAPSHOT_TASKS.has(task) ? 'snapshot' : 'task'} (task_state ${task}): waiting`);
     }
