@@ -177,7 +177,7 @@ export async function startBroker(config: Config, logger: Logger, adapters: Brok
         queue,
         contexts: new CloneContextFactory(dataSource, cloudApis, services.clouds),
         steps: createCloneSteps({
-          timeouts: DEFAULT_STEP_TIMEOUTS,
+          timeouts: { ...DEFAULT_STEP_TIMEOUTS, snapshotMs: config.clone.snapshotMs },
           sip,
           transferHash: config.transferHash,
           conversion: config.conversion,

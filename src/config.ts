@@ -106,6 +106,7 @@ const schema = z.object({
   CLONE_CONCURRENCY: int(0, 64).default(2),
   CLONE_LEASE_SECONDS: int(1, 3600).default(30),
   CLONE_STEP_ATTEMPTS: int(1, 50).default(8),
+  CLONE_SNAPSHOT_TIMEOUT_SECONDS: int(1, 86_400).default(1800), // DEFAULT_STEP_TIMEOUTS.snapshotMs
   SCALE_DOWN_CONCURRENCY: int(0, 64).default(4),
   CLONE_REAPER_INTERVAL_SECONDS: int(1, 86_400).default(300),
   CLONE_REAPER_GRACE_SECONDS: int(0, 86_400).default(60),
@@ -165,7 +166,8 @@ export interface Config {
    */
   transfer: { engine: 'auto' | 'relay' | 'chunked'; secret: string | null; cacheDir: string; cacheBytes: number };
   /** Clone jobs this broker runs at once (0: this replica only serves the API). */
-  clone: { concurrency: number; leaseMs: number; stepAttempts: number; reaperIntervalMs: number; reaperGraceMs: number };
+  /** snapshotMs: how long SNAPSHOT may wait for a source server busy with another task, and then for its snapshot. */
+  clone: { concurrency: number; leaseMs: number; stepAttempts: number; snapshotMs: number; reaperIntervalMs: number; reaperGraceMs: number };
   /**
    * How long a standby image (prepareStandby) may be booted from; past it the leader's reaper
    * deletes it. How often the leader looks for kept-fresh standbys due for a successor.
@@ -244,6 +246,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       concurrency: c.CLONE_CONCURRENCY,
       leaseMs: c.CLONE_LEASE_SECONDS * 1000,
       stepAttempts: c.CLONE_STEP_ATTEMPTS,
+      snapshotMs: c.CLONE_SNAPSHOT_TIMEOUT_SECONDS * 1000,
       reaperIntervalMs: c.CLONE_REAPER_INTERVAL_SECONDS * 1000,
       reaperGraceMs: c.CLONE_REAPER_GRACE_SECONDS * 1000,
     },

@@ -213,6 +213,7 @@ describe('broker binary with a bad setting', () => {
     ['WS_MAX_BUFFERED_BYTES', '1024'],
     ['WS_TOKEN_CHECK_SECONDS', '0'],
     ['CLONE_STEP_ATTEMPTS', '0'],
+    ['CLONE_SNAPSHOT_TIMEOUT_SECONDS', '0'],
     ['CLOUD_REQUEST_TIMEOUT_SECONDS', 'soon'],
     ['RETENTION_EVENTS_DAYS', '-1'],
   ])('%s=%s: exits with code 2 and names the variable', async (name, value) => {

@@ -51,6 +51,8 @@ export function isTerminal(state: CloneJobState): boolean {
 /** Why a clone step failed for good (CloneJob.error.code), beside the API's own error codes. */
 export enum StepErrorCode {
   SNAPSHOT_FAILED = 'SNAPSHOT_FAILED',
+  /** The source server stayed busy with another task (e.g. another snapshot) for longer than the step may wait. */
+  SERVER_BUSY = 'SERVER_BUSY',
   CHECKSUM_MISMATCH = 'CHECKSUM_MISMATCH',
   IMPORT_FAILED = 'IMPORT_FAILED',
   BOOT_FAILED = 'BOOT_FAILED',

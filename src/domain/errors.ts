@@ -86,6 +86,20 @@ export class UpstreamUnavailableError extends DomainError {
   }
 }
 
+/**
+ * The cloud refused an action because the server is in the middle of another task (Nova's 409
+ * "while it is in task_state image_snapshot"): nothing was done, and the action can succeed once
+ * that task ends. Retrying a few times within seconds is pointless when the other task (a
+ * snapshot) takes minutes, so the adapter does not retry it; a caller that can wait (the SNAPSHOT
+ * step) polls the server's task state instead. Marked retryable so a caller that does not wait
+ * still gets the runner's ordinary step retries.
+ */
+export class ServerBusyError extends UpstreamUnavailableError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super(message, { ...details, retryable: true, busy: true });
+  }
+}
+
 export class RateLimitedError extends DomainError {
   constructor(readonly retryAfterSeconds: number) {
     super(ErrorCode.RATE_LIMITED, `rate limit exceeded, retry after ${retryAfterSeconds}s`, { retryAfterSeconds });

@@ -230,6 +230,16 @@ async function main(): Promise<number> {
       await sleep(100);
     }
     const wallMs = performance.now() - started;
+    // SNAPSHOT of a source server busy with another snapshot waits for it (snapshot.step.ts): how many jobs did, how long the phase took.
+    const { rows: waits } = await ownerSampler.query(
+      `SELECT count(DISTINCT stream)::int AS jobs, count(*)::int AS notes FROM events WHERE stream = ANY($1::text[]) AND payload->>'kind' = 'PROGRESS' AND payload->>'message' LIKE 'server busy with another %'`,
+      [jobIds.map((id) => `clone-job:${id}`)],
+    );
+    const { rows: snapshotRows } = await ownerSampler.query(
+      `SELECT (p->>'durationMs')::float AS ms FROM clone_jobs, jsonb_array_elements(phases) p WHERE id = ANY($1::uuid[]) AND p->>'phase' = 'SNAPSHOT' AND p->>'durationMs' IS NOT NULL`,
+      [jobIds],
+    );
+    const snapshotTimes = snapshotRows.map((r) => Number(r.ms)).sort((a, b) => a - b);
     await ownerSampler.end();
     const latencies = (await Promise.all(pollers.map((p) => p.stop()))).map((s) => [...s].sort((a, b) => a - b));
 
@@ -250,6 +260,9 @@ async function main(): Promise<number> {
     console.log(`states: ${JSON.stringify(Object.fromEntries(['DONE', 'FAILED', 'CANCELLED'].map((s) => [s, [...ended.values()].filter((e) => e.state === s).length])))}`);
     for (const [id, e] of ended) if (e.state !== 'DONE') console.log(`  job ${id} ${e.state}: ${e.error}`);
     console.log(`clone time (created -> finished): p50 ${(quantile(times, 0.5) / 1000).toFixed(1)} s, max ${(quantile(times, 1) / 1000).toFixed(1)} s`);
+    console.log(
+      `SNAPSHOT phase: p50 ${(quantile(snapshotTimes, 0.5) / 1000).toFixed(1)} s, max ${(quantile(snapshotTimes, 1) / 1000).toFixed(1)} s; jobs that waited for a source server busy with another snapshot: ${waits[0].jobs} (${waits[0].notes} "waiting" events)`,
+    );
     console.log(`jobs per replica (lease_owner sampled every 100 ms): ${[...byReplica].map(([n, c]) => `${n} ${c}`).join(', ')}${unseen ? `, never seen leased ${unseen}` : ''}; changed hands ${handedOver}`);
     console.log(`lease trouble in the brokers' logs: ${trouble.length}${trouble.length ? ` ${JSON.stringify(trouble.slice(0, 5))}` : ''}`);
     replicas.forEach((r, i) => {

@@ -10,7 +10,7 @@ import type { CloudTransport } from '../../src/adapters/openstack/cloud-transpor
 import { type HttpPolicy, NO_ANSWER } from '../../src/adapters/openstack/http.client';
 import { lastPathSegment } from '../../src/adapters/openstack/nova.adapter';
 import { OpenStackCloudApiFactory } from '../../src/adapters/openstack/openstack-cloud-api.factory';
-import { ConflictError, NotFoundError, UpstreamUnavailableError } from '../../src/domain/errors';
+import { ConflictError, NotFoundError, ServerBusyError, UpstreamUnavailableError } from '../../src/domain/errors';
 import type { CloudConnection } from '../../src/ports/cloud-connector.port';
 import { LAB_ENDPOINTS, labTransport } from '../support/lab';
 import { startTestSandbox } from '../sandbox/sandbox-test-kit';
@@ -198,11 +198,17 @@ describe('OpenStack adapter, sandbox only: faults, timeouts, tokens, older cloud
     const fip = await cloudApi.createFloatingIp(publicNet, port!.id);
     expect((await cloudApi.listFloatingIps({ portId: port!.id })).map((f) => f.id)).toEqual([fip.id]);
 
-    // 409 while the server is busy: nothing was made, so it is simply asked again.
+    // 409 while the server is busy: nothing was made, and it is not asked again here (another snapshot takes
+    // minutes): a retryable ServerBusyError, for the caller to wait on the server's task state (snapshot.step.ts).
     await cloud.control.resetCalls();
-    await cloud.control.injectFault({ operation: 'nova.server.createImage', mode: 'fail', status: 409, count: 2 });
+    await cloud.control.injectFault({ operation: 'nova.server.createImage', mode: 'fail', status: 409, count: 1 });
+    const busy = await cloudApi.createServerImage(server.id, `${name}-snap`, tag).catch((e: unknown) => e);
+    expect(busy).toBeInstanceOf(ServerBusyError);
+    expect(busy).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', details: { status: 409, retryable: true, busy: true } });
+    expect(await calls('nova.server.createImage')).toBe(1);
+    expect((await cloud.control.listImages()).filter((i) => i.properties.instance_uuid === server.id)).toEqual([]);
     const snapshotId = await cloudApi.createServerImage(server.id, `${name}-snap`, tag);
-    expect(await calls('nova.server.createImage')).toBe(3);
+    expect(await calls('nova.server.createImage')).toBe(2);
     expect((await cloud.control.listImages()).filter((i) => i.properties.instance_uuid === server.id).map((i) => i.id)).toEqual([snapshotId]);
 
     await cloudApi.deleteFloatingIp(fip.id);

@@ -85,7 +85,7 @@ export interface CallSpec {
   auth?: TokenProvider;
   /** Non-2xx statuses returned to the caller rather than thrown (404 on show or delete). */
   accept?: number[];
-  /** 409 means "busy, ask again later" here (createImage while another task runs); nothing was changed. */
+  /** 409 means "busy, ask again later" here (a server delete refused during a task); nothing was changed. */
   conflictIsBusy?: boolean;
   /** Image transfer: idle timeouts instead of an overall deadline. */
   streaming?: boolean;

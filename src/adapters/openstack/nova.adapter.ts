@@ -2,7 +2,7 @@
  * Nova (compute v2.1): servers, snapshots (createImage), console output, flavors and limits, at
  * one negotiated microversion per cloud.
  */
-import { BadUserInputError, UpstreamUnavailableError } from '../../domain/errors';
+import { BadUserInputError, ConflictError, ServerBusyError, UpstreamUnavailableError } from '../../domain/errors';
 import type { CreateServerRequest, Flavor, Limits, Server, ServerAddress } from '../../ports/cloud-api.port';
 import { type CallSpec, nextMarker, type OpenStackHttpClient, withQuery } from './http.client';
 import type { OpenStackSession } from './openstack.session';
@@ -137,28 +137,35 @@ export class NovaAdapter {
 
   async createServerImage(serverId: string, name: string, metadata: Record<string, string>): Promise<string> {
     const operation = 'POST /servers/{id}/action (createImage)';
-    // 409 (the server is busy with another task) means Nova made nothing, so it is retried like a transient
-    // failure. After an ambiguous failure, Glance is searched for a snapshot of this server with this name
-    // (Nova tags snapshots with instance_uuid) before asking again.
-    return this.deps.http.create(
-      await this.spec({
-        method: 'POST',
-        operation,
-        path: `/servers/${encodeURIComponent(serverId)}/action`,
-        json: { createImage: { name, metadata } },
-        retry: 'create',
-        conflictIsBusy: true,
-      }),
-      (res) => {
-        // 2.45+: {"image_id"}; before: only Location (real Glance's reads http://host:9292//images/<id>).
-        const fromBody = res.text ? res.json<{ image_id?: string }>().image_id : undefined;
-        const location = res.header('location');
-        const id = fromBody ?? (location ? lastPathSegment(location) : undefined);
-        if (!id) throw new UpstreamUnavailableError(`${this.deps.http.where({ service: 'nova', operation })}: neither body nor Location names the image`);
-        return id;
-      },
-      () => this.deps.findSnapshot(serverId, name, metadata),
-    );
+    // 409 means Nova made nothing: the server is busy with another task (another snapshot takes minutes) or in a
+    // state that cannot be snapshotted. It is not retried here, where a few quick retries only spend the step's
+    // budget: it becomes a ServerBusyError and the caller waits on the server's task state (snapshot.step.ts).
+    // After an ambiguous failure, Glance is searched for a snapshot of this server with this name (Nova tags
+    // snapshots with instance_uuid) before asking again.
+    const spec = await this.spec({
+      method: 'POST',
+      operation,
+      path: `/servers/${encodeURIComponent(serverId)}/action`,
+      json: { createImage: { name, metadata } },
+      retry: 'create',
+    });
+    try {
+      return await this.deps.http.create(
+        spec,
+        (res) => {
+          // 2.45+: {"image_id"}; before: only Location (real Glance's reads http://host:9292//images/<id>).
+          const fromBody = res.text ? res.json<{ image_id?: string }>().image_id : undefined;
+          const location = res.header('location');
+          const id = fromBody ?? (location ? lastPathSegment(location) : undefined);
+          if (!id) throw new UpstreamUnavailableError(`${this.deps.http.where({ service: 'nova', operation })}: neither body nor Location names the image`);
+          return id;
+        },
+        () => this.deps.findSnapshot(serverId, name, metadata),
+      );
+    } catch (err) {
+      if (err instanceof ConflictError) throw Object.assign(new ServerBusyError(err.message, err.details), { cause: err });
+      throw err;
+    }
   }
 
   async getConsoleOutput(serverId: string, lines?: number): Promise<string> {
