@@ -15,19 +15,47 @@
  * rolling hash over every byte. Fixed chunks also let the source read chunk i with a plain Range
  * request, in parallel.
  *
- * Measured on a 512 MiB ext4 image (`mkfs.ext4 -d` of 216 MiB of system files), then 10% of its
- * files rewritten in place (debugfs): 284 MiB of zero chunks; the first transfer's frames are
- * 0.145 of the image. The second version's new chunks: 132 MiB at 4 MiB, 60 MiB at 1 MiB, 7.3 MiB
- * at 64 KiB (frames at 4 MiB: 0.098 of the image). Smaller chunks dedup much better; they need the
- * "missing?" question and the sends batched (today one request each), which is the next step.
- * A filesystem rebuilt from scratch (a new mkfs) shares almost no chunk at any size.
+ * Chunk size, measured with the bench's own recipe (`mkfs.ext4 -d` of this machine's /usr, v2
+ * with every tenth file rewritten, /tmp/chunks2/measure.js in the chunks2 report) per fixed size,
+ * frame bytes / image bytes of the first transfer and of v2's chunks the target lacks:
+ *
+ *   size      128 MiB image: first / repeat     512 MiB image: first / repeat
+ *   16 KiB    0.244 / 0.251                      0.198 / 0.047
+ *   64 KiB    0.234 / 0.242                      0.195 / 0.117
+ *   256 KiB   0.224 / 0.234                      0.189 / 0.121
+ *   1 MiB     0.215 / 0.225                      (see the report)
+ *   4 MiB     0.210 / 0.221                      (see the report)
+ *
+ * Compression loses little going down to 64 KiB (0.195 vs 0.189 at 256 KiB); dedup gains where
+ * the filesystem kept its layout. 64 KiB it is: at 16 KiB a 2 GiB image is 131k chunk files and
+ * "have?" entries for a gain on one image only. What no fixed size fixes: `mkfs.ext4 -d` of a
+ * rebuilt tree allocates blocks afresh, so a rewritten file that fills a hole (a sparse file
+ * made dense) shifts every later file by some blocks; on the 128 MiB image (1 KiB ext4 blocks)
+ * even 4 KiB chunks send 0.125 of the image on the repeat, where casync's content-defined chunks
+ * send 0.031. Content-defined boundaries (within each Range-read span, so reads stay parallel)
+ * are the next step for images rebuilt that way; images changed in place (a package update inside
+ * a running VM) keep their layout, and fixed chunks dedup them at file granularity.
+ *
+ * Per-chunk costs at 64 KiB stay small because nothing is per chunk any more except the hash
+ * and the frame: the source reads SPAN_BYTES per Range request and encodes a span per worker
+ * message; "which do you lack?" is one request per span (at most MAX_BATCH_HASHES names) and the
+ * chunks the target lacks travel in framed batches of at most MAX_BATCH_BYTES (packBatch).
  */
 import { createHash } from 'node:crypto';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 
-/** 4 MiB: big enough that per-chunk costs (a request, a file, a hash lookup) vanish, small enough to dedup at file granularity. */
-export const CHUNK_BYTES = 4 * 1024 * 1024;
+/** 64 KiB: see the measurement above. */
+export const CHUNK_BYTES = 64 * 1024;
+/** What the source reads per Range request and encodes per worker message: a whole number of chunks. */
+export const SPAN_BYTES = 64 * CHUNK_BYTES;
+/** The most a frame can be: the raw tag and the chunk's bytes (zstd is used only when smaller). */
+export const MAX_FRAME_BYTES = CHUNK_BYTES + 1;
+/** Bounds of one batch request: names in a "have?" question, chunks and bytes in a send. */
+export const MAX_BATCH_HASHES = 4096;
+export const MAX_BATCH_BYTES = 8 * 1024 * 1024;
+/** A batch entry's header: the raw sha256 (32 bytes) and the frame's length (uint32, big-endian). */
+const BATCH_HEADER = 36;
 export const FRAME_RAW = 0;
 export const FRAME_ZSTD = 1;
 
@@ -81,7 +109,20 @@ async function decode(frame, hash, size) {
 }
 parentPort.on('message', async (m) => {
   try {
-    if (m.op === 'encode') {
+    if (m.op === 'encodeSpan') {
+      const span = Buffer.from(m.buf, m.offset, m.length);
+      const out = [];
+      const transfer = [];
+      for (let at = 0; at < span.length; at += ${CHUNK_BYTES}) {
+        const r = await encode(span.subarray(at, Math.min(span.length, at + ${CHUNK_BYTES})));
+        if (r.zero) out.push(r);
+        else {
+          out.push({ ...r, frame: r.frame.buffer });
+          transfer.push(r.frame.buffer);
+        }
+      }
+      parentPort.postMessage({ id: m.id, ok: out }, transfer);
+    } else if (m.op === 'encode') {
       const r = await encode(Buffer.from(m.buf, m.offset, m.length));
       parentPort.postMessage({ id: m.id, ok: r.zero ? r : { ...r, frame: r.frame.buffer } }, r.zero ? [] : [r.frame.buffer]);
     } else {
@@ -104,7 +145,9 @@ interface Task {
 
 /**
  * A fixed pool of codec threads shared by every transfer in the process; tasks queue when all
- * are busy. `size` defaults to the cores less one (at least 1, at most 4).
+ * are busy. `size` defaults to the cores (at least 2, at most 4): the threads that hold the event
+ * loop mostly wait on sockets, and with one codec thread on a 2-core machine the other core idled
+ * while every chunk queued behind one zstd.
  */
 export class ChunkCodecPool {
   private readonly workers: Array<{ worker: Worker; busy: Task | null }> = [];
@@ -112,7 +155,7 @@ export class ChunkCodecPool {
   private nextId = 1;
   private closed = false;
 
-  constructor(size = Math.min(4, Math.max(1, os.availableParallelism() - 1))) {
+  constructor(size = Math.min(4, Math.max(2, os.availableParallelism()))) {
     const zstdPath = require.resolve('@mongodb-js/zstd');
     for (let i = 0; i < size; i++) {
       const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { zstdPath } });
@@ -139,6 +182,13 @@ export class ChunkCodecPool {
   async encode(raw: Buffer): Promise<EncodedChunk> {
     const reply = (await this.run({ op: 'encode' }, raw)) as { zero: true; size: number } | { zero: false; size: number; hash: string; frame: ArrayBuffer };
     return reply.zero ? reply : { zero: false, size: reply.size, hash: reply.hash, frame: Buffer.from(reply.frame) };
+  }
+
+  /** `encode` of each CHUNK_BYTES piece of `span` (the last may be shorter), in one worker message. */
+  async encodeSpan(span: Buffer): Promise<EncodedChunk[]> {
+    type Reply = { zero: true; size: number } | { zero: false; size: number; hash: string; frame: ArrayBuffer };
+    const replies = (await this.run({ op: 'encodeSpan' }, span)) as Reply[];
+    return replies.map((r) => (r.zero ? r : { zero: false, size: r.size, hash: r.hash, frame: Buffer.from(r.frame) }));
   }
 
   /**
@@ -191,4 +241,54 @@ export class ChunkCodecPool {
 /** sha256 (hex) of raw chunk bytes, for callers that hold them already (tests, the store's self-check). */
 export function chunkHash(raw: Uint8Array): string {
   return createHash('sha256').update(raw).digest('hex');
+}
+
+/** One chunk in a batch send. */
+export interface BatchChunk {
+  hash: string;
+  frame: Buffer;
+}
+
+/** The body of a batch send: per chunk, its raw sha256, its frame's length (uint32 BE) and its frame. */
+export function packBatch(chunks: readonly BatchChunk[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const c of chunks) {
+    const header = Buffer.allocUnsafe(BATCH_HEADER);
+    header.write(c.hash, 0, 32, 'hex');
+    header.writeUInt32BE(c.frame.length, 32);
+    parts.push(header, c.frame);
+  }
+  return Buffer.concat(parts);
+}
+
+/** The most bytes a batch body with MAX_BATCH_BYTES of frames can have. */
+export const MAX_BATCH_BODY_BYTES = MAX_BATCH_BYTES + MAX_BATCH_HASHES * BATCH_HEADER;
+
+/** A batch body that breaks the format or its bounds. */
+export class BatchFormatError extends Error {}
+
+/**
+ * The chunks of a batch body (frames are views into it), refused with BatchFormatError unless it
+ * is whole entries within the bounds. Frames are not verified here: the target decodes each and
+ * checks its sha256 before it stores it.
+ */
+export function unpackBatch(body: Buffer): BatchChunk[] {
+  if (body.length > MAX_BATCH_BODY_BYTES) throw new BatchFormatError(`a batch is at most ${MAX_BATCH_BODY_BYTES} bytes`);
+  const out: BatchChunk[] = [];
+  let at = 0;
+  let frames = 0;
+  while (at < body.length) {
+    if (out.length === MAX_BATCH_HASHES) throw new BatchFormatError(`a batch holds at most ${MAX_BATCH_HASHES} chunks`);
+    if (body.length - at < BATCH_HEADER) throw new BatchFormatError(`batch entry ${out.length} is cut short in its header`);
+    const hash = body.toString('hex', at, at + 32);
+    const length = body.readUInt32BE(at + 32);
+    if (length < 1 || length > MAX_FRAME_BYTES) throw new BatchFormatError(`batch entry ${out.length}: a frame is 1 to ${MAX_FRAME_BYTES} bytes`);
+    at += BATCH_HEADER;
+    if (body.length - at < length) throw new BatchFormatError(`batch entry ${out.length} is cut short in its frame`);
+    frames += length;
+    if (frames > MAX_BATCH_BYTES) throw new BatchFormatError(`a batch carries at most ${MAX_BATCH_BYTES} frame bytes`);
+    out.push({ hash, frame: body.subarray(at, at + length) });
+    at += length;
+  }
+  return out;
 }
