@@ -96,7 +96,8 @@ export async function sendImage(o: SendOptions): Promise<{ stats: TransferStats;
   const perSpan = SPAN_BYTES / CHUNK_BYTES;
   const encodeAndSend = async (span: number, raw: Buffer) => {
     const length = raw.length;
-    const chunks = await o.pool.encodeSpan(raw);
+    const { chunks, memory } = await o.pool.encodeSpan(raw);
+    reader.recycle(memory);
     // Chunks seen earlier in this image count as dedup: the target will hold them by commit time.
     const asked: Array<{ hash: string; frame: Buffer; size: number }> = [];
     chunks.forEach((chunk, j) => {
@@ -212,6 +213,13 @@ class ChunkReader {
     this.cleanup();
   }
 
+  /** Span buffers the codec handed back, refilled by the next Range reads. */
+  private readonly spare: Buffer[] = [];
+
+  recycle(memory: Buffer): void {
+    if (this.ranged && memory.length === SPAN_BYTES && this.spare.length < 8) this.spare.push(memory);
+  }
+
   private async readRange(index: number): Promise<Buffer> {
     const start = index * SPAN_BYTES;
     const end = Math.min(this.access.size, start + SPAN_BYTES) - 1;
@@ -220,7 +228,8 @@ class ChunkReader {
       await res.body.dump();
       throw new Error(`source Glance answered ${res.statusCode} to a Range read of span ${index}`);
     }
-    const raw = Buffer.allocUnsafeSlow(end - start + 1);
+    const length = end - start + 1;
+    const raw = length === SPAN_BYTES && this.spare.length > 0 ? this.spare.pop()! : Buffer.allocUnsafeSlow(length);
     let at = 0;
     for await (const piece of res.body) {
       const b = piece as Buffer;
@@ -276,7 +285,7 @@ export class LocalChunkTarget implements ChunkTarget {
     for (const c of chunks) if (!CHUNK_HASH.test(c.hash)) throw new ChunkIntegrityError(c.hash, 'not a sha256 name');
     // decode takes over the memory it is given: hand it a copy, `frame` is what gets stored.
     await Promise.all(chunks.map((c) => this.pool.decode(Buffer.from(c.frame), c.hash)));
-    for (const c of chunks) await this.store.put(this.scope, c.hash, c.frame);
+    await Promise.all(chunks.map((c) => this.store.put(this.scope, c.hash, c.frame)));
   }
 
   async commit(req: CommitRequest, glance: GlanceImageAccess): Promise<CommitResult> {
@@ -311,7 +320,7 @@ async function uploadFromStore(store: ChunkStore, scope: ChunkScope, pool: Chunk
     const ahead: Promise<Buffer>[] = [];
     let next = 0;
     const fill = () => {
-      while (ahead.length < SPAN_BYTES / CHUNK_BYTES && next < req.manifest.length) {
+      while (ahead.length < (2 * SPAN_BYTES) / CHUNK_BYTES && next < req.manifest.length) {
         const p = load(next++);
         p.catch(() => undefined); // awaited in order below
         ahead.push(p);

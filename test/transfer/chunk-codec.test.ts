@@ -97,7 +97,9 @@ describe('chunk codec', () => {
   it('encodes a span as its chunks in order, the same as one by one, a partial last one included', async () => {
     const span = Buffer.concat([randomBytes(CHUNK_BYTES), Buffer.alloc(2 * CHUNK_BYTES), Buffer.alloc(CHUNK_BYTES, 0x41), randomBytes(777)]);
     const original = Buffer.from(span);
-    const chunks = await pool.encodeSpan(span);
+    const { chunks, memory } = await pool.encodeSpan(span);
+    // The span's memory comes back whole, for the reader to refill.
+    expect(memory.equals(original)).toBe(true);
     expect(chunks.map((c) => [c.zero, c.size])).toEqual([
       [false, CHUNK_BYTES],
       [true, CHUNK_BYTES],
