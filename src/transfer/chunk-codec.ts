@@ -9,30 +9,30 @@
  * what it produced against the name it was asked for: a corrupted or substituted frame is refused
  * before anything stores or uses it.
  *
- * Why fixed chunks and not content-defined ones: a VM disk image is block-addressed (ext4 and
- * qcow2 clusters sit on 4 KiB boundaries), so a changed file changes whole aligned blocks in place
- * and never shifts the bytes after it; content-defined boundaries buy nothing there and cost a
- * rolling hash over every byte. Fixed chunks also let the source read chunk i with a plain Range
- * request, in parallel.
+ * Why fixed chunks: a VM disk image is block-addressed (ext4 and qcow2 clusters sit on block
+ * boundaries), so a file changed in place changes whole aligned blocks and shifts nothing after
+ * it, and fixed chunks let the source read span i with a plain Range request, in parallel. The
+ * measurement below shows where that stops holding (an image rebuilt by a new mkfs).
  *
- * Chunk size, measured with the bench's own recipe (`mkfs.ext4 -d` of this machine's /usr, v2
- * with every tenth file rewritten, /tmp/chunks2/measure.js in the chunks2 report) per fixed size,
- * frame bytes / image bytes of the first transfer and of v2's chunks the target lacks:
+ * Chunk size, measured on images built with bench:transfer's own recipe (`mkfs.ext4 -d` of this
+ * machine's /usr filling 60%, v2 a new mkfs after every tenth file was rewritten; a one-off
+ * script cut both images at each size, zstd level 1 on every distinct non-zero chunk): frame
+ * bytes / image bytes of the first transfer and of v2's chunks that v1 does not hold:
  *
  *   size      128 MiB image: first / repeat     512 MiB image: first / repeat
  *   16 KiB    0.244 / 0.251                      0.198 / 0.047
  *   64 KiB    0.234 / 0.242                      0.195 / 0.117
  *   256 KiB   0.224 / 0.234                      0.189 / 0.121
- *   1 MiB     0.215 / 0.225                      (see the report)
- *   4 MiB     0.210 / 0.221                      (see the report)
+ *   1 MiB     0.215 / 0.225                      0.181 / 0.133
+ *   4 MiB     0.210 / 0.221                      0.174 / 0.151
  *
- * Compression loses little going down to 64 KiB (0.195 vs 0.189 at 256 KiB); dedup gains where
- * the filesystem kept its layout. 64 KiB it is: at 16 KiB a 2 GiB image is 131k chunk files and
- * "have?" entries for a gain on one image only. What no fixed size fixes: `mkfs.ext4 -d` of a
- * rebuilt tree allocates blocks afresh, so a rewritten file that fills a hole (a sparse file
- * made dense) shifts every later file by some blocks; on the 128 MiB image (1 KiB ext4 blocks)
- * even 4 KiB chunks send 0.125 of the image on the repeat, where casync's content-defined chunks
- * send 0.031. Content-defined boundaries (within each Range-read span, so reads stay parallel)
+ * Compression loses little going down to 64 KiB (0.195 vs 0.174 at 4 MiB on the first
+ * transfer); dedup gains where the layout held (repeat 0.117 vs 0.151). 64 KiB it is: at 16 KiB
+ * a 2 GiB image is 131k chunk files and "have?" entries, for a gain on one image only. What no
+ * fixed size fixes: the second mkfs allocates blocks afresh and the rewritten files (most likely
+ * those whose zero blocks the first mkfs left as holes) shift later files by some blocks; on the
+ * 128 MiB image (1 KiB ext4 blocks) even 4 KiB chunks send 0.125 of the image on the repeat,
+ * where casync's content-defined chunks send 0.031. Content-defined boundaries (within each Range-read span, so reads stay parallel)
  * are the next step for images rebuilt that way; images changed in place (a package update inside
  * a running VM) keep their layout, and fixed chunks dedup them at file granularity.
  *
