@@ -1,5 +1,6 @@
 /** HTTP calls to a transfer agent (agent.server.ts), each carrying the job token the broker signed. */
 import { request } from 'undici';
+import { BatchChunk, packBatch } from './chunk-codec';
 import { ChunkTarget, CommitRequest, CommitResult, GlanceImageAccess, ManifestEntry, TransferStats } from './chunk-transfer';
 
 async function call(url: string, token: string, init: { method: 'POST' | 'PUT'; body: string | Buffer; type: string; signal?: AbortSignal }) {
@@ -41,8 +42,10 @@ export class RemoteChunkTarget implements ChunkTarget {
     return ((await res.body.json()) as { missing: string[] }).missing;
   }
 
-  async put(hash: string, frame: Buffer): Promise<void> {
-    const res = await call(`${this.base}/v1/target/chunks/${hash}`, this.token, { method: 'PUT', type: 'application/octet-stream', body: frame, signal: this.signal });
+  /** One request per batch: the frames packed back to back (packBatch). */
+  async putMany(chunks: BatchChunk[]): Promise<void> {
+    if (chunks.length === 0) return;
+    const res = await call(`${this.base}/v1/target/chunks`, this.token, { method: 'POST', type: 'application/octet-stream', body: packBatch(chunks), signal: this.signal });
     if (res.statusCode !== 204) throw await failure(this.base, res);
     await res.body.dump();
   }

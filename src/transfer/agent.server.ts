@@ -4,8 +4,9 @@
  * carries a job token the broker signed (job-token.ts) naming the job, the tenant, the cloud,
  * the role, and the exact URLs the agent may call for it; anything else is refused.
  *
- * - target side: `POST /v1/target/missing`, `PUT /v1/target/chunks/:sha256` (verified before it is
- *   stored), `POST /v1/target/commit` (rebuild from the tenant's store, upload to Glance);
+ * - target side: `POST /v1/target/missing` (at most MAX_BATCH_HASHES names), `POST /v1/target/chunks`
+ *   (a framed batch, chunk-codec.ts packBatch: every chunk verified before any is stored),
+ *   `POST /v1/target/commit` (rebuild from the tenant's store, upload to Glance);
  * - source side: `POST /v1/source/send` (read the source Glance, send what the target agent
  *   lacks), answering NDJSON progress lines while it works.
  */
@@ -15,7 +16,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
 import { RemoteChunkTarget, SendRequest } from './agent.client';
-import { CHUNK_BYTES, CHUNK_HASH, ChunkCodecPool, ChunkIntegrityError } from './chunk-codec';
+import { BatchFormatError, CHUNK_HASH, ChunkCodecPool, ChunkIntegrityError, MAX_BATCH_BODY_BYTES, MAX_BATCH_HASHES, unpackBatch } from './chunk-codec';
 import { ChunkStore } from './chunk-store';
 import { CommitRequest, GlanceImageAccess, LocalChunkTarget, TransferStats, sendImage } from './chunk-transfer';
 import { AgentRole, JobTokenClaims, JobTokenError, tokenAllows, verifyJobToken } from './job-token';
@@ -98,31 +99,35 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
 
   app.post('/v1/target/missing', auth('target'), express.json({ limit: '1mb' }), async (req, res) => {
     const hashes = (req.body as { hashes?: unknown }).hashes;
-    if (!Array.isArray(hashes) || hashes.length > 4096 || !hashes.every((h) => typeof h === 'string' && CHUNK_HASH.test(h))) {
-      throw new HttpError(400, 'hashes must be at most 4096 sha256 hex names');
+    if (!Array.isArray(hashes) || hashes.length > MAX_BATCH_HASHES || !hashes.every((h) => typeof h === 'string' && CHUNK_HASH.test(h))) {
+      throw new HttpError(400, `hashes must be at most ${MAX_BATCH_HASHES} sha256 hex names`);
     }
     res.json({ missing: await store.missing(scopeOf(claimsOf(req)), hashes as string[]) });
   });
 
-  app.put('/v1/target/chunks/:hash', auth('target'), express.raw({ type: 'application/octet-stream', limit: CHUNK_BYTES + 1024 }), async (req, res) => {
+  app.post('/v1/target/chunks', auth('target'), express.raw({ type: 'application/octet-stream', limit: MAX_BATCH_BODY_BYTES }), async (req, res) => {
     const c = claimsOf(req);
-    const hash = req.params.hash as string;
-    if (!Buffer.isBuffer(req.body) || req.body.length === 0) throw new HttpError(400, 'the body must be a chunk frame (application/octet-stream)');
-    const frame = req.body;
+    if (!Buffer.isBuffer(req.body) || req.body.length === 0) throw new HttpError(400, 'the body must be a batch of chunk frames (application/octet-stream)');
+    const body = req.body;
     try {
-      await new LocalChunkTarget(store, scopeOf(c), pool).put(hash, frame);
+      await new LocalChunkTarget(store, scopeOf(c), pool).putMany(unpackBatch(body));
     } catch (err) {
+      if (err instanceof BatchFormatError) {
+        metrics.refused.inc({ reason: 'format' });
+        throw new HttpError(400, err.message);
+      }
       if (err instanceof ChunkIntegrityError) {
         metrics.refused.inc({ reason: 'integrity' });
         throw new HttpError(422, err.message);
       }
       throw err;
     }
-    metrics.linkBytes.inc({ job: c.jobId, role: 'target' }, frame.length);
+    metrics.linkBytes.inc({ job: c.jobId, role: 'target' }, body.length);
     res.status(204).end();
   });
 
-  app.post('/v1/target/commit', auth('target'), express.json({ limit: '8mb' }), async (req, res) => {
+  // A manifest entry is a 64-character name or null per 64 KiB chunk: 32 MiB covers ~28 GiB of non-zero image.
+  app.post('/v1/target/commit', auth('target'), express.json({ limit: '32mb' }), async (req, res) => {
     const c = claimsOf(req);
     const body = req.body as Partial<CommitRequest> & { glance?: Partial<GlanceImageAccess> };
     if (typeof body.size !== 'number' || !Number.isSafeInteger(body.size) || body.size < 0) throw new HttpError(400, 'size must be a byte count');

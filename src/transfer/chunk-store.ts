@@ -8,8 +8,15 @@
  * bounded by `maxBytes`, least recently used chunks evicted first, whichever scope they are in.
  */
 import { randomUUID } from 'node:crypto';
+import fsCallbacks from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
+
+// The callback forms for the per-chunk reads and writes: fs/promises makes a FileHandle per call,
+// which was the target agent's largest cost in a profile (0.8 s of main-thread CPU per 128 MiB at 64 KiB chunks).
+const readFile = promisify(fsCallbacks.readFile);
+const writeFile = promisify(fsCallbacks.writeFile);
 import { CHUNK_HASH } from './chunk-codec';
 
 /** Whose chunks: a tenant's, for one target cloud. */
@@ -25,6 +32,8 @@ export class ChunkStore {
   /** path -> bytes, least recently used first (a Map keeps insertion order). */
   private readonly lru = new Map<string, number>();
   private bytes = 0;
+  /** Fan-out directories known to exist: a put makes its directory once, not per chunk. */
+  private readonly dirs = new Set<string>();
 
   private constructor(
     readonly root: string,
@@ -57,11 +66,15 @@ export class ChunkStore {
     return this.bytes;
   }
 
-  /** Whether the scope holds the chunk (and marks it recently used). */
+  /**
+   * Whether the scope holds the chunk (and marks it recently used, in memory: the mtime that keeps
+   * the order across a restart is set when the chunk is written or read, which a commit does to
+   * every chunk of the image, so a "have?" over thousands of chunks costs no file system call).
+   */
   async has(scope: ChunkScope, hash: string): Promise<boolean> {
     const file = this.pathOf(scope, hash);
     if (!this.lru.has(file)) return false;
-    this.touch(file);
+    this.touch(file, false);
     return true;
   }
 
@@ -76,7 +89,7 @@ export class ChunkStore {
   async get(scope: ChunkScope, hash: string): Promise<Buffer | null> {
     const file = this.pathOf(scope, hash);
     try {
-      const frame = await fs.readFile(file);
+      const frame = await readFile(file);
       this.touch(file);
       return frame;
     } catch (err) {
@@ -96,9 +109,13 @@ export class ChunkStore {
       this.touch(file);
       return;
     }
-    await fs.mkdir(path.dirname(file), { recursive: true });
+    const dir = path.dirname(file);
+    if (!this.dirs.has(dir)) {
+      await fs.mkdir(dir, { recursive: true });
+      this.dirs.add(dir);
+    }
     const tmp = `${file}.${randomUUID()}.tmp`;
-    await fs.writeFile(tmp, frame);
+    await writeFile(tmp, frame);
     await fs.rename(tmp, file);
     this.index(file, frame.length);
     await this.evict(file);
@@ -131,6 +148,7 @@ export class ChunkStore {
   }
 
   private index(file: string, size: number): void {
+    if (this.lru.has(file)) return; // the same chunk written twice at once (one batch, two senders)
     this.lru.set(file, size);
     this.bytes += size;
   }
@@ -142,11 +160,12 @@ export class ChunkStore {
     this.bytes -= size;
   }
 
-  private touch(file: string): void {
+  private touch(file: string, persist = true): void {
     const size = this.lru.get(file);
     if (size === undefined) return;
     this.lru.delete(file);
     this.lru.set(file, size);
+    if (!persist) return;
     // The order survives a restart through mtimes; a failed utimes only ages the chunk.
     const now = new Date();
     fs.utimes(file, now, now).catch(() => undefined);

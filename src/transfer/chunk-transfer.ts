@@ -2,10 +2,11 @@
  * The chunked transfer's two sides, used alike by an agent process and by the broker when it
  * plays a side itself:
  *
- * - source (`sendImage`): reads the source Glance image chunk by chunk (parallel Range reads
- *   when Glance supports them), encodes each on the codec pool, asks the target which chunks it
- *   lacks, sends only those, then commits the ordered manifest;
- * - target (`LocalChunkTarget`): verifies and stores chunks in the tenant's store, and on commit
+ * - source (`sendImage`): reads the source Glance image span by span (SPAN_BYTES, parallel Range
+ *   reads when Glance supports them), encodes each span's chunks on the codec pool, asks the
+ *   target once per span which of them it lacks, sends only those in framed batches, several
+ *   spans in flight, then returns the ordered manifest for the broker to commit;
+ * - target (`LocalChunkTarget`): verifies and stores batches of chunks in the tenant's store, and on commit
  *   rebuilds the image in order from the store and uploads it to the target Glance, which
  *   computes its own os_hash_value for IMPORT to compare with the source's.
  *
@@ -14,7 +15,7 @@
  */
 import { Readable } from 'node:stream';
 import { request } from 'undici';
-import { CHUNK_BYTES, ChunkCodecPool, ChunkIntegrityError, CHUNK_HASH } from './chunk-codec';
+import { BatchChunk, CHUNK_BYTES, ChunkCodecPool, ChunkIntegrityError, CHUNK_HASH, MAX_BATCH_BYTES, MAX_BATCH_HASHES, SPAN_BYTES } from './chunk-codec';
 import { ChunkScope, ChunkStore } from './chunk-store';
 
 /** Where a side reads or writes the image: a Glance image-data URL and a short-lived Keystone token. */
@@ -36,8 +37,10 @@ export type CommitResult = { ok: true; uploadedBytes: number } | { ok: false; mi
 
 /** The target side as the source sees it: in this process, or an agent over HTTP. */
 export interface ChunkTarget {
+  /** Those of `hashes` (at most MAX_BATCH_HASHES) the target lacks. */
   missing(hashes: string[]): Promise<string[]>;
-  put(hash: string, frame: Buffer): Promise<void>;
+  /** Stores a batch (at most MAX_BATCH_HASHES chunks, MAX_BATCH_BYTES of frames), each verified first. */
+  putMany(chunks: BatchChunk[]): Promise<void>;
   /** Uploads the image rebuilt from the store to `glance`, or names the chunks the store lacks. */
   commit(req: CommitRequest, glance: GlanceImageAccess): Promise<CommitResult>;
 }
@@ -74,7 +77,7 @@ export interface SendOptions {
   source: GlanceImageAccess & { size: number };
   target: ChunkTarget;
   pool: ChunkCodecPool;
-  /** Chunks read, encoded or sent at once (also the bound of what a crash can make resend). */
+  /** Spans read, encoded or sent at once (also the bound of what a crash can make resend). */
   concurrency?: number;
   onProgress?: (stats: TransferStats) => void;
   signal?: AbortSignal;
@@ -87,34 +90,60 @@ export interface SendOptions {
 export async function sendImage(o: SendOptions): Promise<{ stats: TransferStats; manifest: ManifestEntry[] }> {
   const { size } = o.source;
   const stats = emptyStats(size);
-  const count = Math.ceil(size / CHUNK_BYTES);
-  const manifest: ManifestEntry[] = new Array<ManifestEntry>(count).fill(null);
+  const manifest: ManifestEntry[] = new Array<ManifestEntry>(Math.ceil(size / CHUNK_BYTES)).fill(null);
   const seen = new Set<string>();
   const reader = await ChunkReader.open(o.source, o.signal);
-  const encodeAndSend = async (index: number, raw: Buffer) => {
+  const perSpan = SPAN_BYTES / CHUNK_BYTES;
+  const encodeAndSend = async (span: number, raw: Buffer) => {
     const length = raw.length;
-    const chunk = await o.pool.encode(raw);
-    stats.chunks += 1;
-    if (chunk.zero) {
-      stats.zeroBytes += length;
-    } else {
-      manifest[index] = chunk.hash;
-      const repeat = seen.has(chunk.hash);
-      seen.add(chunk.hash);
-      if (repeat || (await o.target.missing([chunk.hash])).length === 0) {
-        stats.dedupBytes += length;
-      } else {
-        await o.target.put(chunk.hash, chunk.frame);
-        stats.chunksSent += 1;
-        stats.sentRawBytes += length;
-        stats.linkBytes += chunk.frame.length;
+    const { chunks, memory } = await o.pool.encodeSpan(raw);
+    reader.recycle(memory);
+    // Chunks seen earlier in this image count as dedup: the target will hold them by commit time.
+    const asked: Array<{ hash: string; frame: Buffer; size: number }> = [];
+    chunks.forEach((chunk, j) => {
+      stats.chunks += 1;
+      if (chunk.zero) {
+        stats.zeroBytes += chunk.size;
+        return;
       }
+      manifest[span * perSpan + j] = chunk.hash;
+      if (seen.has(chunk.hash)) {
+        stats.dedupBytes += chunk.size;
+        return;
+      }
+      seen.add(chunk.hash);
+      asked.push({ hash: chunk.hash, frame: chunk.frame, size: chunk.size });
+    });
+    const lacking = asked.length === 0 ? new Set<string>() : new Set(await o.target.missing(asked.map((c) => c.hash)));
+    let batch: typeof asked = [];
+    let batchBytes = 0;
+    const flush = async () => {
+      if (batch.length === 0) return;
+      const sending = batch;
+      batch = [];
+      batchBytes = 0;
+      await o.target.putMany(sending.map(({ hash, frame }) => ({ hash, frame })));
+      for (const c of sending) {
+        stats.chunksSent += 1;
+        stats.sentRawBytes += c.size;
+        stats.linkBytes += c.frame.length;
+      }
+    };
+    for (const c of asked) {
+      if (!lacking.has(c.hash)) {
+        stats.dedupBytes += c.size;
+        continue;
+      }
+      if (batch.length === MAX_BATCH_HASHES || batchBytes + c.frame.length > MAX_BATCH_BYTES) await flush();
+      batch.push(c);
+      batchBytes += c.frame.length;
     }
+    await flush();
     stats.processedBytes += length;
     o.onProgress?.({ ...stats });
   };
   try {
-    await reader.forEach(count, o.concurrency ?? 4, encodeAndSend);
+    await reader.forEach(Math.ceil(size / SPAN_BYTES), o.concurrency ?? 4, encodeAndSend);
   } finally {
     reader.close();
   }
@@ -122,7 +151,7 @@ export async function sendImage(o: SendOptions): Promise<{ stats: TransferStats;
 }
 
 /**
- * Reads an image from Glance chunk by chunk: with Range requests in parallel when Glance honours
+ * Reads an image from Glance span by span (SPAN_BYTES): with Range requests in parallel when Glance honours
  * them (a 206 to the first one), else from one sequential download.
  */
 class ChunkReader {
@@ -145,7 +174,7 @@ class ChunkReader {
     return new ChunkReader(access, false, signal, rechunk(res.body)[Symbol.asyncIterator](), () => res.body.destroy());
   }
 
-  /** Calls `fn` for every chunk, `concurrency` at a time (in order when the source is sequential). */
+  /** Calls `fn` for every span, `concurrency` at a time (in order when the source is sequential). */
   forEach(count: number, concurrency: number, fn: (index: number, raw: Buffer) => Promise<void>): Promise<void> {
     return this.forEachOf(
       Array.from({ length: count }, (_, i) => i),
@@ -167,7 +196,7 @@ class ChunkReader {
           // One download: skip to the chunk (only a resend skips) and take it; lanes take turns.
           for (;;) {
             const r = await this.sequential!.next();
-            if (r.done) throw new Error(`source image ended before chunk ${index}`);
+            if (r.done) throw new Error(`source image ended before span ${index}`);
             if (sequentialAt++ === index) {
               raw = r.value;
               break;
@@ -184,41 +213,49 @@ class ChunkReader {
     this.cleanup();
   }
 
+  /** Span buffers the codec handed back, refilled by the next Range reads. */
+  private readonly spare: Buffer[] = [];
+
+  recycle(memory: Buffer): void {
+    if (this.ranged && memory.length === SPAN_BYTES && this.spare.length < 8) this.spare.push(memory);
+  }
+
   private async readRange(index: number): Promise<Buffer> {
-    const start = index * CHUNK_BYTES;
-    const end = Math.min(this.access.size, start + CHUNK_BYTES) - 1;
+    const start = index * SPAN_BYTES;
+    const end = Math.min(this.access.size, start + SPAN_BYTES) - 1;
     const res = await request(this.access.url, { method: 'GET', headers: { 'x-auth-token': this.access.token, range: `bytes=${start}-${end}` }, signal: this.signal });
     if (res.statusCode !== 206) {
       await res.body.dump();
-      throw new Error(`source Glance answered ${res.statusCode} to a Range read of chunk ${index}`);
+      throw new Error(`source Glance answered ${res.statusCode} to a Range read of span ${index}`);
     }
-    const raw = Buffer.allocUnsafeSlow(end - start + 1);
+    const length = end - start + 1;
+    const raw = length === SPAN_BYTES && this.spare.length > 0 ? this.spare.pop()! : Buffer.allocUnsafeSlow(length);
     let at = 0;
     for await (const piece of res.body) {
       const b = piece as Buffer;
-      if (at + b.length > raw.length) throw new Error(`source Glance sent more than the range of chunk ${index}`);
+      if (at + b.length > raw.length) throw new Error(`source Glance sent more than the range of span ${index}`);
       b.copy(raw, at);
       at += b.length;
     }
-    if (at !== raw.length) throw new Error(`source Glance sent ${at} of the ${raw.length} bytes of chunk ${index}`);
+    if (at !== raw.length) throw new Error(`source Glance sent ${at} of the ${raw.length} bytes of span ${index}`);
     return raw;
   }
 }
 
-/** Cuts a byte stream into CHUNK_BYTES buffers (each its own memory, so the codec can take it over). */
+/** Cuts a byte stream into SPAN_BYTES buffers (each its own memory, so the codec can take it over). */
 async function* rechunk(body: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-  let buf = Buffer.allocUnsafeSlow(CHUNK_BYTES);
+  let buf = Buffer.allocUnsafeSlow(SPAN_BYTES);
   let at = 0;
   for await (const piece of body) {
     let offset = 0;
     while (offset < piece.length) {
-      const n = Math.min(CHUNK_BYTES - at, piece.length - offset);
+      const n = Math.min(SPAN_BYTES - at, piece.length - offset);
       piece.copy(buf, at, offset, offset + n);
       at += n;
       offset += n;
-      if (at === CHUNK_BYTES) {
+      if (at === SPAN_BYTES) {
         yield buf;
-        buf = Buffer.allocUnsafeSlow(CHUNK_BYTES);
+        buf = Buffer.allocUnsafeSlow(SPAN_BYTES);
         at = 0;
       }
     }
@@ -239,12 +276,16 @@ export class LocalChunkTarget implements ChunkTarget {
     return this.store.missing(this.scope, hashes);
   }
 
-  /** Decodes the frame and checks its sha256 before storing it: a corrupted frame never lands. */
-  async put(hash: string, frame: Buffer): Promise<void> {
-    if (!CHUNK_HASH.test(hash)) throw new ChunkIntegrityError(hash, 'not a sha256 name');
-    const copy = Buffer.from(frame); // decode takes its argument's memory over
-    await this.pool.decode(frame, hash);
-    await this.store.put(this.scope, hash, copy);
+  /**
+   * Decodes every frame and checks its sha256 (on the codec pool, in parallel) before storing
+   * any: a corrupted frame never lands, and a batch with one is refused whole.
+   */
+  async putMany(chunks: BatchChunk[]): Promise<void> {
+    if (chunks.length > MAX_BATCH_HASHES) throw new Error(`a batch holds at most ${MAX_BATCH_HASHES} chunks`);
+    for (const c of chunks) if (!CHUNK_HASH.test(c.hash)) throw new ChunkIntegrityError(c.hash, 'not a sha256 name');
+    // decode takes over the memory it is given: hand it a copy, `frame` is what gets stored.
+    await Promise.all(chunks.map((c) => this.pool.decode(Buffer.from(c.frame), c.hash)));
+    await Promise.all(chunks.map((c) => this.store.put(this.scope, c.hash, c.frame)));
   }
 
   async commit(req: CommitRequest, glance: GlanceImageAccess): Promise<CommitResult> {
@@ -274,11 +315,12 @@ async function uploadFromStore(store: ChunkStore, scope: ChunkScope, pool: Chunk
     }
   };
   async function* ordered(): AsyncGenerator<Buffer> {
-    // A few chunks decoded ahead, so the upload does not wait on each decode.
+    // A span's worth of chunks read and decoded ahead (on every codec thread), so the upload
+    // does not wait on each file read and decode.
     const ahead: Promise<Buffer>[] = [];
     let next = 0;
     const fill = () => {
-      while (ahead.length < 3 && next < req.manifest.length) {
+      while (ahead.length < (2 * SPAN_BYTES) / CHUNK_BYTES && next < req.manifest.length) {
         const p = load(next++);
         p.catch(() => undefined); // awaited in order below
         ahead.push(p);

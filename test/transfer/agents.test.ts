@@ -14,7 +14,7 @@ import { request } from 'undici';
 import type { Sandbox } from '../../sandbox';
 import type { OpenStackCloudApiFactory } from '../../src/adapters/openstack/openstack-cloud-api.factory';
 import type { CloudApi } from '../../src/ports/cloud-api.port';
-import { CHUNK_BYTES, ChunkCodecPool } from '../../src/transfer/chunk-codec';
+import { CHUNK_BYTES, ChunkCodecPool, SPAN_BYTES, packBatch } from '../../src/transfer/chunk-codec';
 import { ChunkStore } from '../../src/transfer/chunk-store';
 import { TransferStats } from '../../src/transfer/chunk-transfer';
 import { signJobToken } from '../../src/transfer/job-token';
@@ -29,24 +29,27 @@ const SECRET = randomBytes(32).toString('base64');
 const TENANT_A = randomUUID();
 const TENANT_B = randomUUID();
 
+/** Chunks per span (what the source reads per Range request and asks about per "have?" request). */
+const PER_SPAN = SPAN_BYTES / CHUNK_BYTES;
+
 /**
- * 16 chunks and a partial 17th: 4 random, 6 zero, 4 text (compressible, each distinct), 2 random,
- * and a partial random tail: 11 distinct non-zero chunks.
+ * 16 spans and a partial 17th: 4 random, 6 zero, 4 text (compressible, every chunk distinct),
+ * 2 random, and a partial random tail: 10 spans of distinct non-zero chunks and the tail's one.
  */
 function makeImage(): Buffer {
   const parts: Buffer[] = [];
-  for (let i = 0; i < 4; i++) parts.push(randomBytes(CHUNK_BYTES));
-  for (let i = 0; i < 6; i++) parts.push(Buffer.alloc(CHUNK_BYTES));
+  for (let i = 0; i < 4; i++) parts.push(randomBytes(SPAN_BYTES));
+  for (let i = 0; i < 6; i++) parts.push(Buffer.alloc(SPAN_BYTES));
   for (let i = 0; i < 4; i++) {
-    const text = Buffer.alloc(CHUNK_BYTES);
-    for (let at = 0; at < CHUNK_BYTES; at += 64) text.write(`chunk ${i} line ${at} of /etc/some.conf\n`.padEnd(64, ' '), at);
+    const text = Buffer.alloc(SPAN_BYTES);
+    for (let at = 0; at < SPAN_BYTES; at += 64) text.write(`span ${i} line ${at} of /etc/some.conf\n`.padEnd(64, ' '), at);
     parts.push(text);
   }
-  for (let i = 0; i < 2; i++) parts.push(randomBytes(CHUNK_BYTES));
+  for (let i = 0; i < 2; i++) parts.push(randomBytes(SPAN_BYTES));
   parts.push(randomBytes(1000));
   return Buffer.concat(parts);
 }
-const DISTINCT = 11;
+const DISTINCT = 10 * PER_SPAN + 1;
 
 const sha512 = (b: Buffer) => createHash('sha512').update(b).digest('hex');
 
@@ -110,7 +113,7 @@ describe('chunked transfer through two agent processes', () => {
     expect(target.status).toBe('active');
     expect(sourceHash).toBe(sha512(image));
     expect(target.hashValue).toBe(sourceHash);
-    expect(stats).toMatchObject({ imageBytes: image.length, processedBytes: image.length, zeroBytes: 6 * CHUNK_BYTES, chunksSent: DISTINCT, dedupBytes: 0 });
+    expect(stats).toMatchObject({ imageBytes: image.length, processedBytes: image.length, zeroBytes: 6 * SPAN_BYTES, chunksSent: DISTINCT, dedupBytes: 0 });
     // Text compresses: fewer link bytes than the non-zero image bytes.
     expect(stats.linkBytes).toBeLessThan(stats.sentRawBytes);
     expect(targetAgent.storedChunks()).toBe(DISTINCT);
@@ -122,14 +125,15 @@ describe('chunked transfer through two agent processes', () => {
   });
 
   it('sends only the changed chunks of a second version', async () => {
+    // Changed: one 64 KiB-aligned block of three chunks inside a random span, and one line of text.
     const v2 = Buffer.from(image);
-    randomBytes(CHUNK_BYTES).copy(v2, 1 * CHUNK_BYTES);
-    v2.write('a changed configuration line', 11 * CHUNK_BYTES + 100);
+    randomBytes(3 * CHUNK_BYTES).copy(v2, SPAN_BYTES + 5 * CHUNK_BYTES);
+    v2.write('a changed configuration line', 11 * SPAN_BYTES + 100);
     const v2Id = await uploadSource(v2, 'golden-v2');
     const { stats, targetId } = await transfer({ sourceId: v2Id, tenantId: TENANT_A });
-    expect(stats.chunksSent).toBe(2);
-    expect(stats.linkBytes).toBeLessThanOrEqual(2 * (CHUNK_BYTES + 1));
-    expect(stats.dedupBytes).toBe((DISTINCT - 1 - 2) * CHUNK_BYTES + 1000); // the unchanged full chunks and the partial tail
+    expect(stats.chunksSent).toBe(4);
+    expect(stats.linkBytes).toBeLessThanOrEqual(4 * (CHUNK_BYTES + 1));
+    expect(stats.dedupBytes).toBe((DISTINCT - 1 - 4) * CHUNK_BYTES + 1000); // the unchanged full chunks and the partial tail
     expect((await dst.getImage(targetId))!.hashValue).toBe(sha512(v2));
   });
 
@@ -155,6 +159,37 @@ describe('chunked transfer through two agent processes', () => {
     });
     expect(commit.statusCode).toBe(403);
     expect(await commit.body.text()).toMatch(/glance.url is not an address this job's token allows/);
+  });
+
+  it('refuses a batch with one corrupted chunk whole, a malformed batch, and an oversized "have?" question', async () => {
+    const claims = { jobId: 'j', tenantId: randomUUID(), cloudId: 'beta', urls: [], role: 'target' as const, exp: Math.floor(Date.now() / 1000) + 60 };
+    const auth = { authorization: `Bearer ${signJobToken(SECRET, claims)}` };
+    const post = (body: Buffer, headers: Record<string, string> = auth) =>
+      request(`${targetAgent.url}/v1/target/chunks`, { method: 'POST', headers: { ...headers, 'content-type': 'application/octet-stream' }, body });
+    const good = await pool.encode(randomBytes(CHUNK_BYTES));
+    const bad = await pool.encode(Buffer.alloc(CHUNK_BYTES, 0x61));
+    if (good.zero || bad.zero) throw new Error('not zero');
+    const corrupted = Buffer.from(bad.frame);
+    corrupted[corrupted.length - 1] ^= 0xff;
+    const before = targetAgent.storedChunks();
+    const refused = await post(packBatch([good, { hash: bad.hash, frame: corrupted }]));
+    expect(refused.statusCode).toBe(422);
+    expect(await refused.body.text()).toMatch(/refused/);
+    expect(targetAgent.storedChunks()).toBe(before);
+    const cut = await post(packBatch([good]).subarray(0, 100));
+    expect(cut.statusCode).toBe(400);
+    expect(await cut.body.text()).toMatch(/cut short/);
+    expect((await post(packBatch([good]), {})).statusCode).toBe(401);
+    const tooMany = await request(`${targetAgent.url}/v1/target/missing`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ hashes: Array.from({ length: 4097 }, () => good.hash) }),
+    });
+    expect(tooMany.statusCode).toBe(400);
+    expect(await tooMany.body.text()).toMatch(/at most 4096/);
+    // The same batch, intact, is stored whole, and the scope then has both chunks.
+    expect((await post(packBatch([good, bad]))).statusCode).toBe(204);
+    expect(targetAgent.storedChunks()).toBe(before + 2);
   });
 
   it('runs with the broker playing a side itself: both sides in-process, or only the source', async () => {

@@ -1,6 +1,22 @@
-/** The chunk codec on its worker pool: round trips of every kind of chunk, and a damaged or substituted frame refused. */
+/**
+ * The chunk codec on its worker pool: round trips of every kind of chunk, a whole span in one
+ * call, a damaged or substituted frame refused, and the batch format's bounds.
+ */
 import { randomBytes } from 'node:crypto';
-import { CHUNK_BYTES, ChunkCodecPool, ChunkIntegrityError, FRAME_RAW, FRAME_ZSTD, chunkHash } from '../../src/transfer/chunk-codec';
+import {
+  BatchFormatError,
+  CHUNK_BYTES,
+  ChunkCodecPool,
+  ChunkIntegrityError,
+  FRAME_RAW,
+  FRAME_ZSTD,
+  MAX_BATCH_BYTES,
+  MAX_FRAME_BYTES,
+  SPAN_BYTES,
+  chunkHash,
+  packBatch,
+  unpackBatch,
+} from '../../src/transfer/chunk-codec';
 
 let pool: ChunkCodecPool;
 beforeAll(() => {
@@ -76,5 +92,50 @@ describe('chunk codec', () => {
     await expect(pool.decode(Buffer.from([9, 1, 2]), chunk.hash)).rejects.toThrow(/unknown frame tag/);
     // The intact frame still decodes: the refusals did not break the pool.
     expect((await pool.decode(Buffer.from(chunk.frame), chunk.hash)).length).toBe(CHUNK_BYTES);
+  });
+
+  it('encodes a span as its chunks in order, the same as one by one, a partial last one included', async () => {
+    const span = Buffer.concat([randomBytes(CHUNK_BYTES), Buffer.alloc(2 * CHUNK_BYTES), Buffer.alloc(CHUNK_BYTES, 0x41), randomBytes(777)]);
+    const original = Buffer.from(span);
+    const { chunks, memory } = await pool.encodeSpan(span);
+    // The span's memory comes back whole, for the reader to refill.
+    expect(memory.equals(original)).toBe(true);
+    expect(chunks.map((c) => [c.zero, c.size])).toEqual([
+      [false, CHUNK_BYTES],
+      [true, CHUNK_BYTES],
+      [true, CHUNK_BYTES],
+      [false, CHUNK_BYTES],
+      [false, 777],
+    ]);
+    for (const [i, c] of chunks.entries()) {
+      if (c.zero) continue;
+      const raw = original.subarray(i * CHUNK_BYTES, i * CHUNK_BYTES + c.size);
+      expect(c.hash).toBe(chunkHash(raw));
+      expect((await pool.decode(Buffer.from(c.frame), c.hash, c.size)).equals(raw)).toBe(true);
+    }
+    expect(SPAN_BYTES % CHUNK_BYTES).toBe(0);
+  });
+
+  it('packs and unpacks a batch, and refuses one cut short, with a frame out of bounds, or too big', async () => {
+    const a = await pool.encode(randomBytes(CHUNK_BYTES));
+    const b = await pool.encode(Buffer.alloc(CHUNK_BYTES, 0x42));
+    if (a.zero || b.zero) throw new Error('not zero');
+    const body = packBatch([a, b]);
+    const back = unpackBatch(body);
+    expect(back.map((c) => c.hash)).toEqual([a.hash, b.hash]);
+    expect(back[0].frame.equals(a.frame)).toBe(true);
+    expect(back[1].frame.equals(b.frame)).toBe(true);
+    expect(unpackBatch(Buffer.alloc(0))).toEqual([]);
+    expect(() => unpackBatch(body.subarray(0, body.length - 1))).toThrow(/cut short in its frame/);
+    expect(() => unpackBatch(body.subarray(0, 20))).toThrow(/cut short in its header/);
+    const empty = Buffer.from(body.subarray(0, 36));
+    empty.writeUInt32BE(0, 32);
+    expect(() => unpackBatch(empty)).toThrow(BatchFormatError);
+    const huge = Buffer.from(body.subarray(0, 36));
+    huge.writeUInt32BE(MAX_FRAME_BYTES + 1, 32);
+    expect(() => unpackBatch(huge)).toThrow(/a frame is 1 to/);
+    // More frame bytes than a batch may carry: refused even though every entry is well formed.
+    const many = Math.floor(MAX_BATCH_BYTES / a.frame.length) + 1;
+    expect(() => unpackBatch(packBatch(Array.from({ length: many }, () => a)))).toThrow(/at most \d+ (frame )?bytes/);
   });
 });

@@ -54,4 +54,12 @@ describe('chunk store', () => {
     await expect(store.put(A, '../../etc/passwd', Buffer.from('x'))).rejects.toThrow(/sha256/);
     await expect(store.has({ tenantId: '..', cloudId: 'c' }, h(1))).rejects.toThrow(/tenant id/);
   });
+
+  it('counts a chunk written twice at once only once', async () => {
+    const store = await ChunkStore.open(dir, 1 << 20);
+    await Promise.all([store.put(A, h(7), Buffer.alloc(100)), store.put(A, h(7), Buffer.alloc(100)), store.put(A, h(8), Buffer.alloc(50))]);
+    expect(store.size).toBe(150);
+    expect(await store.count(A)).toBe(2);
+    expect(store.size).toBe((await ChunkStore.open(dir, 1 << 20)).size);
+  });
 });
