@@ -75,6 +75,53 @@ export class ChunkIntegrityError extends Error {
 /** sha256 (hex) names a chunk; nothing else is accepted as a name. */
 export const CHUNK_HASH = /^[0-9a-f]{64}$/;
 
+/**
+ * The most bytes a zstd frame can decode to, read from its headers without decoding it; a string
+ * says why the frame is refused. A chunk's frame comes from a partner's agent, so it is hostile
+ * until checked: zstd's decoder grows its output to whatever the frame says (a few KiB of RLE
+ * blocks decode to gigabytes), and the sha256 check runs only after decoding. So before
+ * decompressing: exactly one frame, no dictionary, a declared content size (when the frame has
+ * one; our encoder writes none) no larger than `maxBytes`, and blocks whose regenerated sizes (exact for raw and RLE blocks, at most 128 KiB for a
+ * compressed one, RFC 8878 3.1.1.2) add up to at most `maxBytes`. Self-contained: the worker runs
+ * its source text.
+ */
+export function zstdFrameBound(frame: Uint8Array, maxBytes: number): number | string {
+  const u32 = (at: number) => (frame[at] | (frame[at + 1] << 8) | (frame[at + 2] << 16) | (frame[at + 3] << 24)) >>> 0;
+  if (frame.length < 6 || u32(0) !== 0xfd2fb528) return 'not a zstd frame';
+  const descriptor = frame[4];
+  const fcsFlag = descriptor >> 6;
+  const singleSegment = (descriptor >> 5) & 1;
+  const hasChecksum = (descriptor >> 2) & 1;
+  if ((descriptor >> 3) & 1) return 'reserved bit set in the frame header';
+  if ((descriptor & 3) !== 0) return 'frame names a dictionary';
+  let at = 5 + (singleSegment ? 0 : 1);
+  const fcsBytes = [singleSegment ? 1 : 0, 2, 4, 8][fcsFlag];
+  if (at + fcsBytes > frame.length) return 'frame header cut short';
+  let declared = 0;
+  for (let i = fcsBytes - 1; i >= 0; i--) declared = declared * 256 + frame[at + i];
+  if (fcsBytes === 2) declared += 256;
+  at += fcsBytes;
+  if (declared > maxBytes) return `frame declares ${declared} bytes, more than ${maxBytes}`;
+  let bound = 0;
+  for (;;) {
+    if (at + 3 > frame.length) return 'block header cut short';
+    const header = frame[at] | (frame[at + 1] << 8) | (frame[at + 2] << 16);
+    at += 3;
+    const last = header & 1;
+    const type = (header >> 1) & 3;
+    const size = header >>> 3;
+    if (type === 3) return 'reserved block type';
+    const content = type === 1 ? 1 : size;
+    if (at + content > frame.length) return 'block cut short';
+    at += content;
+    bound += type === 2 ? 128 * 1024 : size;
+    if (bound > maxBytes) return `blocks may decode to more than ${maxBytes} bytes`;
+    if (last) break;
+  }
+  if (at + (hasChecksum ? 4 : 0) !== frame.length) return 'bytes after the frame';
+  return bound;
+}
+
 // Plain JavaScript evaluated by each worker: works the same from dist/ and under ts-jest. The
 // zstd binding's path comes from the parent, since an eval'd worker resolves modules from nowhere.
 const WORKER_SOURCE = `
@@ -82,6 +129,9 @@ const { parentPort, workerData } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
 const zstd = require(workerData.zstdPath);
 const ZEROS = Buffer.alloc(${CHUNK_BYTES});
+// A chunk decodes to CHUNK_BYTES at most; one compressed block may claim up to 128 KiB.
+const MAX_DECODED = ${CHUNK_BYTES} + 128 * 1024;
+${zstdFrameBound.toString()}
 const sha256 = (b) => createHash('sha256').update(b).digest('hex');
 async function encode(raw) {
   const zero = raw.length <= ZEROS.length ? raw.equals(ZEROS.subarray(0, raw.length)) : raw.every((b) => b === 0);
@@ -98,7 +148,11 @@ async function decode(frame, hash, size) {
   if (frame.length < 1) throw new Error('empty frame');
   let raw;
   if (frame[0] === ${FRAME_RAW}) raw = frame.subarray(1);
-  else if (frame[0] === ${FRAME_ZSTD}) raw = await zstd.decompress(frame.subarray(1));
+  else if (frame[0] === ${FRAME_ZSTD}) {
+    const bound = zstdFrameBound(frame.subarray(1), MAX_DECODED);
+    if (typeof bound === 'string') throw new Error(bound);
+    raw = await zstd.decompress(frame.subarray(1));
+  }
   else throw new Error('unknown frame tag ' + frame[0]);
   if (size !== null && raw.length !== size) throw new Error('decoded ' + raw.length + ' bytes, expected ' + size);
   const actual = sha256(raw);

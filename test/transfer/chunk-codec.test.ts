@@ -3,6 +3,7 @@
  * call, a damaged or substituted frame refused, and the batch format's bounds.
  */
 import { randomBytes } from 'node:crypto';
+import * as zstd from '@mongodb-js/zstd';
 import {
   BatchFormatError,
   CHUNK_BYTES,
@@ -16,6 +17,7 @@ import {
   chunkHash,
   packBatch,
   unpackBatch,
+  zstdFrameBound,
 } from '../../src/transfer/chunk-codec';
 
 let pool: ChunkCodecPool;
@@ -92,6 +94,23 @@ describe('chunk codec', () => {
     await expect(pool.decode(Buffer.from([9, 1, 2]), chunk.hash)).rejects.toThrow(/unknown frame tag/);
     // The intact frame still decodes: the refusals did not break the pool.
     expect((await pool.decode(Buffer.from(chunk.frame), chunk.hash)).length).toBe(CHUNK_BYTES);
+  });
+
+  it('refuses a decompression bomb before decoding it: a frame whose blocks may regenerate more than a chunk', async () => {
+    // 64 MiB of one byte value compresses to about 2 KiB: small enough for any frame bound, ruinous if decoded.
+    const bomb = await zstd.compress(Buffer.alloc(64 * 1024 * 1024, 1), 1);
+    expect(bomb.length).toBeLessThan(MAX_FRAME_BYTES);
+    const frame = Buffer.concat([Buffer.from([FRAME_ZSTD]), bomb]);
+    await expect(pool.decode(frame, chunkHash(Buffer.alloc(CHUNK_BYTES, 1)))).rejects.toThrow(/may decode to more than/);
+    // Two frames in one, a cut-short frame and a non-zstd body are refused the same way.
+    const one = await zstd.compress(Buffer.alloc(CHUNK_BYTES, 2), 1);
+    const hash = chunkHash(Buffer.alloc(CHUNK_BYTES, 2));
+    await expect(pool.decode(Buffer.concat([Buffer.from([FRAME_ZSTD]), one, one]), hash)).rejects.toThrow(/bytes after the frame/);
+    await expect(pool.decode(Buffer.concat([Buffer.from([FRAME_ZSTD]), one.subarray(0, one.length - 2)]), hash)).rejects.toThrow(/cut short/);
+    await expect(pool.decode(Buffer.from([FRAME_ZSTD, 1, 2, 3, 4, 5, 6, 7]), hash)).rejects.toBeInstanceOf(ChunkIntegrityError);
+    // What our own encoder makes stays within the bound and decodes.
+    expect(zstdFrameBound(one, CHUNK_BYTES + 128 * 1024)).toBeGreaterThanOrEqual(CHUNK_BYTES);
+    expect((await pool.decode(Buffer.concat([Buffer.from([FRAME_ZSTD]), one]), hash)).equals(Buffer.alloc(CHUNK_BYTES, 2))).toBe(true);
   });
 
   it('encodes a span as its chunks in order, the same as one by one, a partial last one included', async () => {
