@@ -60,6 +60,9 @@ export default async function globalSetup(): Promise<void> {
   const admin = new Client({ connectionString: serverUrl });
   await admin.connect();
   try {
+    // `npm test` runs two jest processes at once (test/run-lanes.mjs): one builds the template
+    // while the other waits here, then finds it whole (never half-migrated).
+    await admin.query(`SELECT pg_advisory_lock(hashtext('intercloud-test-template'))`);
     const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [template]);
     if (exists.rowCount === 0) {
       await admin.query(`CREATE DATABASE ${template}`);
