@@ -294,6 +294,23 @@ describe('intercloud CLI', () => {
     expect(JSON.parse(list.stdout).nodes.map((j: { id: string }) => j.id)).toContain(final.id);
     const show = await run(['jobs', 'show', final.id]);
     expect(show.stdout).toMatch(/state\s+DONE/);
+    expect(show.stdout).toMatch(/placed by\s+the request \(it named the target\)/);
+    expect(show.stdout).not.toContain('RANK');
+  }, 180_000);
+
+  it('jobs show explains where the matchmaker placed a clone that named no target: every cloud, its rank or exclusion, and why', async () => {
+    const r = await run(['clone', vmName, '--watch', '--json']);
+    expectExit(r, 0);
+    const final = records(r).at(-1)!.job;
+    expect(final.placement.candidates.map((c: { cloudName: string }) => c.cloudName).sort()).toEqual(['cli-home', 'cli-partner']);
+    const show = await run(['jobs', 'show', final.id]);
+    expectExit(show, 0);
+    const chosen = final.placement.chosenCloudName as string;
+    expect(final.targetCloud.name).toBe(chosen);
+    expect(show.stdout).toMatch(new RegExp(`placed by\\s+the matchmaker at \\S+ \\S+: ${chosen} of 2 clouds`));
+    expect(show.stdout).toMatch(/RANK\s+│?\s*CLOUD\s+│?\s*ESTIMATE\s+│?\s*WHY/);
+    const rankOne = show.stdout.split('\n').find((l) => /^\W*1\W/.test(l));
+    expect(rankOne).toContain(chosen);
   }, 180_000);
 
   it('a failing clone exits 1 and says why', async () => {
@@ -443,7 +460,7 @@ describe('intercloud CLI', () => {
     for (const args of [['load-balancers', 'delete', 'kamailio-de'], ['monitoring-servers', 'delete', server.id], ['ssh-keys', 'delete', 'deploy'], ['ssh-keys', 'delete', 'locked', '--json']]) expectExit(await run(args), 0);
     const { sshKeys, monitoringServers, loadBalancers } = await gqlOk(lab.broker.url, lab.tenant.token, '{ sshKeys { id } monitoringServers { id } loadBalancers { id } }');
     expect([sshKeys, monitoringServers, loadBalancers]).toEqual([[], [], []]);
-  });
+  }, 180_000);
 
   describe('scale-down', () => {
     /** Live clones of the VM the clone tests made (min 1 of the VM type keeps the source). */

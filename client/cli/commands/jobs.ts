@@ -58,10 +58,13 @@ async function show(ctx: CliContext, id: string): Promise<void> {
   ctx.out.fields([
     ['id', job.id],
     ['name', job.name],
+    ['purpose', job.purpose],
     ['state', job.state],
     ['phase', job.phase],
     ['source', `${job.sourceVm?.name ?? '?'} in ${job.sourceCloud?.name ?? '?'}`],
     ['target', job.targetCloud?.name],
+    ['placed by', job.placement ? `the matchmaker at ${time(job.placement.decidedAt)}: ${job.placement.chosenCloudName} of ${job.placement.candidates.length} clouds` : 'the request (it named the target)'],
+    ['boots from', job.standbyImage && job.purpose === 'CLONE' ? `standby image ${job.standbyImage.imageId} (SNAPSHOT, TRANSFER and IMPORT skipped)` : null],
     ['transferred', job.bytesTotal ? `${bytes(job.bytesTransferred)} of ${bytes(job.bytesTotal)}` : bytes(job.bytesTransferred)],
     ['idempotency key', job.idempotencyKey],
     ['created', time(job.createdAt)],
@@ -71,6 +74,12 @@ async function show(ctx: CliContext, id: string): Promise<void> {
     ['error', job.error ? `${job.error.code}: ${job.error.message}` : null],
   ]);
   if (job.phases.length > 0) ctx.out.table(['PHASE', 'DURATION'], phaseRows(job));
+  if (job.placement) {
+    ctx.out.table(
+      ['RANK', 'CLOUD', 'ESTIMATE', 'WHY'],
+      job.placement.candidates.map((c) => [c.rank === null ? 'excluded' : String(c.rank), c.cloudName, c.eligible ? duration(c.estimatedSecondsToCapacity * 1000) : null, c.reasons.join('; ')]),
+    );
+  }
 }
 
 async function cancel(ctx: CliContext, id: string): Promise<void> {

@@ -14,6 +14,13 @@ export type CloneJobEventKind =
   | 'PHASE_STARTED'
   | 'PROGRESS';
 
+/** What a clone job makes. */
+export type CloneJobPurpose =
+  /** A running clone (resultVm). */
+  | 'CLONE'
+  /** Only a standby image in the target cloud (prepareStandby): SNAPSHOT, TRANSFER, IMPORT, then DONE. */
+  | 'STANDBY';
+
 /** Lifecycle state of a clone job. */
 export type CloneJobState =
   /** Ended after a cancellation; what it made was undone. */
@@ -487,7 +494,7 @@ export type VmFieldsFragment = { id: string, name: string, serverId: string, sta
 
 export type PolicyFieldsFragment = { id: string, name: string, vmTypeId: string | null, allowCloudIds: Array<string>, denyCloudIds: Array<string>, homeCloudOnly: boolean, maxCostPerHour: number | null, minBandwidthMbps: number | null, requiredLabels: Array<{ key: string, value: string }> };
 
-export type CloneJobFieldsFragment = { id: string, name: string, idempotencyKey: string, phase: ClonePhase, state: CloneJobState, bytesTotal: number | null, bytesTransferred: number, createdAt: string, finishedAt: string | null, phases: Array<{ phase: ClonePhase, startedAt: string, finishedAt: string | null, durationMs: number | null }>, error: { code: string, message: string } | null, sourceVm: { id: string, name: string } | null, sourceCloud: { id: string, name: string } | null, targetCloud: { id: string, name: string } | null, resultVm: { id: string, name: string, serverId: string, addresses: Array<{ address: string, kind: string }> } | null };
+export type CloneJobFieldsFragment = { id: string, name: string, idempotencyKey: string, purpose: CloneJobPurpose, phase: ClonePhase, state: CloneJobState, bytesTotal: number | null, bytesTransferred: number, createdAt: string, finishedAt: string | null, placement: { chosenCloudName: string, decidedAt: string, candidates: Array<{ cloudName: string, rank: number | null, eligible: boolean, estimatedSecondsToCapacity: number, reasons: Array<string> }> } | null, standbyImage: { id: string, imageId: string } | null, phases: Array<{ phase: ClonePhase, startedAt: string, finishedAt: string | null, durationMs: number | null }>, error: { code: string, message: string } | null, sourceVm: { id: string, name: string } | null, sourceCloud: { id: string, name: string } | null, targetCloud: { id: string, name: string } | null, resultVm: { id: string, name: string, serverId: string, addresses: Array<{ address: string, kind: string }> } | null };
 
 export type CloneJobEventFieldsFragment = { seq: number, jobId: string, kind: CloneJobEventKind, phase: ClonePhase, at: string, bytesTransferred: number | null, bytesTotal: number | null, bytesPerSecond: number | null, etaSeconds: number | null, message: string | null };
 
@@ -584,14 +591,14 @@ export type CloneVmMutationVariables = Exact<{
 }>;
 
 
-export type CloneVmMutation = { cloneVm: { id: string, name: string, idempotencyKey: string, phase: ClonePhase, state: CloneJobState, bytesTotal: number | null, bytesTransferred: number, createdAt: string, finishedAt: string | null, phases: Array<{ phase: ClonePhase, startedAt: string, finishedAt: string | null, durationMs: number | null }>, error: { code: string, message: string } | null, sourceVm: { id: string, name: string } | null, sourceCloud: { id: string, name: string } | null, targetCloud: { id: string, name: string } | null, resultVm: { id: string, name: string, serverId: string, addresses: Array<{ address: string, kind: string }> } | null } };
+export type CloneVmMutation = { cloneVm: { id: string, name: string, idempotencyKey: string, purpose: CloneJobPurpose, phase: ClonePhase, state: CloneJobState, bytesTotal: number | null, bytesTransferred: number, createdAt: string, finishedAt: string | null, placement: { chosenCloudName: string, decidedAt: string, candidates: Array<{ cloudName: string, rank: number | null, eligible: boolean, estimatedSecondsToCapacity: number, reasons: Array<string> }> } | null, standbyImage: { id: string, imageId: string } | null, phases: Array<{ phase: ClonePhase, startedAt: string, finishedAt: string | null, durationMs: number | null }>, error: { code: string, message: string } | null, sourceVm: { id: string, name: string } | null, sourceCloud: { id: string, name: string } | null, targetCloud: { id: string, name: string } | null, resultVm: { id: string, name: string, serverId: string, addresses: Array<{ address: string, kind: string }> } | null } };
 
 export type CancelCloneJobMutationVariables = Exact<{
   id: string | number;
 }>;
 
 
-export type CancelCloneJobMutation = { cancelCloneJob: { id: string, name: string, idempotencyKey: string, phase: ClonePhase, state: CloneJobState, bytesTotal: number | null, bytesTransferred: number, createdAt: string, finishedAt: string | null, phases: Array<{ phase: ClonePhase, startedAt: string, finishedAt: string | null, durationMs: number | null }>, error: { code: string, message: string } | null, sourceVm: { id: string, name: string } | null, sourceCloud: { id: string, name: string } | null, targetCloud: { id: string, name: string } | null, resultVm: { id: string, name: string, serverId: string, addresses: Array<{ address: string, kind: string }> } | null } };
+export type CancelCloneJobMutation = { cancelCloneJob: { id: string, name: string, idempotencyKey: string, purpose: CloneJobPurpose, phase: ClonePhase, state: CloneJobState, bytesTotal: number | null, bytesTransferred: number, createdAt: string, finishedAt: string | null, placement: { chosenCloudName: string, decidedAt: string, candidates: Array<{ cloudName: string, rank: number | null, eligible: boolean, estimatedSecondsToCapacity: number, reasons: Array<string> }> } | null, standbyImage: { id: string, imageId: string } | null, phases: Array<{ phase: ClonePhase, startedAt: string, finishedAt: string | null, durationMs: number | null }>, error: { code: string, message: string } | null, sourceVm: { id: string, name: string } | null, sourceCloud: { id: string, name: string } | null, targetCloud: { id: string, name: string } | null, resultVm: { id: string, name: string, serverId: string, addresses: Array<{ address: string, kind: string }> } | null } };
 
 export type ScaleDownVmMutationVariables = Exact<{
   vmId: string | number;
@@ -649,7 +656,7 @@ export type PrepareStandbyMutationVariables = Exact<{
 }>;
 
 
-export type PrepareStandbyMutation = { prepareStandby: { id: string, name: string, idempotencyKey: string, phase: ClonePhase, state: CloneJobState, bytesTotal: number | null, bytesTransferred: number, createdAt: string, finishedAt: string | null, phases: Array<{ phase: ClonePhase, startedAt: string, finishedAt: string | null, durationMs: number | null }>, error: { code: string, message: string } | null, sourceVm: { id: string, name: string } | null, sourceCloud: { id: string, name: string } | null, targetCloud: { id: string, name: string } | null, resultVm: { id: string, name: string, serverId: string, addresses: Array<{ address: string, kind: string }> } | null } };
+export type PrepareStandbyMutation = { prepareStandby: { id: string, name: string, idempotencyKey: string, purpose: CloneJobPurpose, phase: ClonePhase, state: CloneJobState, bytesTotal: number | null, bytesTransferred: number, createdAt: string, finishedAt: string | null, placement: { chosenCloudName: string, decidedAt: string, candidates: Array<{ cloudName: string, rank: number | null, eligible: boolean, estimatedSecondsToCapacity: number, reasons: Array<string> }> } | null, standbyImage: { id: string, imageId: string } | null, phases: Array<{ phase: ClonePhase, startedAt: string, finishedAt: string | null, durationMs: number | null }>, error: { code: string, message: string } | null, sourceVm: { id: string, name: string } | null, sourceCloud: { id: string, name: string } | null, targetCloud: { id: string, name: string } | null, resultVm: { id: string, name: string, serverId: string, addresses: Array<{ address: string, kind: string }> } | null } };
 
 export type ReleaseStandbyMutationVariables = Exact<{
   id: string | number;
@@ -717,7 +724,7 @@ export type CloneJobQueryVariables = Exact<{
 }>;
 
 
-export type CloneJobQuery = { cloneJob: { id: string, name: string, idempotencyKey: string, phase: ClonePhase, state: CloneJobState, bytesTotal: number | null, bytesTransferred: number, createdAt: string, finishedAt: string | null, phases: Array<{ phase: ClonePhase, startedAt: string, finishedAt: string | null, durationMs: number | null }>, error: { code: string, message: string } | null, sourceVm: { id: string, name: string } | null, sourceCloud: { id: string, name: string } | null, targetCloud: { id: string, name: string } | null, resultVm: { id: string, name: string, serverId: string, addresses: Array<{ address: string, kind: string }> } | null } | null };
+export type CloneJobQuery = { cloneJob: { id: string, name: string, idempotencyKey: string, purpose: CloneJobPurpose, phase: ClonePhase, state: CloneJobState, bytesTotal: number | null, bytesTransferred: number, createdAt: string, finishedAt: string | null, placement: { chosenCloudName: string, decidedAt: string, candidates: Array<{ cloudName: string, rank: number | null, eligible: boolean, estimatedSecondsToCapacity: number, reasons: Array<string> }> } | null, standbyImage: { id: string, imageId: string } | null, phases: Array<{ phase: ClonePhase, startedAt: string, finishedAt: string | null, durationMs: number | null }>, error: { code: string, message: string } | null, sourceVm: { id: string, name: string } | null, sourceCloud: { id: string, name: string } | null, targetCloud: { id: string, name: string } | null, resultVm: { id: string, name: string, serverId: string, addresses: Array<{ address: string, kind: string }> } | null } | null };
 
 export type CloneJobsQueryVariables = Exact<{
   state?: CloneJobState | null | undefined;
@@ -977,8 +984,24 @@ export const CloneJobFieldsFragmentDoc = new TypedDocumentString(`
   id
   name
   idempotencyKey
+  purpose
   phase
   state
+  placement {
+    chosenCloudName
+    decidedAt
+    candidates {
+      cloudName
+      rank
+      eligible
+      estimatedSecondsToCapacity
+      reasons
+    }
+  }
+  standbyImage {
+    id
+    imageId
+  }
   bytesTotal
   bytesTransferred
   createdAt
@@ -1527,8 +1550,24 @@ export const CloneVmDocument = new TypedDocumentString(`
   id
   name
   idempotencyKey
+  purpose
   phase
   state
+  placement {
+    chosenCloudName
+    decidedAt
+    candidates {
+      cloudName
+      rank
+      eligible
+      estimatedSecondsToCapacity
+      reasons
+    }
+  }
+  standbyImage {
+    id
+    imageId
+  }
   bytesTotal
   bytesTransferred
   createdAt
@@ -1575,8 +1614,24 @@ export const CancelCloneJobDocument = new TypedDocumentString(`
   id
   name
   idempotencyKey
+  purpose
   phase
   state
+  placement {
+    chosenCloudName
+    decidedAt
+    candidates {
+      cloudName
+      rank
+      eligible
+      estimatedSecondsToCapacity
+      reasons
+    }
+  }
+  standbyImage {
+    id
+    imageId
+  }
   bytesTotal
   bytesTransferred
   createdAt
@@ -1737,8 +1792,24 @@ export const PrepareStandbyDocument = new TypedDocumentString(`
   id
   name
   idempotencyKey
+  purpose
   phase
   state
+  placement {
+    chosenCloudName
+    decidedAt
+    candidates {
+      cloudName
+      rank
+      eligible
+      estimatedSecondsToCapacity
+      reasons
+    }
+  }
+  standbyImage {
+    id
+    imageId
+  }
   bytesTotal
   bytesTransferred
   createdAt
@@ -2034,8 +2105,24 @@ export const CloneJobDocument = new TypedDocumentString(`
   id
   name
   idempotencyKey
+  purpose
   phase
   state
+  placement {
+    chosenCloudName
+    decidedAt
+    candidates {
+      cloudName
+      rank
+      eligible
+      estimatedSecondsToCapacity
+      reasons
+    }
+  }
+  standbyImage {
+    id
+    imageId
+  }
   bytesTotal
   bytesTransferred
   createdAt
