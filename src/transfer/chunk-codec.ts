@@ -44,13 +44,28 @@
 import { createHash } from 'node:crypto';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { GEAR } from './gear-table';
 
-/** 64 KiB: see the measurement above. */
-export const CHUNK_BYTES = 64 * 1024;
-/** What the source reads per Range request and encodes per worker message: a whole number of chunks. */
-export const SPAN_BYTES = 64 * CHUNK_BYTES;
+/** Content-defined chunk sizes: no cut before MIN (but a span's or the image's end), on average about AVG, always one at MAX. */
+export const MIN_CHUNK_BYTES = 16 * 1024;
+export const AVG_CHUNK_BYTES = 64 * 1024;
+export const MAX_CHUNK_BYTES = 256 * 1024;
+/**
+ * Normalized chunking (FastCDC's level 2): before AVG a cut needs 18 zero bits of the rolling
+ * hash, after it 14, so sizes bunch around AVG. The top bits are tested: with a 32-bit gear hash
+ * shifted left once per byte, bit k depends on the last k+1 bytes, so the top bits see the most.
+ */
+export const CUT_MASK_BEFORE_AVG = 0xffffc000 | 0;
+export const CUT_MASK_AFTER_AVG = 0xfffc0000 | 0;
+/**
+ * What the source reads per Range request and encodes per worker message. Every span end is a
+ * chunk boundary, and spans sit at fixed offsets, so a span's chunks depend on its bytes only:
+ * spans are read and cut in parallel, and the same image is cut the same way whichever reads it
+ * (the source, or a target indexing an image it already holds).
+ */
+export const SPAN_BYTES = 4 * 1024 * 1024;
 /** The most a frame can be: the raw tag and the chunk's bytes (zstd is used only when smaller). */
-export const MAX_FRAME_BYTES = CHUNK_BYTES + 1;
+export const MAX_FRAME_BYTES = MAX_CHUNK_BYTES + 1;
 /** Bounds of one batch request: names in a "have?" question, chunks and bytes in a send. */
 export const MAX_BATCH_HASHES = 4096;
 export const MAX_BATCH_BYTES = 8 * 1024 * 1024;
@@ -122,19 +137,73 @@ export function zstdFrameBound(frame: Uint8Array, maxBytes: number): number | st
   return bound;
 }
 
+/**
+ * The lengths of the content-defined chunks of `data` (a span, or a whole image), in order; they
+ * add up to data.length. A gear rolling hash (FastCDC: h = (h << 1) + gear[byte], so it forgets a
+ * byte after 32 shifts) runs from MIN bytes into each chunk; the chunk ends after the first byte
+ * where the hash's masked bits are all zero, with the harder mask until AVG and the easier one
+ * after, or at MAX. A byte inserted or removed moves the cut points near it only: the rest of the
+ * data cuts at the same content. A long zero run cuts at MAX every time (the hash settles on a
+ * value the masks miss), so it becomes identical all-zero chunks, each one marker.
+ * Self-contained: the worker runs its source text.
+ */
+export function cdcChunkLengths(data: Uint8Array, gear: readonly number[], min: number, avg: number, max: number, maskBefore: number, maskAfter: number): number[] {
+  const out: number[] = [];
+  const n = data.length;
+  let start = 0;
+  while (start < n) {
+    if (n - start <= min) {
+      out.push(n - start);
+      break;
+    }
+    const end = Math.min(start + max, n);
+    const normal = Math.min(start + avg, end);
+    let cut = end;
+    let h = 0;
+    let i = start + min;
+    for (; i < normal; i++) {
+      h = ((h << 1) + gear[data[i]]) | 0;
+      if ((h & maskBefore) === 0) {
+        cut = i + 1;
+        break;
+      }
+    }
+    if (cut === end) {
+      for (; i < end; i++) {
+        h = ((h << 1) + gear[data[i]]) | 0;
+        if ((h & maskAfter) === 0) {
+          cut = i + 1;
+          break;
+        }
+      }
+    }
+    out.push(cut - start);
+    start = cut;
+  }
+  return out;
+}
+
+/** cdcChunkLengths with the engine's table, sizes and masks. */
+export function chunkLengths(data: Uint8Array): number[] {
+  return cdcChunkLengths(data, GEAR, MIN_CHUNK_BYTES, AVG_CHUNK_BYTES, MAX_CHUNK_BYTES, CUT_MASK_BEFORE_AVG, CUT_MASK_AFTER_AVG);
+}
+
 // Plain JavaScript evaluated by each worker: works the same from dist/ and under ts-jest. The
 // zstd binding's path comes from the parent, since an eval'd worker resolves modules from nowhere.
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
 const zstd = require(workerData.zstdPath);
-const ZEROS = Buffer.alloc(${CHUNK_BYTES});
-// A chunk decodes to CHUNK_BYTES at most; one compressed block may claim up to 128 KiB.
-const MAX_DECODED = ${CHUNK_BYTES} + 128 * 1024;
+const ZEROS = Buffer.alloc(${MAX_CHUNK_BYTES});
+// A chunk decodes to MAX_CHUNK_BYTES at most; one compressed block may claim up to 128 KiB.
+const MAX_DECODED = ${MAX_CHUNK_BYTES} + 128 * 1024;
+const GEAR = new Int32Array(${JSON.stringify(GEAR)});
 ${zstdFrameBound.toString()}
+${cdcChunkLengths.toString()}
 const sha256 = (b) => createHash('sha256').update(b).digest('hex');
 async function encode(raw) {
-  const zero = raw.length <= ZEROS.length ? raw.equals(ZEROS.subarray(0, raw.length)) : raw.every((b) => b === 0);
+  if (raw.length > ZEROS.length) throw new Error('a chunk is at most ${MAX_CHUNK_BYTES} bytes');
+  const zero = raw.equals(ZEROS.subarray(0, raw.length));
   if (zero) return { zero: true, size: raw.length };
   const hash = sha256(raw);
   const packed = await zstd.compress(raw, 1);
@@ -167,8 +236,11 @@ parentPort.on('message', async (m) => {
       const span = Buffer.from(m.buf, m.offset, m.length);
       const out = [];
       const transfer = [];
-      for (let at = 0; at < span.length; at += ${CHUNK_BYTES}) {
-        const r = await encode(span.subarray(at, Math.min(span.length, at + ${CHUNK_BYTES})));
+      const lengths = cdcChunkLengths(span, GEAR, ${MIN_CHUNK_BYTES}, ${AVG_CHUNK_BYTES}, ${MAX_CHUNK_BYTES}, ${CUT_MASK_BEFORE_AVG}, ${CUT_MASK_AFTER_AVG});
+      let at = 0;
+      for (const length of lengths) {
+        const r = await encode(span.subarray(at, at + length));
+        at += length;
         if (r.zero) out.push(r);
         else {
           out.push({ ...r, frame: r.frame.buffer });
@@ -240,7 +312,7 @@ export class ChunkCodecPool {
   }
 
   /**
-   * `encode` of each CHUNK_BYTES piece of `span` (the last may be shorter), in one worker message.
+   * `encode` of each content-defined chunk of `span` (chunkLengths), in one worker message.
    * `span` is handed over and comes back as `memory` (the whole of its ArrayBuffer), for the
    * caller to reuse: a fresh 4 MiB buffer per span cost more in page faults (1.5 s of the source's
    * CPU per 128 MiB in a profile) than all the hashing.

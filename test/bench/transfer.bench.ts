@@ -78,7 +78,7 @@ const progress = (message: string): void => void process.stderr.write(`[bench ${
 // ---------------------------------------------------------------------------------------------
 // The images
 
-interface Images {
+export interface Images {
   v1: string;
   v2: string;
   size: number;
@@ -127,7 +127,7 @@ function mkfs(image: string, tree: string, size: number): void {
   });
 }
 
-function buildImages(dir: string, size: number): Images {
+export function buildImages(dir: string, size: number): Images {
   const tree = path.join(dir, 'tree');
   const files = systemFiles(Math.floor(size * FILL_SHARE));
   let dataBytes = 0;
