@@ -6,7 +6,8 @@
  *
  * - target side: `POST /v1/target/missing` (at most MAX_BATCH_HASHES names), `POST /v1/target/chunks`
  *   (a framed batch, chunk-codec.ts packBatch: every chunk verified before any is stored),
- *   `POST /v1/target/commit` (rebuild from the tenant's store, upload to Glance);
+ *   `POST /v1/target/commit` (rebuild from the tenant's store, upload to Glance),
+ *   `POST /v1/target/index` (cut an image already in the target Glance into the tenant's store);
  * - source side: `POST /v1/source/send` (read the source Glance, send what the target agent
  *   lacks), answering NDJSON progress lines while it works.
  */
@@ -143,6 +144,20 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     }
     metrics.imageBytes.inc({ job: c.jobId, role: 'target' }, body.size);
     log.info({ bytes: body.size }, 'image rebuilt from the chunk store and uploaded');
+    res.json(result);
+  });
+
+  // An image already in this cloud's Glance (named by the broker in the job token), cut and stored in the tenant's store.
+  app.post('/v1/target/index', auth('target'), express.json({ limit: '64kb' }), async (req, res) => {
+    const c = claimsOf(req);
+    const body = req.body as { glance?: Partial<GlanceImageAccess> & { size?: unknown } };
+    const url = allow(c, body.glance?.url, 'glance.url');
+    const size = body.glance?.size;
+    if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) throw new HttpError(400, 'glance.size must be a byte count');
+    const abort = new AbortController();
+    res.on('close', () => abort.abort());
+    const result = await new LocalChunkTarget(store, scopeOf(c), pool, abort.signal).index({ url, token: String(body.glance?.token ?? ''), size });
+    o.logger.child({ jobId: c.jobId, role: 'target' }).info({ ...result }, 'indexed an image already in the target Glance');
     res.json(result);
   });
 

@@ -1,45 +1,53 @@
 /**
- * The chunk stream's codec: an image is cut into fixed CHUNK_BYTES chunks (the last one may be
- * shorter); an all-zero chunk becomes a marker, any other is named by the sha256 of its raw bytes
- * and carried as a frame: one tag byte (FRAME_ZSTD or FRAME_RAW) then the zstd level-1 bytes, or
- * the raw bytes when zstd would not make them smaller (already compressed data).
+ * The chunk stream's codec: an image is cut into content-defined chunks (16 KiB to 256 KiB, about
+ * 64 KiB on average; cdcChunkLengths), never across a 4 MiB span's end; an all-zero chunk becomes
+ * a marker, any other is named by the sha256 of its raw bytes and carried as a frame: one tag byte
+ * (FRAME_ZSTD or FRAME_RAW) then the zstd level-1 bytes, or the raw bytes when zstd would not make
+ * them smaller (already compressed data). The manifest lists every chunk's name (or null) and size.
  *
- * Zero test, sha256 and (de)compression run on a small pool of worker threads, so a transfer
- * does not spend the broker's (or an agent's) event loop on them. Decoding checks the sha256 of
- * what it produced against the name it was asked for: a corrupted or substituted frame is refused
- * before anything stores or uses it.
+ * Cutting, zero test, sha256 and (de)compression run on a small pool of worker threads, so a
+ * transfer does not spend the broker's (or an agent's) event loop on them. Decoding checks the
+ * sha256 of what it produced against the name it was asked for: a corrupted or substituted frame
+ * is refused before anything stores or uses it, and a frame that could decode to more than a
+ * chunk (MAX_CHUNK_BYTES plus one zstd block) is refused before it is decoded.
  *
- * Why fixed chunks: a VM disk image is block-addressed (ext4 and qcow2 clusters sit on block
- * boundaries), so a file changed in place changes whole aligned blocks and shifts nothing after
- * it, and fixed chunks let the source read span i with a plain Range request, in parallel. The
- * measurement below shows where that stops holding (an image rebuilt by a new mkfs).
+ * Why content-defined chunks: measured with `npm run bench:chunking` (test/bench/chunking.measure.ts)
+ * on bench:transfer's own images (`mkfs.ext4 -d` of this machine's /usr filling 60%; v2 a new mkfs
+ * after every tenth file was rewritten with random bytes), 2026-12-08: frame bytes / image bytes of
+ * a first transfer (v1's distinct non-zero chunks, zstd level 1) and of a repeat (v2's chunks that
+ * v1 does not hold). The rewritten files are 0.022 (128 MiB) and 0.084 (512 MiB) of the image, all
+ * incompressible: no scheme can send less than that on the repeat.
  *
- * Chunk size, measured on images built with bench:transfer's own recipe (`mkfs.ext4 -d` of this
- * machine's /usr filling 60%, v2 a new mkfs after every tenth file was rewritten; a one-off
- * script cut both images at each size, zstd level 1 on every distinct non-zero chunk): frame
- * bytes / image bytes of the first transfer and of v2's chunks that v1 does not hold:
+ *   scheme                          128 MiB: first / repeat   512 MiB: first / repeat   chunks (512 MiB v1)
+ *   fixed 64 KiB (the engine before)   0.234 / 0.245             0.193 / 0.199              8,192
+ *   fixed 4 KiB                        0.264 / 0.262             0.204 / 0.084            131,072
+ *   cdc 16/64/256, per 4 MiB span      0.224 / 0.042             0.164 / 0.099              4,479  <- this engine
+ *   cdc 16/64/256, whole image         0.223 / 0.034             0.161 / 0.092              4,445
+ *   cdc 8/32/128, per span             0.223 / 0.036             0.160 / 0.094              8,926
+ *   cdc 32/128/512, per span           0.224 / 0.058             0.171 / 0.112              2,236
+ *   cdc 4/16/64, per span              0.223 / 0.028             0.158 / 0.089             17,773
  *
- *   size      128 MiB image: first / repeat     512 MiB image: first / repeat
- *   16 KiB    0.244 / 0.251                      0.198 / 0.047
- *   64 KiB    0.234 / 0.242                      0.195 / 0.117
- *   256 KiB   0.224 / 0.234                      0.189 / 0.121
- *   1 MiB     0.215 / 0.225                      0.181 / 0.133
- *   4 MiB     0.210 / 0.221                      0.174 / 0.151
+ * A new mkfs allocates blocks afresh, so the rewritten files shift later files by a few (1 KiB or
+ * 4 KiB) blocks: fixed 64 KiB chunks then find almost nothing of v1 again (0.245 of the image sent
+ * on the repeat of the 128 MiB image, against 0.042 with content-defined chunks; casync, also
+ * content-defined at 16/64/256 KiB, sent 0.031 in bench:transfer). Content-defined cuts also
+ * compress a little better (0.164 against 0.193 of the 512 MiB image on a first transfer) and cut
+ * zero runs into 256 KiB markers (4,479 chunks in all against 8,192). 16/64/256 rather than smaller: 8/32/128
+ * saves 0.005-0.006 of the image on the repeat for twice the chunk files, "have?" names and
+ * manifest entries; 32/128/512 loses 0.013-0.016. A disk changed in place (a package update inside
+ * a running VM) keeps its layout and dedups as well as with fixed chunks.
  *
- * Compression loses little going down to 64 KiB (0.195 vs 0.174 at 4 MiB on the first
- * transfer); dedup gains where the layout held (repeat 0.117 vs 0.151). 64 KiB it is: at 16 KiB
- * a 2 GiB image is 131k chunk files and "have?" entries, for a gain on one image only. What no
- * fixed size fixes: the second mkfs allocates blocks afresh and the rewritten files (most likely
- * those whose zero blocks the first mkfs left as holes) shift later files by some blocks; on the
- * 128 MiB image (1 KiB ext4 blocks) even 4 KiB chunks send 0.125 of the image on the repeat,
- * where casync's content-defined chunks send 0.031. Content-defined boundaries (within each Range-read span, so reads stay parallel)
- * are the next step for images rebuilt that way; images changed in place (a package update inside
- * a running VM) keep their layout, and fixed chunks dedup them at file granularity.
+ * Why per span: every span end (SPAN_BYTES, fixed image offsets) is also a chunk end, so a span's
+ * chunks depend on its own bytes only. Spans are then read with parallel Range requests and cut
+ * on any codec thread, and an image is cut identically by whoever reads it (the source, or the
+ * target indexing an image it already holds). The cost, measured above against cutting the whole
+ * image as one stream: 0.007-0.008 of the image on the repeat (the chunks at either end of a span
+ * change when the content moves under the span grid).
  *
- * Per-chunk costs at 64 KiB stay small because nothing is per chunk any more except the hash
- * and the frame: the source reads SPAN_BYTES per Range request and encodes a span per worker
- * message; "which do you lack?" is one request per span (at most MAX_BATCH_HASHES names) and the
- * chunks the target lacks travel in framed batches of at most MAX_BATCH_BYTES (packBatch).
+ * Per-chunk costs stay small because nothing is per chunk except the hash and the frame: the
+ * source reads SPAN_BYTES per Range request and encodes a span per worker message; "which do you
+ * lack?" is one request per span (at most MAX_BATCH_HASHES names) and the chunks the target lacks
+ * travel in framed batches of at most MAX_BATCH_BYTES (packBatch).
  */
 import { createHash } from 'node:crypto';
 import os from 'node:os';

@@ -65,6 +65,22 @@ export interface ChunkTarget {
   putMany(chunks: BatchChunk[]): Promise<void>;
   /** Uploads the image rebuilt from the store to `glance`, or names the chunks the store lacks. */
   commit(req: CommitRequest, glance: GlanceImageAccess): Promise<CommitResult>;
+  /**
+   * Reads an image already in the target's own Glance (an earlier clone or a standby of the same
+   * VM type, the job's tenant's) and stores its chunks, so the source then sends only what differs.
+   */
+  index(base: GlanceImageAccess & { size: number }): Promise<IndexResult>;
+}
+
+/** What indexing a base image did. */
+export interface IndexResult {
+  /** Image bytes read and cut (less than the image when the budget ran out). */
+  readBytes: number;
+  /** Chunks and frame bytes the store did not hold yet, now stored. */
+  storedChunks: number;
+  storedBytes: number;
+  /** Stopped at the budget (half the store's AGENT_CACHE_BYTES) before the image's end. */
+  truncated: boolean;
 }
 
 /** What a transfer did; the savings are in image bytes. */
@@ -310,6 +326,47 @@ export class LocalChunkTarget implements ChunkTarget {
     await Promise.all(chunks.map((c) => this.store.put(this.scope, c.hash, c.frame)));
   }
 
+  /**
+   * Cuts the base image exactly as a source cuts an image (same spans, same content-defined
+   * chunks), so its unchanged chunks get the names the source will ask about. Frames it stores
+   * are made here from bytes read here: nothing from the partner side. Bounded: it stops once it
+   * has stored half of the store's budget, so an index never evicts the store's whole contents.
+   */
+  async index(base: GlanceImageAccess & { size: number }): Promise<IndexResult> {
+    const result: IndexResult = { readBytes: 0, storedChunks: 0, storedBytes: 0, truncated: false };
+    const budget = Math.floor(this.store.maxBytes / 2);
+    const reader = await ChunkReader.open(base, this.signal);
+    const spans = Math.ceil(base.size / SPAN_BYTES);
+    try {
+      const indexes: number[] = [];
+      for (let i = 0; i < spans; i++) indexes.push(i);
+      await reader.forEachOf(indexes, 2, async (_span, raw) => {
+        if (result.truncated) throw new BudgetReached();
+        const length = raw.length;
+        const { chunks, memory } = await this.pool.encodeSpan(raw);
+        reader.recycle(memory);
+        const named = new Map<string, Buffer>();
+        for (const c of chunks) if (!c.zero) named.set(c.hash, c.frame);
+        for (const hash of await this.store.missing(this.scope, [...named.keys()])) {
+          const frame = named.get(hash)!;
+          if (result.storedBytes + frame.length > budget) {
+            result.truncated = true;
+            throw new BudgetReached();
+          }
+          await this.store.put(this.scope, hash, frame);
+          result.storedChunks += 1;
+          result.storedBytes += frame.length;
+        }
+        result.readBytes += length;
+      });
+    } catch (err) {
+      if (!(err instanceof BudgetReached)) throw err;
+    } finally {
+      reader.close();
+    }
+    return result;
+  }
+
   async commit(req: CommitRequest, glance: GlanceImageAccess): Promise<CommitResult> {
     const problem = manifestProblem(req.size, req.manifest);
     if (problem) throw new Error(problem);
@@ -319,6 +376,9 @@ export class LocalChunkTarget implements ChunkTarget {
     return { ok: true, uploadedBytes: req.size };
   }
 }
+
+/** Stops an index at its budget (no more spans are read). */
+class BudgetReached extends Error {}
 
 /** Rebuilds the image in order from the store (zeros made here) and PUTs it to Glance. */
 async function uploadFromStore(store: ChunkStore, scope: ChunkScope, pool: ChunkCodecPool, req: CommitRequest, glance: GlanceImageAccess, signal?: AbortSignal): Promise<void> {

@@ -84,6 +84,21 @@ describe('clone through transfer agents', () => {
     expect(repeat.linkBytes).toBeLessThanOrEqual(last.transfer.linkBytes / 10);
     expect(repeat.dedupBytes).toBeGreaterThan(0);
     expect(agents[1].storedChunks()).toBeLessThanOrEqual(stored + 1);
+
+    // A new target agent with an empty store: the first clone's image, already in the target
+    // Glance (a DONE clone of this tenant and VM type), is indexed into it before the source
+    // sends, so the third clone again sends almost nothing.
+    const fresh = await spawnAgent(SECRET, path.join(work, 'dst-fresh'));
+    agents.push(agents[1]);
+    agents[1] = fresh;
+    expect((await setAgent(lab.fx.targetCloudId, fresh.url)).errors).toBeUndefined();
+    const third = await lab.waitForEnd(url, await lab.startClone(url, vmId));
+    expect(third.state).toBe('DONE');
+    const thirdProgress = await transferProgress(third.id);
+    const indexed = thirdProgress[thirdProgress.length - 1].transfer;
+    expect(fresh.storedChunks()).toBeGreaterThan(0);
+    expect(indexed.linkBytes).toBeLessThanOrEqual(last.transfer.linkBytes / 10);
+    expect(indexed.dedupBytes).toBeGreaterThan(0);
   });
 
   it('resumes after kill -9 of the broker mid-transfer, resending only the chunks the target agent lacks', async () => {

@@ -16,7 +16,7 @@ import type { OpenStackCloudApiFactory } from '../../src/adapters/openstack/open
 import type { CloudApi } from '../../src/ports/cloud-api.port';
 import { ChunkCodecPool, MAX_CHUNK_BYTES, SPAN_BYTES, chunkHash, chunkLengths, packBatch } from '../../src/transfer/chunk-codec';
 import { ChunkStore } from '../../src/transfer/chunk-store';
-import { TransferStats } from '../../src/transfer/chunk-transfer';
+import { IndexResult, LocalChunkTarget, TransferStats } from '../../src/transfer/chunk-transfer';
 import { signJobToken } from '../../src/transfer/job-token';
 import { runChunkedTransfer } from '../../src/transfer/transfer-engine';
 import { AgentProcess, spawnAgent } from '../support/agent-process';
@@ -83,19 +83,22 @@ async function uploadSource(bytes: Buffer, name: string): Promise<string> {
   return img.id;
 }
 
-async function transfer(o: { sourceId: string; tenantId: string; targetId?: string; onProgress?: (s: TransferStats) => void }) {
+async function transfer(o: { sourceId: string; tenantId: string; targetId?: string; baseId?: string; onProgress?: (s: TransferStats) => void }) {
   const source = (await src.getImage(o.sourceId))!;
+  const base = o.baseId ? { ...(await dst.imageDataAccess(o.baseId)), size: (await dst.getImage(o.baseId))!.size! } : null;
+  let indexed: IndexResult | Error | null = null;
   const targetId = o.targetId ?? (await dst.createImage({ name: `copy-${o.sourceId}`, diskFormat: 'raw', containerFormat: 'bare', properties: {} })).id;
   const stats = await runChunkedTransfer({
     jobId: randomUUID(),
     tenantId: o.tenantId,
     source: { cloudId: 'alpha', glance: await src.imageDataAccess(o.sourceId), size: source.size!, agentUrl: sourceAgent.url },
-    target: { cloudId: 'beta', glance: await dst.imageDataAccess(targetId), agentUrl: targetAgent.url },
+    target: { cloudId: 'beta', glance: await dst.imageDataAccess(targetId), agentUrl: targetAgent.url, base },
     secret: SECRET,
     local: { pool, store: null },
     onProgress: o.onProgress,
+    onIndexed: (r) => (indexed = r),
   });
-  return { stats, targetId, sourceHash: source.hashValue };
+  return { stats, targetId, sourceHash: source.hashValue, indexed: indexed as IndexResult | Error | null };
 }
 
 beforeAll(async () => {
@@ -162,6 +165,44 @@ describe('chunked transfer through two agent processes', () => {
     expect(stats.chunksSent).toBe(DISTINCT);
     expect(stats.dedupBytes).toBe(0);
     expect((await dst.getImage(targetId))!.hashValue).toBe(sha512(image));
+  });
+
+  it('indexes an image already in the target Glance into an empty store, so a repeat sends only what changed', async () => {
+    // v1 sits in the target Glance (an earlier clone's copy); this tenant's store holds nothing.
+    const baseId = (await dst.createImage({ name: 'earlier-clone', diskFormat: 'raw', containerFormat: 'bare', properties: {} })).id;
+    await dst.uploadImage(baseId, Readable.from([image]), image.length);
+    const v2 = Buffer.from(image);
+    randomBytes(100_000).copy(v2, 2 * SPAN_BYTES + 777_777);
+    const v2Id = await uploadSource(v2, 'golden-v2-indexed');
+    const tenant = randomUUID();
+    const { stats, targetId, indexed } = await transfer({ sourceId: v2Id, tenantId: tenant, baseId });
+    if (!indexed || indexed instanceof Error) throw new Error(`not indexed: ${String(indexed)}`);
+    expect(indexed).toMatchObject({ readBytes: image.length, storedChunks: DISTINCT, truncated: false });
+    const v1Chunks = distinctChunks(image);
+    const changed = [...distinctChunks(v2)].filter(([hash]) => !v1Chunks.has(hash));
+    expect(changed.length).toBeLessThanOrEqual(4);
+    expect(stats.chunksSent).toBe(changed.length);
+    expect((await dst.getImage(targetId))!.hashValue).toBe(sha512(v2));
+    // Another tenant gains nothing from it: its transfer sends every chunk.
+    const other = await transfer({ sourceId: v2Id, tenantId: randomUUID() });
+    expect(other.stats.chunksSent).toBe(distinctChunks(v2).size);
+
+    // The index is bounded: with a 1 MiB store it stops at half of it.
+    const small = await ChunkStore.open(path.join(work, 'small-cache'), 1024 * 1024);
+    const bounded = await new LocalChunkTarget(small, { tenantId: tenant, cloudId: 'beta' }, pool).index({ ...(await dst.imageDataAccess(baseId)), size: image.length });
+    expect(bounded.truncated).toBe(true);
+    expect(bounded.storedBytes).toBeLessThanOrEqual(512 * 1024);
+    expect(small.size).toBeLessThanOrEqual(512 * 1024);
+
+    // The agent indexes only an image the job token names.
+    const token = signJobToken(SECRET, { jobId: 'j', tenantId: tenant, cloudId: 'beta', role: 'target', urls: [(await dst.imageDataAccess(targetId)).url], exp: Math.floor(Date.now() / 1000) + 60 });
+    const refused = await request(`${targetAgent.url}/v1/target/index`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ glance: { ...(await dst.imageDataAccess(baseId)), size: image.length } }),
+    });
+    expect(refused.statusCode).toBe(403);
+    expect(await refused.body.text()).toMatch(/glance.url is not an address this job's token allows/);
   });
 
   it('refuses calls without a valid token, with another role, or outside the token scope', async () => {
@@ -272,10 +313,12 @@ describe('chunked transfer through two agent processes', () => {
       // What the target's store holds on disk now (a killed target's too): the resume point.
       const stored = targetAgent.storedChunks() - before;
       expect(stored).toBeGreaterThanOrEqual(3);
-      expect(stored).toBeLessThan(DISTINCT);
+      // A new random image: its content-defined chunks are its own count.
+      const freshDistinct = distinctChunks(fresh).size;
+      expect(stored).toBeLessThan(freshDistinct);
       const { stats } = await transfer({ sourceId: freshId, tenantId: tenant, targetId });
       // Only what the store lacked crossed the link again.
-      expect(stats.chunksSent).toBe(DISTINCT - stored);
+      expect(stats.chunksSent).toBe(freshDistinct - stored);
       expect((await dst.getImage(targetId))!.hashValue).toBe(sha512(fresh));
     });
   }
