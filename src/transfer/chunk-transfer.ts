@@ -8,7 +8,9 @@
  *   spans in flight, then returns the ordered manifest for the broker to commit;
  * - target (`LocalChunkTarget`): verifies and stores batches of chunks in the tenant's store, and on commit
  *   rebuilds the image in order from the store and uploads it to the target Glance, which
- *   computes its own os_hash_value for IMPORT to compare with the source's.
+ *   computes its own os_hash_value for IMPORT to compare with the source's. Before the source
+ *   sends, it can index an image already in its own Glance (`index`: the tenant's earlier copy
+ *   of the VM type), cut exactly as the source cuts, so only what changed crosses the link.
  *
  * A transfer run again after a crash of either side finds the chunks already stored and sends
  * only the others: the store is the resume point.
