@@ -48,6 +48,7 @@ import { MonitoringPoller } from './scheduler/monitoring.poller';
 import { RetentionTask } from './scheduler/retention.task';
 import { StandbyRefresher } from './scheduler/standby-refresher';
 import { createServices, Services } from './services';
+import { transferBaseImages } from './services/transfer-base-images';
 import { LocalTransferSide } from './transfer/local-side';
 
 export interface Broker {
@@ -185,6 +186,7 @@ export async function startBroker(config: Config, logger: Logger, adapters: Brok
             engine: config.transfer.engine,
             secret: config.transfer.secret,
             local: localTransfer,
+            baseImages: transferBaseImages(dataSource),
             record: (job, agent, d) => {
               metrics.transferLinkBytes.inc({ job, agent }, d.linkBytes);
               metrics.transferImageBytes.inc({ job, agent }, d.processedBytes);

@@ -127,6 +127,8 @@ export interface TransferEngineDeps {
   local: LocalTransferSide;
   /** Counts a transfer's progress (deltas) for /metrics, per job and per agent. */
   record?: (jobId: string, agent: string, delta: TransferStats) => void;
+  /** Images already in the target cloud (the tenant's own, of the VM type) to index before sending; services/transfer-base-images.ts. */
+  baseImages?: (q: { tenantId: string; vmTypeId: string; cloudId: string; jobId: string }) => Promise<string[]>;
 }
 
 /** What the steps are built from (steps/index.ts). */

@@ -1,7 +1,7 @@
 /** HTTP calls to a transfer agent (agent.server.ts), each carrying the job token the broker signed. */
 import { request } from 'undici';
 import { BatchChunk, packBatch } from './chunk-codec';
-import { ChunkTarget, CommitRequest, CommitResult, GlanceImageAccess, ManifestEntry, TransferStats } from './chunk-transfer';
+import { ChunkTarget, CommitRequest, CommitResult, GlanceImageAccess, IndexResult, ManifestEntry, TransferStats } from './chunk-transfer';
 
 async function call(url: string, token: string, init: { method: 'POST' | 'PUT'; body: string | Buffer; type: string; signal?: AbortSignal }) {
   const res = await request(url, {
@@ -55,6 +55,12 @@ export class RemoteChunkTarget implements ChunkTarget {
     if (res.statusCode === 409) return { ok: false, missing: ((await res.body.json()) as { missing: string[] }).missing };
     if (res.statusCode !== 200) throw await failure(this.base, res);
     return (await res.body.json()) as CommitResult;
+  }
+
+  async index(base: GlanceImageAccess & { size: number }): Promise<IndexResult> {
+    const res = await call(`${this.base}/v1/target/index`, this.token, { method: 'POST', type: 'application/json', body: JSON.stringify({ glance: base }), signal: this.signal });
+    if (res.statusCode !== 200) throw await failure(this.base, res);
+    return (await res.body.json()) as IndexResult;
   }
 }
 

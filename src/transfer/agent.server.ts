@@ -6,7 +6,8 @@
  *
  * - target side: `POST /v1/target/missing` (at most MAX_BATCH_HASHES names), `POST /v1/target/chunks`
  *   (a framed batch, chunk-codec.ts packBatch: every chunk verified before any is stored),
- *   `POST /v1/target/commit` (rebuild from the tenant's store, upload to Glance);
+ *   `POST /v1/target/commit` (rebuild from the tenant's store, upload to Glance),
+ *   `POST /v1/target/index` (cut an image already in the target Glance into the tenant's store);
  * - source side: `POST /v1/source/send` (read the source Glance, send what the target agent
  *   lacks), answering NDJSON progress lines while it works.
  */
@@ -18,7 +19,7 @@ import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
 import { RemoteChunkTarget, SendRequest } from './agent.client';
 import { BatchFormatError, CHUNK_HASH, ChunkCodecPool, ChunkIntegrityError, MAX_BATCH_BODY_BYTES, MAX_BATCH_HASHES, unpackBatch } from './chunk-codec';
 import { ChunkStore } from './chunk-store';
-import { CommitRequest, GlanceImageAccess, LocalChunkTarget, TransferStats, sendImage } from './chunk-transfer';
+import { CommitRequest, GlanceImageAccess, LocalChunkTarget, ManifestEntry, TransferStats, manifestProblem, sendImage } from './chunk-transfer';
 import { AgentRole, JobTokenClaims, JobTokenError, tokenAllows, verifyJobToken } from './job-token';
 
 export interface AgentOptions {
@@ -126,17 +127,16 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     res.status(204).end();
   });
 
-  // A manifest entry is a 64-character name or null per 64 KiB chunk: 32 MiB covers ~28 GiB of non-zero image.
+  // A manifest entry is {"hash":<64 hex or null>,"size":n}, ~90 bytes per chunk of ~64 KiB: 32 MiB covers ~23 GiB of non-zero image.
   app.post('/v1/target/commit', auth('target'), express.json({ limit: '32mb' }), async (req, res) => {
     const c = claimsOf(req);
     const body = req.body as Partial<CommitRequest> & { glance?: Partial<GlanceImageAccess> };
     if (typeof body.size !== 'number' || !Number.isSafeInteger(body.size) || body.size < 0) throw new HttpError(400, 'size must be a byte count');
-    if (!Array.isArray(body.manifest) || !body.manifest.every((h) => h === null || (typeof h === 'string' && CHUNK_HASH.test(h)))) {
-      throw new HttpError(400, 'manifest must list sha256 hex names or null (zero chunks)');
-    }
+    const problem = manifestProblem(body.size, body.manifest);
+    if (problem) throw new HttpError(400, problem);
     const glance = { url: allow(c, body.glance?.url, 'glance.url'), token: String(body.glance?.token ?? '') };
     const log = o.logger.child({ jobId: c.jobId, role: 'target' });
-    const result = await new LocalChunkTarget(store, scopeOf(c), pool).commit({ size: body.size, manifest: body.manifest }, glance);
+    const result = await new LocalChunkTarget(store, scopeOf(c), pool).commit({ size: body.size, manifest: body.manifest as ManifestEntry[] }, glance);
     if (!result.ok) {
       log.info({ missing: result.missing.length }, 'commit asked for chunks the store lacks');
       res.status(409).json(result);
@@ -144,6 +144,20 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     }
     metrics.imageBytes.inc({ job: c.jobId, role: 'target' }, body.size);
     log.info({ bytes: body.size }, 'image rebuilt from the chunk store and uploaded');
+    res.json(result);
+  });
+
+  // An image already in this cloud's Glance (named by the broker in the job token), cut and stored in the tenant's store.
+  app.post('/v1/target/index', auth('target'), express.json({ limit: '64kb' }), async (req, res) => {
+    const c = claimsOf(req);
+    const body = req.body as { glance?: Partial<GlanceImageAccess> & { size?: unknown } };
+    const url = allow(c, body.glance?.url, 'glance.url');
+    const size = body.glance?.size;
+    if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) throw new HttpError(400, 'glance.size must be a byte count');
+    const abort = new AbortController();
+    res.on('close', () => abort.abort());
+    const result = await new LocalChunkTarget(store, scopeOf(c), pool, abort.signal).index({ url, token: String(body.glance?.token ?? ''), size });
+    o.logger.child({ jobId: c.jobId, role: 'target' }).info({ ...result }, 'indexed an image already in the target Glance');
     res.json(result);
   });
 

@@ -1,56 +1,79 @@
 /**
- * The chunk stream's codec: an image is cut into fixed CHUNK_BYTES chunks (the last one may be
- * shorter); an all-zero chunk becomes a marker, any other is named by the sha256 of its raw bytes
- * and carried as a frame: one tag byte (FRAME_ZSTD or FRAME_RAW) then the zstd level-1 bytes, or
- * the raw bytes when zstd would not make them smaller (already compressed data).
+ * The chunk stream's codec: an image is cut into content-defined chunks (16 KiB to 256 KiB, about
+ * 64 KiB on average; cdcChunkLengths), never across a 4 MiB span's end; an all-zero chunk becomes
+ * a marker, any other is named by the sha256 of its raw bytes and carried as a frame: one tag byte
+ * (FRAME_ZSTD or FRAME_RAW) then the zstd level-1 bytes, or the raw bytes when zstd would not make
+ * them smaller (already compressed data). The manifest lists every chunk's name (or null) and size.
  *
- * Zero test, sha256 and (de)compression run on a small pool of worker threads, so a transfer
- * does not spend the broker's (or an agent's) event loop on them. Decoding checks the sha256 of
- * what it produced against the name it was asked for: a corrupted or substituted frame is refused
- * before anything stores or uses it.
+ * Cutting, zero test, sha256 and (de)compression run on a small pool of worker threads, so a
+ * transfer does not spend the broker's (or an agent's) event loop on them. Decoding checks the
+ * sha256 of what it produced against the name it was asked for: a corrupted or substituted frame
+ * is refused before anything stores or uses it, and a frame that could decode to more than a
+ * chunk (MAX_CHUNK_BYTES plus one zstd block) is refused before it is decoded.
  *
- * Why fixed chunks: a VM disk image is block-addressed (ext4 and qcow2 clusters sit on block
- * boundaries), so a file changed in place changes whole aligned blocks and shifts nothing after
- * it, and fixed chunks let the source read span i with a plain Range request, in parallel. The
- * measurement below shows where that stops holding (an image rebuilt by a new mkfs).
+ * Why content-defined chunks: measured with `npm run bench:chunking` (test/bench/chunking.measure.ts)
+ * on bench:transfer's own images (`mkfs.ext4 -d` of this machine's /usr filling 60%; v2 a new mkfs
+ * after every tenth file was rewritten with random bytes), 2026-12-08: frame bytes / image bytes of
+ * a first transfer (v1's distinct non-zero chunks, zstd level 1) and of a repeat (v2's chunks that
+ * v1 does not hold). The rewritten files are 0.022 (128 MiB) and 0.084 (512 MiB) of the image, all
+ * incompressible: no scheme can send less than that on the repeat.
  *
- * Chunk size, measured on images built with bench:transfer's own recipe (`mkfs.ext4 -d` of this
- * machine's /usr filling 60%, v2 a new mkfs after every tenth file was rewritten; a one-off
- * script cut both images at each size, zstd level 1 on every distinct non-zero chunk): frame
- * bytes / image bytes of the first transfer and of v2's chunks that v1 does not hold:
+ *   scheme                          128 MiB: first / repeat   512 MiB: first / repeat   chunks (512 MiB v1)
+ *   fixed 64 KiB (the engine before)   0.234 / 0.245             0.193 / 0.199              8,192
+ *   fixed 4 KiB                        0.264 / 0.262             0.204 / 0.084            131,072
+ *   cdc 16/64/256, per 4 MiB span      0.224 / 0.042             0.164 / 0.099              4,479  <- this engine
+ *   cdc 16/64/256, whole image         0.223 / 0.034             0.161 / 0.092              4,445
+ *   cdc 8/32/128, per span             0.223 / 0.036             0.160 / 0.094              8,926
+ *   cdc 32/128/512, per span           0.224 / 0.058             0.171 / 0.112              2,236
+ *   cdc 4/16/64, per span              0.223 / 0.028             0.158 / 0.089             17,773
  *
- *   size      128 MiB image: first / repeat     512 MiB image: first / repeat
- *   16 KiB    0.244 / 0.251                      0.198 / 0.047
- *   64 KiB    0.234 / 0.242                      0.195 / 0.117
- *   256 KiB   0.224 / 0.234                      0.189 / 0.121
- *   1 MiB     0.215 / 0.225                      0.181 / 0.133
- *   4 MiB     0.210 / 0.221                      0.174 / 0.151
+ * A new mkfs allocates blocks afresh, so the rewritten files shift later files by a few (1 KiB or
+ * 4 KiB) blocks: fixed 64 KiB chunks then find almost nothing of v1 again (0.245 of the image sent
+ * on the repeat of the 128 MiB image, against 0.042 with content-defined chunks; casync, also
+ * content-defined at 16/64/256 KiB, sent 0.031 in bench:transfer). Content-defined cuts also
+ * compress a little better (0.164 against 0.193 of the 512 MiB image on a first transfer) and cut
+ * zero runs into 256 KiB markers (4,479 chunks in all against 8,192). 16/64/256 rather than smaller: 8/32/128
+ * saves 0.005-0.006 of the image on the repeat for twice the chunk files, "have?" names and
+ * manifest entries; 32/128/512 loses 0.013-0.016. A disk changed in place (a package update inside
+ * a running VM) keeps its layout and dedups as well as with fixed chunks.
  *
- * Compression loses little going down to 64 KiB (0.195 vs 0.174 at 4 MiB on the first
- * transfer); dedup gains where the layout held (repeat 0.117 vs 0.151). 64 KiB it is: at 16 KiB
- * a 2 GiB image is 131k chunk files and "have?" entries, for a gain on one image only. What no
- * fixed size fixes: the second mkfs allocates blocks afresh and the rewritten files (most likely
- * those whose zero blocks the first mkfs left as holes) shift later files by some blocks; on the
- * 128 MiB image (1 KiB ext4 blocks) even 4 KiB chunks send 0.125 of the image on the repeat,
- * where casync's content-defined chunks send 0.031. Content-defined boundaries (within each Range-read span, so reads stay parallel)
- * are the next step for images rebuilt that way; images changed in place (a package update inside
- * a running VM) keep their layout, and fixed chunks dedup them at file granularity.
+ * Why per span: every span end (SPAN_BYTES, fixed image offsets) is also a chunk end, so a span's
+ * chunks depend on its own bytes only. Spans are then read with parallel Range requests and cut
+ * on any codec thread, and an image is cut identically by whoever reads it (the source, or the
+ * target indexing an image it already holds). The cost, measured above against cutting the whole
+ * image as one stream: 0.007-0.008 of the image on the repeat (the chunks at either end of a span
+ * change when the content moves under the span grid).
  *
- * Per-chunk costs at 64 KiB stay small because nothing is per chunk any more except the hash
- * and the frame: the source reads SPAN_BYTES per Range request and encodes a span per worker
- * message; "which do you lack?" is one request per span (at most MAX_BATCH_HASHES names) and the
- * chunks the target lacks travel in framed batches of at most MAX_BATCH_BYTES (packBatch).
+ * Per-chunk costs stay small because nothing is per chunk except the hash and the frame: the
+ * source reads SPAN_BYTES per Range request and encodes a span per worker message; "which do you
+ * lack?" is one request per span (at most MAX_BATCH_HASHES names) and the chunks the target lacks
+ * travel in framed batches of at most MAX_BATCH_BYTES (packBatch).
  */
 import { createHash } from 'node:crypto';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { GEAR } from './gear-table';
 
-/** 64 KiB: see the measurement above. */
-export const CHUNK_BYTES = 64 * 1024;
-/** What the source reads per Range request and encodes per worker message: a whole number of chunks. */
-export const SPAN_BYTES = 64 * CHUNK_BYTES;
+/** Content-defined chunk sizes: no cut before MIN (but a span's or the image's end), on average about AVG, always one at MAX. */
+export const MIN_CHUNK_BYTES = 16 * 1024;
+export const AVG_CHUNK_BYTES = 64 * 1024;
+export const MAX_CHUNK_BYTES = 256 * 1024;
+/**
+ * Normalized chunking (FastCDC's level 2): before AVG a cut needs 18 zero bits of the rolling
+ * hash, after it 14, so sizes bunch around AVG. The top bits are tested: with a 32-bit gear hash
+ * shifted left once per byte, bit k depends on the last k+1 bytes, so the top bits see the most.
+ */
+export const CUT_MASK_BEFORE_AVG = 0xffffc000 | 0;
+export const CUT_MASK_AFTER_AVG = 0xfffc0000 | 0;
+/**
+ * What the source reads per Range request and encodes per worker message. Every span end is a
+ * chunk boundary, and spans sit at fixed offsets, so a span's chunks depend on its bytes only:
+ * spans are read and cut in parallel, and the same image is cut the same way whichever reads it
+ * (the source, or a target indexing an image it already holds).
+ */
+export const SPAN_BYTES = 4 * 1024 * 1024;
 /** The most a frame can be: the raw tag and the chunk's bytes (zstd is used only when smaller). */
-export const MAX_FRAME_BYTES = CHUNK_BYTES + 1;
+export const MAX_FRAME_BYTES = MAX_CHUNK_BYTES + 1;
 /** Bounds of one batch request: names in a "have?" question, chunks and bytes in a send. */
 export const MAX_BATCH_HASHES = 4096;
 export const MAX_BATCH_BYTES = 8 * 1024 * 1024;
@@ -122,19 +145,73 @@ export function zstdFrameBound(frame: Uint8Array, maxBytes: number): number | st
   return bound;
 }
 
+/**
+ * The lengths of the content-defined chunks of `data` (a span, or a whole image), in order; they
+ * add up to data.length. A gear rolling hash (FastCDC: h = (h << 1) + gear[byte], so it forgets a
+ * byte after 32 shifts) runs from MIN bytes into each chunk; the chunk ends after the first byte
+ * where the hash's masked bits are all zero, with the harder mask until AVG and the easier one
+ * after, or at MAX. A byte inserted or removed moves the cut points near it only: the rest of the
+ * data cuts at the same content. A long zero run cuts at MAX every time (the hash settles on a
+ * value the masks miss), so it becomes identical all-zero chunks, each one marker.
+ * Self-contained: the worker runs its source text.
+ */
+export function cdcChunkLengths(data: Uint8Array, gear: readonly number[], min: number, avg: number, max: number, maskBefore: number, maskAfter: number): number[] {
+  const out: number[] = [];
+  const n = data.length;
+  let start = 0;
+  while (start < n) {
+    if (n - start <= min) {
+      out.push(n - start);
+      break;
+    }
+    const end = Math.min(start + max, n);
+    const normal = Math.min(start + avg, end);
+    let cut = end;
+    let h = 0;
+    let i = start + min;
+    for (; i < normal; i++) {
+      h = ((h << 1) + gear[data[i]]) | 0;
+      if ((h & maskBefore) === 0) {
+        cut = i + 1;
+        break;
+      }
+    }
+    if (cut === end) {
+      for (; i < end; i++) {
+        h = ((h << 1) + gear[data[i]]) | 0;
+        if ((h & maskAfter) === 0) {
+          cut = i + 1;
+          break;
+        }
+      }
+    }
+    out.push(cut - start);
+    start = cut;
+  }
+  return out;
+}
+
+/** cdcChunkLengths with the engine's table, sizes and masks. */
+export function chunkLengths(data: Uint8Array): number[] {
+  return cdcChunkLengths(data, GEAR, MIN_CHUNK_BYTES, AVG_CHUNK_BYTES, MAX_CHUNK_BYTES, CUT_MASK_BEFORE_AVG, CUT_MASK_AFTER_AVG);
+}
+
 // Plain JavaScript evaluated by each worker: works the same from dist/ and under ts-jest. The
 // zstd binding's path comes from the parent, since an eval'd worker resolves modules from nowhere.
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
 const zstd = require(workerData.zstdPath);
-const ZEROS = Buffer.alloc(${CHUNK_BYTES});
-// A chunk decodes to CHUNK_BYTES at most; one compressed block may claim up to 128 KiB.
-const MAX_DECODED = ${CHUNK_BYTES} + 128 * 1024;
+const ZEROS = Buffer.alloc(${MAX_CHUNK_BYTES});
+// A chunk decodes to MAX_CHUNK_BYTES at most; one compressed block may claim up to 128 KiB.
+const MAX_DECODED = ${MAX_CHUNK_BYTES} + 128 * 1024;
+const GEAR = new Int32Array(${JSON.stringify(GEAR)});
 ${zstdFrameBound.toString()}
+${cdcChunkLengths.toString()}
 const sha256 = (b) => createHash('sha256').update(b).digest('hex');
 async function encode(raw) {
-  const zero = raw.length <= ZEROS.length ? raw.equals(ZEROS.subarray(0, raw.length)) : raw.every((b) => b === 0);
+  if (raw.length > ZEROS.length) throw new Error('a chunk is at most ${MAX_CHUNK_BYTES} bytes');
+  const zero = raw.equals(ZEROS.subarray(0, raw.length));
   if (zero) return { zero: true, size: raw.length };
   const hash = sha256(raw);
   const packed = await zstd.compress(raw, 1);
@@ -167,8 +244,11 @@ parentPort.on('message', async (m) => {
       const span = Buffer.from(m.buf, m.offset, m.length);
       const out = [];
       const transfer = [];
-      for (let at = 0; at < span.length; at += ${CHUNK_BYTES}) {
-        const r = await encode(span.subarray(at, Math.min(span.length, at + ${CHUNK_BYTES})));
+      const lengths = cdcChunkLengths(span, GEAR, ${MIN_CHUNK_BYTES}, ${AVG_CHUNK_BYTES}, ${MAX_CHUNK_BYTES}, ${CUT_MASK_BEFORE_AVG}, ${CUT_MASK_AFTER_AVG});
+      let at = 0;
+      for (const length of lengths) {
+        const r = await encode(span.subarray(at, at + length));
+        at += length;
         if (r.zero) out.push(r);
         else {
           out.push({ ...r, frame: r.frame.buffer });
@@ -240,7 +320,7 @@ export class ChunkCodecPool {
   }
 
   /**
-   * `encode` of each CHUNK_BYTES piece of `span` (the last may be shorter), in one worker message.
+   * `encode` of each content-defined chunk of `span` (chunkLengths), in one worker message.
    * `span` is handed over and comes back as `memory` (the whole of its ArrayBuffer), for the
    * caller to reuse: a fresh 4 MiB buffer per span cost more in page faults (1.5 s of the source's
    * CPU per 128 MiB in a profile) than all the hashing.

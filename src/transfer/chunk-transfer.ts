@@ -8,14 +8,16 @@
  *   spans in flight, then returns the ordered manifest for the broker to commit;
  * - target (`LocalChunkTarget`): verifies and stores batches of chunks in the tenant's store, and on commit
  *   rebuilds the image in order from the store and uploads it to the target Glance, which
- *   computes its own os_hash_value for IMPORT to compare with the source's.
+ *   computes its own os_hash_value for IMPORT to compare with the source's. Before the source
+ *   sends, it can index an image already in its own Glance (`index`: the tenant's earlier copy
+ *   of the VM type), cut exactly as the source cuts, so only what changed crosses the link.
  *
  * A transfer run again after a crash of either side finds the chunks already stored and sends
  * only the others: the store is the resume point.
  */
 import { Readable } from 'node:stream';
 import { request } from 'undici';
-import { BatchChunk, CHUNK_BYTES, ChunkCodecPool, ChunkIntegrityError, CHUNK_HASH, MAX_BATCH_BYTES, MAX_BATCH_HASHES, SPAN_BYTES } from './chunk-codec';
+import { AVG_CHUNK_BYTES, BatchChunk, ChunkCodecPool, ChunkIntegrityError, CHUNK_HASH, MAX_BATCH_BYTES, MAX_BATCH_HASHES, MAX_CHUNK_BYTES, SPAN_BYTES } from './chunk-codec';
 import { ChunkScope, ChunkStore } from './chunk-store';
 
 /** Where a side reads or writes the image: a Glance image-data URL and a short-lived Keystone token. */
@@ -24,8 +26,30 @@ export interface GlanceImageAccess {
   token: string;
 }
 
-/** Manifest entry: a chunk's sha256, or null for an all-zero chunk. Sizes follow from CHUNK_BYTES and the image size. */
-export type ManifestEntry = string | null;
+/**
+ * Manifest entry: a chunk's sha256 (null for an all-zero chunk) and its length in bytes (1 to
+ * MAX_CHUNK_BYTES; content-defined chunks vary). A chunk's offset is the sum of the lengths
+ * before it, and the lengths add up to the image size.
+ */
+export interface ManifestEntry {
+  hash: string | null;
+  size: number;
+}
+
+/** Why a manifest cannot describe an image of `size` bytes, or null when it can. Its entries come from a partner: checked one by one. */
+export function manifestProblem(size: number, manifest: unknown): string | null {
+  if (!Array.isArray(manifest)) return 'manifest must be a list of { hash, size } entries';
+  let total = 0;
+  for (let i = 0; i < manifest.length; i++) {
+    const e = manifest[i] as Partial<ManifestEntry> | null;
+    if (typeof e !== 'object' || e === null) return `manifest entry ${i} must be { hash, size }`;
+    if (e.hash !== null && !(typeof e.hash === 'string' && CHUNK_HASH.test(e.hash))) return `manifest entry ${i}: hash must be a sha256 hex name or null (a zero chunk)`;
+    if (typeof e.size !== 'number' || !Number.isInteger(e.size) || e.size < 1 || e.size > MAX_CHUNK_BYTES) return `manifest entry ${i}: size must be 1 to ${MAX_CHUNK_BYTES} bytes`;
+    total += e.size;
+  }
+  if (total !== size) return `manifest's chunks add up to ${total} bytes, the image has ${size}`;
+  return null;
+}
 
 /** The image in order; the target side knows (from its own job scope) which Glance image it fills. */
 export interface CommitRequest {
@@ -43,6 +67,22 @@ export interface ChunkTarget {
   putMany(chunks: BatchChunk[]): Promise<void>;
   /** Uploads the image rebuilt from the store to `glance`, or names the chunks the store lacks. */
   commit(req: CommitRequest, glance: GlanceImageAccess): Promise<CommitResult>;
+  /**
+   * Reads an image already in the target's own Glance (an earlier clone or a standby of the same
+   * VM type, the job's tenant's) and stores its chunks, so the source then sends only what differs.
+   */
+  index(base: GlanceImageAccess & { size: number }): Promise<IndexResult>;
+}
+
+/** What indexing a base image did. */
+export interface IndexResult {
+  /** Image bytes read and cut (less than the image when the budget ran out). */
+  readBytes: number;
+  /** Chunks and frame bytes the store did not hold yet, now stored. */
+  storedChunks: number;
+  storedBytes: number;
+  /** Stopped at the budget (half the store's AGENT_CACHE_BYTES) before the image's end. */
+  truncated: boolean;
 }
 
 /** What a transfer did; the savings are in image bytes. */
@@ -90,30 +130,30 @@ export interface SendOptions {
 export async function sendImage(o: SendOptions): Promise<{ stats: TransferStats; manifest: ManifestEntry[] }> {
   const { size } = o.source;
   const stats = emptyStats(size);
-  const manifest: ManifestEntry[] = new Array<ManifestEntry>(Math.ceil(size / CHUNK_BYTES)).fill(null);
+  // Each span's chunks, in order; a span's count is known once it is cut.
+  const spans: ManifestEntry[][] = new Array<ManifestEntry[]>(Math.ceil(size / SPAN_BYTES));
   const seen = new Set<string>();
   const reader = await ChunkReader.open(o.source, o.signal);
-  const perSpan = SPAN_BYTES / CHUNK_BYTES;
   const encodeAndSend = async (span: number, raw: Buffer) => {
     const length = raw.length;
     const { chunks, memory } = await o.pool.encodeSpan(raw);
     reader.recycle(memory);
+    spans[span] = chunks.map((c) => ({ hash: c.zero ? null : c.hash, size: c.size }));
     // Chunks seen earlier in this image count as dedup: the target will hold them by commit time.
     const asked: Array<{ hash: string; frame: Buffer; size: number }> = [];
-    chunks.forEach((chunk, j) => {
+    for (const chunk of chunks) {
       stats.chunks += 1;
       if (chunk.zero) {
         stats.zeroBytes += chunk.size;
-        return;
+        continue;
       }
-      manifest[span * perSpan + j] = chunk.hash;
       if (seen.has(chunk.hash)) {
         stats.dedupBytes += chunk.size;
-        return;
+        continue;
       }
       seen.add(chunk.hash);
       asked.push({ hash: chunk.hash, frame: chunk.frame, size: chunk.size });
-    });
+    }
     const lacking = asked.length === 0 ? new Set<string>() : new Set(await o.target.missing(asked.map((c) => c.hash)));
     let batch: typeof asked = [];
     let batchBytes = 0;
@@ -147,7 +187,7 @@ export async function sendImage(o: SendOptions): Promise<{ stats: TransferStats;
   } finally {
     reader.close();
   }
-  return { stats, manifest };
+  return { stats, manifest: spans.flat() };
 }
 
 /**
@@ -288,27 +328,70 @@ export class LocalChunkTarget implements ChunkTarget {
     await Promise.all(chunks.map((c) => this.store.put(this.scope, c.hash, c.frame)));
   }
 
+  /**
+   * Cuts the base image exactly as a source cuts an image (same spans, same content-defined
+   * chunks), so its unchanged chunks get the names the source will ask about. Frames it stores
+   * are made here from bytes read here: nothing from the partner side. Bounded: it stops once it
+   * has stored half of the store's budget, so an index never evicts the store's whole contents.
+   */
+  async index(base: GlanceImageAccess & { size: number }): Promise<IndexResult> {
+    const result: IndexResult = { readBytes: 0, storedChunks: 0, storedBytes: 0, truncated: false };
+    const budget = Math.floor(this.store.maxBytes / 2);
+    const reader = await ChunkReader.open(base, this.signal);
+    const spans = Math.ceil(base.size / SPAN_BYTES);
+    try {
+      const indexes: number[] = [];
+      for (let i = 0; i < spans; i++) indexes.push(i);
+      await reader.forEachOf(indexes, 2, async (_span, raw) => {
+        if (result.truncated) throw new BudgetReached();
+        const length = raw.length;
+        const { chunks, memory } = await this.pool.encodeSpan(raw);
+        reader.recycle(memory);
+        const named = new Map<string, Buffer>();
+        for (const c of chunks) if (!c.zero) named.set(c.hash, c.frame);
+        for (const hash of await this.store.missing(this.scope, [...named.keys()])) {
+          const frame = named.get(hash)!;
+          if (result.storedBytes + frame.length > budget) {
+            result.truncated = true;
+            throw new BudgetReached();
+          }
+          await this.store.put(this.scope, hash, frame);
+          result.storedChunks += 1;
+          result.storedBytes += frame.length;
+        }
+        result.readBytes += length;
+      });
+    } catch (err) {
+      if (!(err instanceof BudgetReached)) throw err;
+    } finally {
+      reader.close();
+    }
+    return result;
+  }
+
   async commit(req: CommitRequest, glance: GlanceImageAccess): Promise<CommitResult> {
-    const expected = Math.ceil(req.size / CHUNK_BYTES);
-    if (req.manifest.length !== expected) throw new Error(`manifest has ${req.manifest.length} entries, an image of ${req.size} bytes has ${expected} chunks`);
-    const missing = await this.store.missing(this.scope, [...new Set(req.manifest.filter((h): h is string => h !== null))]);
+    const problem = manifestProblem(req.size, req.manifest);
+    if (problem) throw new Error(problem);
+    const missing = await this.store.missing(this.scope, [...new Set(req.manifest.flatMap((e) => (e.hash === null ? [] : [e.hash])))]);
     if (missing.length > 0) return { ok: false, missing };
     await uploadFromStore(this.store, this.scope, this.pool, req, glance, this.signal);
     return { ok: true, uploadedBytes: req.size };
   }
 }
 
+/** Stops an index at its budget (no more spans are read). */
+class BudgetReached extends Error {}
+
 /** Rebuilds the image in order from the store (zeros made here) and PUTs it to Glance. */
 async function uploadFromStore(store: ChunkStore, scope: ChunkScope, pool: ChunkCodecPool, req: CommitRequest, glance: GlanceImageAccess, signal?: AbortSignal): Promise<void> {
-  const zeros = Buffer.alloc(CHUNK_BYTES);
-  const sizeOf = (i: number) => Math.min(CHUNK_BYTES, req.size - i * CHUNK_BYTES);
+  const zeros = Buffer.alloc(MAX_CHUNK_BYTES);
   const load = async (i: number): Promise<Buffer> => {
-    const hash = req.manifest[i];
-    if (hash === null) return zeros.subarray(0, sizeOf(i));
+    const { hash, size } = req.manifest[i];
+    if (hash === null) return zeros.subarray(0, size);
     const frame = await store.get(scope, hash);
     if (!frame) throw new Error(`chunk ${i} left the store during the upload`);
     try {
-      return await pool.decode(frame, hash, sizeOf(i));
+      return await pool.decode(frame, hash, size);
     } catch (err) {
       if (err instanceof ChunkIntegrityError) await store.remove(scope, hash); // damaged on disk: the next attempt resends it
       throw err;
@@ -320,7 +403,7 @@ async function uploadFromStore(store: ChunkStore, scope: ChunkScope, pool: Chunk
     const ahead: Promise<Buffer>[] = [];
     let next = 0;
     const fill = () => {
-      while (ahead.length < (2 * SPAN_BYTES) / CHUNK_BYTES && next < req.manifest.length) {
+      while (ahead.length < (2 * SPAN_BYTES) / AVG_CHUNK_BYTES && next < req.manifest.length) {
         const p = load(next++);
         p.catch(() => undefined); // awaited in order below
         ahead.push(p);

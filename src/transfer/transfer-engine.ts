@@ -7,7 +7,7 @@
 import { RemoteChunkTarget, remoteSend } from './agent.client';
 import { ChunkCodecPool } from './chunk-codec';
 import { ChunkStore } from './chunk-store';
-import { ChunkTarget, GlanceImageAccess, LocalChunkTarget, ManifestEntry, TransferStats, sendImage } from './chunk-transfer';
+import { ChunkTarget, GlanceImageAccess, IndexResult, LocalChunkTarget, ManifestEntry, TransferStats, sendImage } from './chunk-transfer';
 import { signJobToken } from './job-token';
 
 /** How long a job token lives: enough for one attempt of a large transfer; a retry gets a new one. */
@@ -17,12 +17,19 @@ export interface ChunkedTransferRequest {
   jobId: string;
   tenantId: string;
   source: { cloudId: string; glance: GlanceImageAccess; size: number; agentUrl: string | null };
-  target: { cloudId: string; glance: GlanceImageAccess; agentUrl: string | null };
+  /**
+   * `base`: an image already in the target cloud (an earlier clone or a standby of the same VM
+   * type, this tenant's own) that the target side indexes into the tenant's store before the
+   * source sends, so a repeat sends only what changed even when the store was emptied.
+   */
+  target: { cloudId: string; glance: GlanceImageAccess; agentUrl: string | null; base?: (GlanceImageAccess & { size: number }) | null };
   /** Needed when either side is an agent: the key job tokens are signed with. */
   secret: string | null;
   /** What this process uses when it plays a side: its codec pool, and (target side) its chunk store. */
   local: { pool: ChunkCodecPool; store: ChunkStore | null };
   onProgress?: (stats: TransferStats) => void;
+  /** What indexing the base image did, or why it failed (the transfer goes on without it). */
+  onIndexed?: (result: IndexResult | Error) => void;
   signal?: AbortSignal;
 }
 
@@ -35,7 +42,7 @@ export async function runChunkedTransfer(r: ChunkedTransferRequest): Promise<Tra
   let target: ChunkTarget;
   let targetToken = '';
   if (r.target.agentUrl) {
-    targetToken = signJobToken(needSecret(), { jobId: r.jobId, tenantId: r.tenantId, cloudId: r.target.cloudId, role: 'target', urls: [r.target.glance.url], exp });
+    targetToken = signJobToken(needSecret(), { jobId: r.jobId, tenantId: r.tenantId, cloudId: r.target.cloudId, role: 'target', urls: [r.target.glance.url, ...(r.target.base ? [r.target.base.url] : [])], exp });
     target = new RemoteChunkTarget(r.target.agentUrl, targetToken, r.signal);
   } else {
     if (!r.local.store) throw new Error('this broker has no chunk store to play the target side (set AGENT_CACHE_DIR)');
@@ -63,6 +70,16 @@ export async function runChunkedTransfer(r: ChunkedTransferRequest): Promise<Tra
     }
     return sendImage({ source: { ...r.source.glance, size: r.source.size }, target, pool: r.local.pool, onProgress: r.onProgress, signal: r.signal });
   };
+
+  if (r.target.base) {
+    // Only an optimisation: a base that cannot be read (deleted meanwhile, say) costs nothing but the bytes it would have saved.
+    try {
+      r.onIndexed?.(await target.index(r.target.base));
+    } catch (err) {
+      if (r.signal?.aborted) throw err;
+      r.onIndexed?.(err as Error);
+    }
+  }
 
   let total: TransferStats | null = null;
   // A chunk evicted from the target's store between "missing?" and commit: send again, once.

@@ -42,7 +42,8 @@ import { transferInChildProcess } from '../../sandbox/bench/image-transfer';
 import { SandboxCloud } from '../../sandbox';
 import { CloneFixture, setUpClone } from '../support/clone-fixture';
 import { gqlOk } from '../support/graphql';
-import { labCloudApiFactory } from '../support/sandbox';
+import { labCloudApiFactory, sandboxApi } from '../support/sandbox';
+import type { CloudApi } from '../../src/ports/cloud-api.port';
 import { BrokerMonitor, cleanUpAll, CloneRun, cloneOnce, createDatabase, flushDisk, fmtBytes, newBrokerIdentity, onCleanup, parseLink, parseSize, spawnBroker, table } from './clone.bench';
 
 const MiB = 1024 * 1024;
@@ -78,7 +79,7 @@ const progress = (message: string): void => void process.stderr.write(`[bench ${
 // ---------------------------------------------------------------------------------------------
 // The images
 
-interface Images {
+export interface Images {
   v1: string;
   v2: string;
   size: number;
@@ -127,7 +128,7 @@ function mkfs(image: string, tree: string, size: number): void {
   });
 }
 
-function buildImages(dir: string, size: number): Images {
+export function buildImages(dir: string, size: number): Images {
   const tree = path.join(dir, 'tree');
   const files = systemFiles(Math.floor(size * FILL_SHARE));
   let dataBytes = 0;
@@ -345,7 +346,7 @@ async function relayRows(images: Images, link: number, dir: string, remaining: (
       flushDisk();
       const raw = await transferInChildProcess(src, dst, img1.id, 'bench-raw-pipe');
       const openTransfer = open.job.phases.find((p) => p.phase === 'TRANSFER')?.durationMs ?? open.cloneMs;
-      const agents = await agentsRows({ brokerUrl: broker.url, fx, vm1, vm2, src, dst, link, secret, dir, remaining });
+      const agents = await agentsRows({ brokerUrl: broker.url, fx, vm1, vm2, src, dst, dstApi: sandboxApi(factory, dst), link, secret, dir, remaining });
       return {
         row: { name: 'relay (broker)', first: fromClone(first, true), repeat: fromClone(repeat, true) },
         agents,
@@ -444,6 +445,9 @@ async function rsyncRows(images: Images, link: number, dir: string): Promise<Row
   return { name: 'rsync (no -z)', first, repeat };
 }
 
+/** The agents' third clone: v2 through a new target agent that indexed v1's copy from the target Glance. */
+let indexedRepeat: { linkBytes: number; seconds: number; toActiveSeconds: number | null } | null = null;
+
 /** What the agents row needs from the relay's lab: the same clouds, broker, VMs and link. */
 interface AgentsLab {
   brokerUrl: string;
@@ -452,6 +456,8 @@ interface AgentsLab {
   vm2: string;
   src: SandboxCloud;
   dst: SandboxCloud;
+  /** The target cloud as its admin: the bench removes earlier copies there so the first clone has nothing to index. */
+  dstApi: CloudApi;
   link: number;
   secret: string;
   dir: string;
@@ -463,7 +469,10 @@ interface AgentsLab {
  * (each its own process, `INTERCLOUD_ROLE=agent`), the Glance legs unthrottled (each agent is on
  * its cloud's LAN) and the agents' link throttled and counted by the same TCP proxy as the peers
  * (the target cloud's transferAgentUrl points at the proxy). First clone: the target agent's
- * store is empty; repeat: it holds v1's chunks.
+ * store is empty and the relay's copies are removed from the target Glance first (else the target
+ * side would index one of them); repeat: it holds v1's chunks. Then a third clone of v2 through
+ * a new target agent with an empty store, v2's copy removed: the target side indexes v1's copy
+ * from its Glance (issue 10's indexing), printed below the table.
  */
 async function agentsRows(lab: AgentsLab): Promise<Row> {
   const [srcAgent, dstAgent] = await Promise.all([spawnAgent(lab.secret, path.join(lab.dir, 'agent-src')), spawnAgent(lab.secret, path.join(lab.dir, 'agent-dst'))]);
@@ -490,10 +499,31 @@ async function agentsRows(lab: AgentsLab): Promise<Row> {
         dummy.stop();
       }
     };
-    progress('agents: first clone (v1; the target agent\'s store is empty)');
+    const removeCopies = async () => {
+      for (const image of await lab.dstApi.listImages({ properties: { intercloud_role: 'target' } })) await lab.dstApi.deleteImage(image.id);
+    };
+    await removeCopies();
+    progress('agents: first clone (v1; the target agent\'s store is empty, no copy in the target Glance)');
     const first = await run('agents-first', lab.vm1);
+    const v1Copies = new Set((await lab.dstApi.listImages({ properties: { intercloud_role: 'target' } })).map((i) => i.id));
     progress('agents: repeat clone (v2; the target agent holds v1\'s chunks)');
     const repeat = await run('agents-repeat', lab.vm2);
+    // A new target agent, empty store; v2's copy removed so the newest base is v1's copy.
+    for (const image of await lab.dstApi.listImages({ properties: { intercloud_role: 'target' } })) if (!v1Copies.has(image.id)) await lab.dstApi.deleteImage(image.id);
+    const fresh = await spawnAgent(lab.secret, path.join(lab.dir, 'agent-dst-fresh'));
+    const freshWire = await startLink(Number(new URL(fresh.url).port), lab.link);
+    try {
+      await setAgent(lab.fx.targetCloudId, `http://127.0.0.1:${freshWire.port}`);
+      progress('agents: repeat clone (v2) through a new target agent with an empty store; it indexes v1\'s copy from the target Glance');
+      flushDisk();
+      const before = freshWire.bytes;
+      const clone = await cloneOnce('agents-indexed', lab.brokerUrl, lab.fx, lab.vm2, lab.src, lab.dst, null, new BrokerMonitor(process.pid), lab.remaining());
+      const m = fromClone(clone, true);
+      indexedRepeat = { linkBytes: freshWire.bytes - before, seconds: m.seconds, toActiveSeconds: m.toActiveSeconds };
+    } finally {
+      await freshWire.close();
+      await fresh.stop();
+    }
     return { name: 'agents (chunked)', first, repeat };
   } finally {
     await wire.close();
@@ -593,6 +623,12 @@ function report(images: Images, link: number, rows: Row[], relay: RelayResult, a
     ),
   );
   if ('missing' in agents) log(`  agents row: not measured: ${agents.missing}`);
+  if (indexedRepeat) {
+    const r = indexedRepeat;
+    log(
+      `  agents repeat through a new target agent with an empty store (v1's copy indexed from the target Glance): link bytes / image ${(r.linkBytes / images.size).toFixed(3)}, transfer ${r.seconds.toFixed(2)} s, to ACTIVE ${r.toActiveSeconds?.toFixed(2) ?? '-'} s`,
+    );
+  }
   log('');
   const relayRate = relay.open.bytes / relay.open.transferS;
   const rawRate = relay.raw.bytes / relay.raw.seconds;

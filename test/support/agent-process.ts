@@ -10,6 +10,8 @@ export interface AgentProcess {
   crash(): Promise<void>;
   /** Chunk files in the agent's store (all scopes). */
   storedChunks(): number;
+  /** Bytes of the chunk files (frames) in the agent's store (all scopes). */
+  storedBytes(): number;
 }
 
 export async function spawnAgent(secret: string, cacheDir: string, timeoutMs = 60_000): Promise<AgentProcess> {
@@ -39,11 +41,15 @@ export async function spawnAgent(secret: string, cacheDir: string, timeoutMs = 6
       if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
       await p.exited;
     },
-    storedChunks: () => countChunks(cacheDir),
+    storedChunks: () => chunkFiles(cacheDir).length,
+    storedBytes: () => chunkFiles(cacheDir).reduce((sum, file) => sum + fs.statSync(file).size, 0),
   };
 }
 
-function countChunks(dir: string): number {
-  if (!fs.existsSync(dir)) return 0;
-  return fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile() && /^[0-9a-f]{64}$/.test(e.name) && path.basename(e.name) === e.name).length;
+function chunkFiles(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  return fs
+    .readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile() && /^[0-9a-f]{64}$/.test(e.name) && path.basename(e.name) === e.name)
+    .map((e) => path.join(e.parentPath, e.name));
 }

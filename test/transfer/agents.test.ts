@@ -14,9 +14,9 @@ import { request } from 'undici';
 import type { Sandbox } from '../../sandbox';
 import type { OpenStackCloudApiFactory } from '../../src/adapters/openstack/openstack-cloud-api.factory';
 import type { CloudApi } from '../../src/ports/cloud-api.port';
-import { CHUNK_BYTES, ChunkCodecPool, SPAN_BYTES, packBatch } from '../../src/transfer/chunk-codec';
+import { ChunkCodecPool, MAX_CHUNK_BYTES, SPAN_BYTES, chunkHash, chunkLengths, packBatch } from '../../src/transfer/chunk-codec';
 import { ChunkStore } from '../../src/transfer/chunk-store';
-import { TransferStats } from '../../src/transfer/chunk-transfer';
+import { IndexResult, LocalChunkTarget, TransferStats } from '../../src/transfer/chunk-transfer';
 import { signJobToken } from '../../src/transfer/job-token';
 import { runChunkedTransfer } from '../../src/transfer/transfer-engine';
 import { AgentProcess, spawnAgent } from '../support/agent-process';
@@ -29,12 +29,10 @@ const SECRET = randomBytes(32).toString('base64');
 const TENANT_A = randomUUID();
 const TENANT_B = randomUUID();
 
-/** Chunks per span (what the source reads per Range request and asks about per "have?" request). */
-const PER_SPAN = SPAN_BYTES / CHUNK_BYTES;
-
 /**
  * 16 spans and a partial 17th: 4 random, 6 zero, 4 text (compressible, every chunk distinct),
- * 2 random, and a partial random tail: 10 spans of distinct non-zero chunks and the tail's one.
+ * 2 random, and a partial random tail: 10 spans of distinct non-zero chunks and the tail's one
+ * (or two: where content-defined chunks end depends on the bytes, see distinctChunks).
  */
 function makeImage(): Buffer {
   const parts: Buffer[] = [];
@@ -49,7 +47,22 @@ function makeImage(): Buffer {
   parts.push(randomBytes(1000));
   return Buffer.concat(parts);
 }
-const DISTINCT = 10 * PER_SPAN + 1;
+
+/** The image's distinct non-zero chunks (name -> size), cut as the engine cuts: span by span, content-defined within each. */
+function distinctChunks(bytes: Buffer): Map<string, number> {
+  const out = new Map<string, number>();
+  for (let start = 0; start < bytes.length; start += SPAN_BYTES) {
+    const span = bytes.subarray(start, Math.min(bytes.length, start + SPAN_BYTES));
+    let at = 0;
+    for (const length of chunkLengths(span)) {
+      const chunk = span.subarray(at, at + length);
+      at += length;
+      if (chunk.some((b) => b !== 0)) out.set(chunkHash(chunk), length);
+    }
+  }
+  return out;
+}
+let DISTINCT: number;
 
 const sha512 = (b: Buffer) => createHash('sha512').update(b).digest('hex');
 
@@ -70,19 +83,22 @@ async function uploadSource(bytes: Buffer, name: string): Promise<string> {
   return img.id;
 }
 
-async function transfer(o: { sourceId: string; tenantId: string; targetId?: string; onProgress?: (s: TransferStats) => void }) {
+async function transfer(o: { sourceId: string; tenantId: string; targetId?: string; baseId?: string; onProgress?: (s: TransferStats) => void }) {
   const source = (await src.getImage(o.sourceId))!;
+  const base = o.baseId ? { ...(await dst.imageDataAccess(o.baseId)), size: (await dst.getImage(o.baseId))!.size! } : null;
+  let indexed: IndexResult | Error | null = null;
   const targetId = o.targetId ?? (await dst.createImage({ name: `copy-${o.sourceId}`, diskFormat: 'raw', containerFormat: 'bare', properties: {} })).id;
   const stats = await runChunkedTransfer({
     jobId: randomUUID(),
     tenantId: o.tenantId,
     source: { cloudId: 'alpha', glance: await src.imageDataAccess(o.sourceId), size: source.size!, agentUrl: sourceAgent.url },
-    target: { cloudId: 'beta', glance: await dst.imageDataAccess(targetId), agentUrl: targetAgent.url },
+    target: { cloudId: 'beta', glance: await dst.imageDataAccess(targetId), agentUrl: targetAgent.url, base },
     secret: SECRET,
     local: { pool, store: null },
     onProgress: o.onProgress,
+    onIndexed: (r) => (indexed = r),
   });
-  return { stats, targetId, sourceHash: source.hashValue };
+  return { stats, targetId, sourceHash: source.hashValue, indexed: indexed as IndexResult | Error | null };
 }
 
 beforeAll(async () => {
@@ -94,6 +110,7 @@ beforeAll(async () => {
   pool = new ChunkCodecPool(1);
   [sourceAgent, targetAgent] = await Promise.all([spawnAgent(SECRET, path.join(work, 'source-cache')), spawnAgent(SECRET, path.join(work, 'target-cache'))]);
   image = makeImage();
+  DISTINCT = distinctChunks(image).size;
   sourceImageId = await uploadSource(image, 'golden');
 });
 
@@ -125,15 +142,21 @@ describe('chunked transfer through two agent processes', () => {
   });
 
   it('sends only the changed chunks of a second version', async () => {
-    // Changed: one 64 KiB-aligned block of three chunks inside a random span, and one line of text.
+    // Changed: 192 KiB of new bytes inside a random span, and one line of text.
     const v2 = Buffer.from(image);
-    randomBytes(3 * CHUNK_BYTES).copy(v2, SPAN_BYTES + 5 * CHUNK_BYTES);
+    randomBytes(192 * 1024).copy(v2, SPAN_BYTES + 320 * 1024);
     v2.write('a changed configuration line', 11 * SPAN_BYTES + 100);
     const v2Id = await uploadSource(v2, 'golden-v2');
     const { stats, targetId } = await transfer({ sourceId: v2Id, tenantId: TENANT_A });
-    expect(stats.chunksSent).toBe(4);
-    expect(stats.linkBytes).toBeLessThanOrEqual(4 * (CHUNK_BYTES + 1));
-    expect(stats.dedupBytes).toBe((DISTINCT - 1 - 4) * CHUNK_BYTES + 1000); // the unchanged full chunks and the partial tail
+    // Exactly v2's chunks that v1 lacks crossed the link: the few around each change.
+    const v1Chunks = distinctChunks(image);
+    const changed = [...distinctChunks(v2)].filter(([hash]) => !v1Chunks.has(hash));
+    expect(changed.length).toBeGreaterThanOrEqual(2);
+    expect(changed.length).toBeLessThanOrEqual(8);
+    expect(stats.chunksSent).toBe(changed.length);
+    expect(stats.linkBytes).toBeLessThanOrEqual(changed.reduce((sum, [, size]) => sum + size + 1, 0));
+    expect(stats.linkBytes).toBeLessThanOrEqual(8 * (MAX_CHUNK_BYTES + 1));
+    expect(stats.dedupBytes).toBe(image.length - stats.zeroBytes - stats.sentRawBytes);
     expect((await dst.getImage(targetId))!.hashValue).toBe(sha512(v2));
   });
 
@@ -142,6 +165,44 @@ describe('chunked transfer through two agent processes', () => {
     expect(stats.chunksSent).toBe(DISTINCT);
     expect(stats.dedupBytes).toBe(0);
     expect((await dst.getImage(targetId))!.hashValue).toBe(sha512(image));
+  });
+
+  it('indexes an image already in the target Glance into an empty store, so a repeat sends only what changed', async () => {
+    // v1 sits in the target Glance (an earlier clone's copy); this tenant's store holds nothing.
+    const baseId = (await dst.createImage({ name: 'earlier-clone', diskFormat: 'raw', containerFormat: 'bare', properties: {} })).id;
+    await dst.uploadImage(baseId, Readable.from([image]), image.length);
+    const v2 = Buffer.from(image);
+    randomBytes(100_000).copy(v2, 2 * SPAN_BYTES + 777_777);
+    const v2Id = await uploadSource(v2, 'golden-v2-indexed');
+    const tenant = randomUUID();
+    const { stats, targetId, indexed } = await transfer({ sourceId: v2Id, tenantId: tenant, baseId });
+    if (!indexed || indexed instanceof Error) throw new Error(`not indexed: ${String(indexed)}`);
+    expect(indexed).toMatchObject({ readBytes: image.length, storedChunks: DISTINCT, truncated: false });
+    const v1Chunks = distinctChunks(image);
+    const changed = [...distinctChunks(v2)].filter(([hash]) => !v1Chunks.has(hash));
+    expect(changed.length).toBeLessThanOrEqual(4);
+    expect(stats.chunksSent).toBe(changed.length);
+    expect((await dst.getImage(targetId))!.hashValue).toBe(sha512(v2));
+    // Another tenant gains nothing from it: its transfer sends every chunk.
+    const other = await transfer({ sourceId: v2Id, tenantId: randomUUID() });
+    expect(other.stats.chunksSent).toBe(distinctChunks(v2).size);
+
+    // The index is bounded: with a 1 MiB store it stops at half of it.
+    const small = await ChunkStore.open(path.join(work, 'small-cache'), 1024 * 1024);
+    const bounded = await new LocalChunkTarget(small, { tenantId: tenant, cloudId: 'beta' }, pool).index({ ...(await dst.imageDataAccess(baseId)), size: image.length });
+    expect(bounded.truncated).toBe(true);
+    expect(bounded.storedBytes).toBeLessThanOrEqual(512 * 1024);
+    expect(small.size).toBeLessThanOrEqual(512 * 1024);
+
+    // The agent indexes only an image the job token names.
+    const token = signJobToken(SECRET, { jobId: 'j', tenantId: tenant, cloudId: 'beta', role: 'target', urls: [(await dst.imageDataAccess(targetId)).url], exp: Math.floor(Date.now() / 1000) + 60 });
+    const refused = await request(`${targetAgent.url}/v1/target/index`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ glance: { ...(await dst.imageDataAccess(baseId)), size: image.length } }),
+    });
+    expect(refused.statusCode).toBe(403);
+    expect(await refused.body.text()).toMatch(/glance.url is not an address this job's token allows/);
   });
 
   it('refuses calls without a valid token, with another role, or outside the token scope', async () => {
@@ -159,6 +220,23 @@ describe('chunked transfer through two agent processes', () => {
     });
     expect(commit.statusCode).toBe(403);
     expect(await commit.body.text()).toMatch(/glance.url is not an address this job's token allows/);
+    // A manifest that does not describe the image is refused before anything is read or uploaded.
+    const badCommit = (manifest: unknown) =>
+      request(`${targetAgent.url}/v1/target/commit`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${signJobToken(SECRET, { ...claims, role: 'target' })}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ size: 5, manifest, glance: { url: claims.urls[0], token: 't' } }),
+      });
+    for (const [manifest, why] of [
+      [[{ hash: null, size: 10 }], /add up to 10 bytes, the image has 5/],
+      [[{ hash: null, size: 5 + MAX_CHUNK_BYTES }], /size must be 1 to/],
+      [[{ hash: 'x', size: 5 }], /hash must be a sha256/],
+      [['0'.repeat(64)], /must be \{ hash, size \}/],
+    ] as const) {
+      const res = await badCommit(manifest);
+      expect(res.statusCode).toBe(400);
+      expect(await res.body.text()).toMatch(why);
+    }
   });
 
   it('refuses a batch with one corrupted chunk whole, a malformed batch, and an oversized "have?" question', async () => {
@@ -166,8 +244,8 @@ describe('chunked transfer through two agent processes', () => {
     const auth = { authorization: `Bearer ${signJobToken(SECRET, claims)}` };
     const post = (body: Buffer, headers: Record<string, string> = auth) =>
       request(`${targetAgent.url}/v1/target/chunks`, { method: 'POST', headers: { ...headers, 'content-type': 'application/octet-stream' }, body });
-    const good = await pool.encode(randomBytes(CHUNK_BYTES));
-    const bad = await pool.encode(Buffer.alloc(CHUNK_BYTES, 0x61));
+    const good = await pool.encode(randomBytes(64 * 1024));
+    const bad = await pool.encode(Buffer.alloc(64 * 1024, 0x61));
     if (good.zero || bad.zero) throw new Error('not zero');
     const corrupted = Buffer.from(bad.frame);
     corrupted[corrupted.length - 1] ^= 0xff;
@@ -235,10 +313,12 @@ describe('chunked transfer through two agent processes', () => {
       // What the target's store holds on disk now (a killed target's too): the resume point.
       const stored = targetAgent.storedChunks() - before;
       expect(stored).toBeGreaterThanOrEqual(3);
-      expect(stored).toBeLessThan(DISTINCT);
+      // A new random image: its content-defined chunks are its own count.
+      const freshDistinct = distinctChunks(fresh).size;
+      expect(stored).toBeLessThan(freshDistinct);
       const { stats } = await transfer({ sourceId: freshId, tenantId: tenant, targetId });
       // Only what the store lacked crossed the link again.
-      expect(stats.chunksSent).toBe(DISTINCT - stored);
+      expect(stats.chunksSent).toBe(freshDistinct - stored);
       expect((await dst.getImage(targetId))!.hashValue).toBe(sha512(fresh));
     });
   }

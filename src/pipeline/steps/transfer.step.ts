@@ -13,7 +13,7 @@
 import { ClonePhase, StepErrorCode } from '../../domain/clone-phase';
 import { planDiskFormat } from '../../domain/disk-formats';
 import { Image } from '../../ports/cloud-api.port';
-import { TransferStats, emptyStats } from '../../transfer/chunk-transfer';
+import { GlanceImageAccess, TransferStats, emptyStats } from '../../transfer/chunk-transfer';
 import { ConversionSettings, DEFAULT_CONVERSION_SETTINGS, removeJobSpool } from '../../transfer/disk-conversion';
 import { TransferHashMode } from '../../transfer/sha512-worker';
 import { runChunkedTransfer } from '../../transfer/transfer-engine';
@@ -122,10 +122,14 @@ async function chunked(ctx: CloneContext, sourceImage: Image, targetImageId: str
     jobId: ctx.job.id,
     tenantId: ctx.job.tenantId,
     source: { cloudId: ctx.source.cloud.id, glance: await ctx.source.api.imageDataAccess(sourceImage.id), size: sourceImage.size!, agentUrl: sourceAgent },
-    target: { cloudId: ctx.target.cloud.id, glance: await ctx.target.api.imageDataAccess(targetImageId), agentUrl: targetAgent },
+    target: { cloudId: ctx.target.cloud.id, glance: await ctx.target.api.imageDataAccess(targetImageId), agentUrl: targetAgent, base: await baseImage(ctx, targetImageId, engine) },
     secret: engine.secret,
     local,
     signal: ctx.signal,
+    onIndexed: (r) => {
+      if (r instanceof Error) ctx.log.warn({ err: r }, 'indexing the base image in the target cloud failed; sending without it');
+      else ctx.log.info({ ...r }, 'indexed the base image in the target cloud into the tenant\'s chunk store');
+    },
     onProgress: (s) => {
       engine.record?.(ctx.job.id, agentLabel, deltaOf(last, s));
       last = s;
@@ -143,6 +147,28 @@ async function chunked(ctx: CloneContext, sourceImage: Image, targetImageId: str
     );
   }
   ctx.log.info({ targetImageId, ...stats }, 'image transferred in chunks and verified by the target Glance');
+}
+
+/**
+ * The newest active image the tenant already has in the target cloud for this VM type (a standby
+ * or an earlier clone's copy, services/transfer-base-images.ts), for the target side to index
+ * before the source sends: a repeat clone then sends only what changed even when the target's
+ * chunk store was emptied. Null when there is none or the lookup fails (the transfer goes on).
+ */
+async function baseImage(ctx: CloneContext, targetImageId: string, engine: TransferEngineDeps): Promise<(GlanceImageAccess & { size: number }) | null> {
+  if (!engine.baseImages || !ctx.job.vmTypeId) return null;
+  try {
+    const ids = await engine.baseImages({ tenantId: ctx.job.tenantId, vmTypeId: ctx.job.vmTypeId, cloudId: ctx.target.cloud.id, jobId: ctx.job.id });
+    for (const id of ids) {
+      if (id === targetImageId) continue;
+      const image = await ctx.target.api.getImage(id);
+      if (!image || image.status !== 'active' || image.size === null) continue;
+      return { ...(await ctx.target.api.imageDataAccess(id)), size: image.size };
+    }
+  } catch (err) {
+    ctx.log.warn({ err }, 'looking for a base image in the target cloud failed; sending without one');
+  }
+  return null;
 }
 
 function deltaOf(a: TransferStats, b: TransferStats): TransferStats {
