@@ -224,11 +224,14 @@ export function createWsTransport(o: WsTransportOptions): WsTransport {
     connections.add(conn);
     socket.on('error', (err) => o.logger.debug({ err, address }, 'WebSocket error'));
 
-    // Keepalive: a client that has not answered the last ping by the next one is ended. The
-    // verdict waits for the I/O phase (setImmediate): after the broker's own event loop stalled
-    // (a starved CPU, a burst of deliveries) the timer fires before the pong that arrived in time
-    // has been read, and the broker would cut healthy clients (seen as 1006 in bench:events).
+    // Keepalive: a client that has not answered the last ping by the next one is ended, but only
+    // when this broker's own event loop ran on time since that ping. After a stall (a starved CPU,
+    // a burst of deliveries) a pong that arrived in time may still sit unread, and the broker
+    // would cut healthy clients (bench:events at load 30-50 saw 1006 closes); it pings again
+    // instead. The verdict also waits for the I/O phase (setImmediate), which reads such pongs
+    // first when the timer fired straight after a stall.
     let answered = true;
+    let pingedAt = 0;
     socket.on('pong', () => {
       answered = true;
     });
@@ -236,8 +239,9 @@ export function createWsTransport(o: WsTransportOptions): WsTransport {
       () =>
         setImmediate(() => {
           if (socket.readyState !== WebSocket.OPEN) return;
-          if (!answered) return socket.terminate();
+          if (!answered && Date.now() - pingedAt < 2 * KEEPALIVE_MS) return socket.terminate();
           answered = false;
+          pingedAt = Date.now();
           socket.ping();
         }),
       KEEPALIVE_MS,
