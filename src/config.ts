@@ -86,6 +86,7 @@ const schema = z.object({
   WS_MAX_BUFFERED_BYTES: int(64 * 1024, 1024 * 1024 * 1024).default(1024 * 1024),
   WS_TOKEN_CHECK_SECONDS: int(1, 3600).default(2),
   WS_SHARED_EXECUTION: z.enum(['on', 'off']).default('on'),
+  WS_BATCHED_FRAMES: z.enum(['on', 'off']).default('on'),
   TOKEN_CACHE_SECONDS: int(0, 300).default(5),
   MATCHMAKING_CACHE_SECONDS: int(0, 3600).default(10),
   SHUTDOWN_GRACE_MS: int(0, 600_000).default(10_000),
@@ -145,7 +146,7 @@ export interface Config {
   rateLimitAnonymousPerMinute: number;
   /** Networks of load balancers whose X-Forwarded-For names the client. */
   trustedProxies: string[];
-  websocket: { maxConnectionsPerAddress: number; maxSubscriptionsPerConnection: number; maxBufferedBytes: number; tokenCheckIntervalMs: number; sharedExecution: boolean };
+  websocket: { maxConnectionsPerAddress: number; maxSubscriptionsPerConnection: number; maxBufferedBytes: number; tokenCheckIntervalMs: number; sharedExecution: boolean; batchedFrames: boolean };
   /** How long a replica trusts a verified API token without reading it again; revocations are pushed, so this only bounds a missed announcement. */
   tokenCacheMs: number;
   /** How old a cloud's Nova limits, flavors and networks may be when matchmake answers from its cache. */
@@ -225,6 +226,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxBufferedBytes: c.WS_MAX_BUFFERED_BYTES,
       tokenCheckIntervalMs: c.WS_TOKEN_CHECK_SECONDS * 1000,
       sharedExecution: c.WS_SHARED_EXECUTION === 'on',
+      batchedFrames: c.WS_BATCHED_FRAMES === 'on',
     },
     tokenCacheMs: c.TOKEN_CACHE_SECONDS * 1000,
     matchmakingCacheMs: c.MATCHMAKING_CACHE_SECONDS * 1000,

@@ -10,9 +10,14 @@
  * and the backlog piles up upstream, where nothing bounds it. Here a send never waits, and a
  * socket holding more than WS_MAX_BUFFERED_BYTES unsent is closed (4413, slow consumer). It also
  * caps connections per client address and operations per connection.
+ *
+ * With `batchedFrames` (WS_BATCHED_FRAMES=on, the default) it writes error-free subscription
+ * results itself: one serialisation per shared result, and a connection's frames of one tick in
+ * one socket write (ws-frames.ts).
  */
 import http from 'node:http';
-import { GraphQLError, GraphQLFormattedError, GraphQLSchema, Kind } from 'graphql';
+import type { Socket } from 'node:net';
+import { ExecutionArgs, ExecutionResult, GraphQLError, GraphQLFormattedError, GraphQLSchema, Kind } from 'graphql';
 import { CloseCode, Context, handleProtocols, makeServer } from 'graphql-ws';
 import { Logger } from 'pino';
 import WebSocket, { WebSocketServer } from 'ws';
@@ -28,6 +33,7 @@ import { Metrics } from './metrics';
 import { OperationGate } from './operation-gate';
 import { RateLimiter } from './rate-limiter';
 import { sharedSubscribe } from './shared-subscription';
+import { corkForTick, payloadSerialiser, sendingResults } from './ws-frames';
 import { WsCloseCode } from './ws-close-codes';
 
 const KEEPALIVE_MS = 12_000;
@@ -49,10 +55,15 @@ export interface WsTransportOptions {
   tokenCheckIntervalMs: number;
   /** Identical subscriptions share one execution per event (shared-subscription.ts); off only for the bench baseline. */
   sharedExecution: boolean;
+  /** Subscription frames serialised once per shared result and written once per connection per tick (ws-frames.ts); off only for the bench baseline. */
+  batchedFrames?: boolean;
 }
 
 interface Connection {
   socket: WebSocket;
+  /** The TCP socket under `socket`, corked for the rest of a tick once it has a frame to send (batchedFrames). */
+  tcp: Socket;
+  corked: { now: boolean };
   address: string;
   authorization?: string;
   tokenHash: string | null;
@@ -89,8 +100,10 @@ export function createWsTransport(o: WsTransportOptions): WsTransport {
     }
   }
 
+  const batchedFrames = o.batchedFrames ?? true;
   function send(conn: Connection, data: string): void {
     if (conn.closing || conn.socket.readyState !== WebSocket.OPEN) return;
+    if (batchedFrames) corkForTick(conn.tcp, conn.corked);
     conn.socket.send(data);
     if (conn.socket.bufferedAmount > o.maxBufferedBytes) {
       o.logger.warn({ address: conn.address, tokenId: conn.principal?.tokenId, bufferedBytes: conn.socket.bufferedAmount }, 'closing a WebSocket whose client does not keep up');
@@ -111,10 +124,19 @@ export function createWsTransport(o: WsTransportOptions): WsTransport {
   // Bound once: these run per event per subscriber.
   const executions = { true: o.metrics.subscriptionExecutions.labels('true'), false: o.metrics.subscriptionExecutions.labels('false') };
   const results = { true: o.metrics.subscriptionResults.labels('true'), false: o.metrics.subscriptionResults.labels('false') };
-  const subscribe = sharedSubscribe(o.sharedExecution, {
+  const sharedSubscribeFn = sharedSubscribe(o.sharedExecution, {
     executed: (shared) => executions[`${shared}`].inc(),
     delivered: (shared) => results[`${shared}`].inc(),
   });
+  const serialise = payloadSerialiser({ serialised: () => o.metrics.subscriptionSerialisations.inc() });
+  /** Which connection and operation id an operation's context belongs to (set in onSubscribe). */
+  const operations = new WeakMap<object, { conn: Connection; id: string }>();
+  const subscribe = async (args: ExecutionArgs) => {
+    const result = await sharedSubscribeFn(args);
+    const op = batchedFrames && typeof args.contextValue === 'object' && args.contextValue !== null ? operations.get(args.contextValue) : undefined;
+    if (!op || !isAsyncGenerator(result)) return result;
+    return sendingResults(result, op.id, (frame) => send(op.conn, frame), serialise);
+  };
 
   const server = makeServer<Record<string, unknown>, Extra>({
     schema: o.schema,
@@ -148,7 +170,7 @@ export function createWsTransport(o: WsTransportOptions): WsTransport {
       o.metrics.wsConnections.inc();
       return true;
     },
-    onSubscribe: async (ctx, _id, payload) => {
+    onSubscribe: async (ctx, id, payload) => {
       const conn = ctx.extra.connection;
       // Closed (revoked, too slow): whatever the client sent meanwhile runs no more.
       if (conn.closing) return [new GraphQLError('the connection is closing')];
@@ -172,12 +194,14 @@ export function createWsTransport(o: WsTransportOptions): WsTransport {
         o.metrics.rateLimited.inc({ limit: 'token' });
         return [toGraphQLError(new RateLimitedError(wait))];
       }
+      const contextValue = createApiContext(contextDeps, principal);
+      operations.set(contextValue, { conn, id });
       return {
         schema: o.schema,
         document: prepared.document,
         operationName: payload.operationName,
         variableValues: payload.variables,
-        contextValue: createApiContext(contextDeps, principal),
+        contextValue,
       };
     },
     onNext: (_ctx, _id, _payload, _args, result) => (result.errors ? { ...result, errors: result.errors.map(formatOne) } : undefined),
@@ -196,21 +220,32 @@ export function createWsTransport(o: WsTransportOptions): WsTransport {
       return;
     }
     perAddress.set(address, open + 1);
-    const conn: Connection = { socket, address, tokenHash: null, closing: false };
+    const conn: Connection = { socket, tcp: request.socket, corked: { now: false }, address, tokenHash: null, closing: false };
     connections.add(conn);
     socket.on('error', (err) => o.logger.debug({ err, address }, 'WebSocket error'));
 
-    // Keepalive as graphql-ws/use/ws does it: no pong within the interval ends the socket.
-    let pongWait: NodeJS.Timeout | null = null;
-    const pinger = setInterval(() => {
-      if (socket.readyState !== WebSocket.OPEN) return;
-      pongWait = setTimeout(() => socket.terminate(), KEEPALIVE_MS);
-      socket.once('pong', () => {
-        if (pongWait) clearTimeout(pongWait);
-        pongWait = null;
-      });
-      socket.ping();
-    }, KEEPALIVE_MS);
+    // Keepalive: a client that has not answered the last ping by the next one is ended, but only
+    // when this broker's own event loop ran on time since that ping. After a stall (a starved CPU,
+    // a burst of deliveries) a pong that arrived in time may still sit unread, and the broker
+    // would cut healthy clients (bench:events at load 30-50 saw 1006 closes); it pings again
+    // instead. The verdict also waits for the I/O phase (setImmediate), which reads such pongs
+    // first when the timer fired straight after a stall.
+    let answered = true;
+    let pingedAt = 0;
+    socket.on('pong', () => {
+      answered = true;
+    });
+    const pinger = setInterval(
+      () =>
+        setImmediate(() => {
+          if (socket.readyState !== WebSocket.OPEN) return;
+          if (!answered && Date.now() - pingedAt < 2 * KEEPALIVE_MS) return socket.terminate();
+          answered = false;
+          pingedAt = Date.now();
+          socket.ping();
+        }),
+      KEEPALIVE_MS,
+    );
 
     const closed = server.opened(
       {
@@ -229,7 +264,6 @@ export function createWsTransport(o: WsTransportOptions): WsTransport {
     );
     socket.once('close', (code, reason) => {
       clearInterval(pinger);
-      if (pongWait) clearTimeout(pongWait);
       connections.delete(conn);
       const left = (perAddress.get(address) ?? 1) - 1;
       if (left > 0) perAddress.set(address, left);
@@ -285,4 +319,8 @@ export function createWsTransport(o: WsTransportOptions): WsTransport {
       await new Promise<void>((resolve, reject) => wss.close((err) => (err ? reject(err) : resolve())));
     },
   };
+}
+
+function isAsyncGenerator(value: unknown): value is AsyncGenerator<ExecutionResult> {
+  return typeof (value as AsyncGenerator | null)?.[Symbol.asyncIterator] === 'function' && typeof (value as AsyncGenerator).next === 'function';
 }

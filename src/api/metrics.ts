@@ -50,6 +50,11 @@ export function createMetrics() {
       labelNames: ['shared'] as const,
       registers: [registry],
     }),
+    subscriptionSerialisations: new Counter({
+      name: 'intercloud_subscription_serialisations_total',
+      help: 'Subscription results serialised to JSON for next frames: one per shared result (however many subscribers it serves), one per result otherwise (WS_BATCHED_FRAMES=on)',
+      registers: [registry],
+    }),
     schedulerLeader: new Gauge({
       name: 'intercloud_scheduler_leader',
       help: '1 while this replica holds the scheduler leader lock (only the leader runs periodic tasks: health probes, reaper, retention)',

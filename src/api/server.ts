@@ -35,7 +35,7 @@ export interface ApiServerOptions {
   rateLimitPerMinute: number;
   rateLimitAnonymousPerMinute: number;
   trustedProxies: string[];
-  websocket: { maxConnectionsPerAddress: number; maxSubscriptionsPerConnection: number; maxBufferedBytes: number; tokenCheckIntervalMs: number; sharedExecution: boolean };
+  websocket: { maxConnectionsPerAddress: number; maxSubscriptionsPerConnection: number; maxBufferedBytes: number; tokenCheckIntervalMs: number; sharedExecution: boolean; batchedFrames?: boolean };
   /** Readiness of the pieces the API depends on (database, event listener). */
   isReady: () => Promise<boolean>;
 }

@@ -3,7 +3,9 @@
  * sharing changes nothing about who gets what: counted through the broker's own /metrics over
  * real graphql-ws connections on a real broker and PostgreSQL. Tenant B's identical subscription
  * never receives tenant A's events; subscribers of different roles never share a result; a
- * document selecting anything outside the event-only types is executed per subscriber.
+ * document selecting anything outside the event-only types is executed per subscriber. Each
+ * shared result is serialised to JSON once (src/api/ws-frames.ts), and every frame still reaches
+ * the subscription it belongs to.
  */
 import { buildSchema, parse } from 'graphql';
 import { Client as WsClient } from 'graphql-ws';
@@ -46,6 +48,7 @@ describe('shared subscription executions', () => {
       executions: counter(text, 'intercloud_subscription_executions_total{shared="true"}'),
       unshared: counter(text, 'intercloud_subscription_executions_total{shared="false"}'),
       results: counter(text, 'intercloud_subscription_results_total{shared="true"}'),
+      serialisations: counter(text, 'intercloud_subscription_serialisations_total'),
     };
   };
 
@@ -106,6 +109,45 @@ describe('shared subscription executions', () => {
     expect(after.executions - before.executions).toBe(live * 2 + 1);
     expect(after.results - before.results).toBe(live * everyA.length + 1);
     expect(after.unshared - before.unshared).toBe(0);
+    // Serialised once per shared execution, not once per subscriber.
+    expect(after.serialisations - before.serialisations).toBe(live * 2 + 1);
+  }, 120_000);
+
+  it('sends every frame to its own subscription when one connection carries different subscriptions of one stream', async () => {
+    const t = await createTenantWithToken(broker.url, broker.adminToken, 'share-frames', 'OPERATOR');
+    const conn = open(t.token);
+    const replay = 1;
+    const live = 3;
+    // Two documents (so two shared results per event), each subscribed twice on the same connection.
+    const byAction = [0, 1].map(() => collect<{ auditEvents: { seq: number; action: string } }>(conn, 'subscription { auditEvents { seq action } }', {}, replay + live, 30_000));
+    const byObject = [0, 1].map(() => collect<{ auditEvents: { seq: number; objectId: string } }>(conn, 'subscription { auditEvents { seq objectId } }', {}, replay + live, 30_000));
+    for (const s of [...byAction, ...byObject]) await Promise.race([waitForLength(s.received, replay), s.done]);
+    const before = await counts();
+    const made: string[] = [];
+    for (let i = 0; i < live; i++) {
+      made.push((await gqlOk(broker.url, t.token, 'mutation($i: VmTypeInput!) { createVmType(input: $i) { id } }', { i: { name: `frames-${i}`, minInstances: 0, maxInstances: 1 } })).createVmType.id);
+    }
+    const actions = await Promise.all(byAction.map((s) => s.done));
+    const objects = await Promise.all(byObject.map((s) => s.done));
+    const after = await counts();
+    for (const r of actions) {
+      // Exactly the selected fields: a frame of the other subscription would carry objectId.
+      for (const e of r) expect(Object.keys(e.auditEvents).sort()).toEqual(['action', 'seq']);
+      expect(r.slice(replay).map((e) => e.auditEvents.action)).toEqual(made.map(() => 'vmType.create'));
+    }
+    for (const r of objects) {
+      for (const e of r) expect(Object.keys(e.auditEvents).sort()).toEqual(['objectId', 'seq']);
+      expect(r.slice(replay).map((e) => e.auditEvents.objectId)).toEqual(made);
+    }
+    // Each subscription saw each seq once, in order.
+    for (const r of [...actions, ...objects]) {
+      const seqs = r.map((e) => e.auditEvents.seq);
+      expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+      expect(new Set(seqs).size).toBe(replay + live);
+    }
+    expect(after.executions - before.executions).toBe(live * 2);
+    expect(after.serialisations - before.serialisations).toBe(live * 2);
+    expect(after.results - before.results).toBe(live * 4);
   }, 120_000);
 
   it('shares only documents that select nothing but event-only types', () => {

@@ -7,11 +7,21 @@
  *                   (the delivery before the shared reader; off by default, it is slow);
  *   unshared        shared reader, WS_SHARED_EXECUTION=off: graphql-js executes the selection
  *                   set once per subscriber per event (the delivery before shared executions);
- *   shared          shared reader and shared executions (the default configuration);
- *   shared-2        the same, subscribers spread over two broker replicas on one database.
+ *   shared-unbatched  shared reader and executions, WS_BATCHED_FRAMES=off: graphql-ws serialises
+ *                   every frame and each frame is its own socket write (the delivery before
+ *                   src/api/ws-frames.ts);
+ *   shared          shared reader, shared executions, batched frames (the default configuration);
+ *   shared-2-unbatched, shared-2  the same two, subscribers over two broker replicas on one database.
  * Per run it prints commit -> delivery p50/p99 (from just before COMMIT is sent to the frame's
  * arrival at the client, so commit time is included), reads of the events table per event, and
- * PASS/FAIL against the 50 ms p99 goal; then the ratios against `unshared`.
+ * PASS/FAIL against the 50 ms p99 goal; then the ratios against `unshared` and of each batched
+ * run against its unbatched twin.
+ *
+ * The clients run in `--client-workers` worker threads (default 2, events-clients.ts), not in the
+ * publishing thread; an arrival is timed as its frame is handled. To tell client lag from broker
+ * lag each run also prints the event-loop delay (p99 and max over the window) of the worst broker
+ * (prom-client's histogram, reset by a /metrics read as the window starts) and of the worst
+ * client thread, and the busiest client thread's event-loop utilisation.
  *
  * Then (`--idle`, default 10,000; 0 skips it) idle subscribers on one replica and on two: the
  * brokers' RSS and V8 heap (from their /metrics) before the subscriptions and once all are live
@@ -23,7 +33,8 @@
  * first count).
  *
  *   npm run bench:events -- [--subscribers 1000] [--per-connection 2] [--rate 10] [--seconds 15]
- *                           [--runs unshared,shared,shared-2] [--idle 10000] [--idle-per-connection 20]
+ *                           [--runs unshared,shared-unbatched,shared,shared-2-unbatched,shared-2]
+ *                           [--idle 10000] [--idle-per-connection 20] [--client-workers 2]
  *
  * Environment: BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres; a
  * database is created and dropped there).
@@ -36,27 +47,28 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { Client as WsClient, createClient } from 'graphql-ws';
-import WebSocket from 'ws';
+import { Worker } from 'node:worker_threads';
 import { Client } from 'pg';
 import pino from 'pino';
 import { DataSource } from 'typeorm';
 import { createDataSource } from '../../src/adapters/postgres/data-source';
 import { EventFanout, PostgresEventBus } from '../../src/adapters/postgres/postgres-event-bus';
 import { auditStream } from '../../src/services/audit.service';
-import { gqlOk, wsUrl } from '../support/graphql';
+import { gqlOk } from '../support/graphql';
+import type { ClientsReport, ClientsWorkerData } from './events-clients';
 
 const PG_SERVER = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const MAIN_JS = path.resolve(__dirname, '../../src/main.js');
 /** PostgreSQL flushes an idle backend's table counts within 10 s (PGSTAT_IDLE_INTERVAL). */
 const STATS_FLUSH_MS = 11_000;
-const AUDIT_EVENTS = 'subscription($afterSeq: Int) { auditEvents(afterSeq: $afterSeq) { seq } }';
 
 interface Options {
   subscribers: number;
   perConnection: number;
   rate: number;
   seconds: number;
+  /** Worker threads the subscribers' connections are spread over. */
+  clientWorkers: number;
 }
 
 /** One configuration measured: how the brokers deliver, and over how many replicas. */
@@ -64,14 +76,18 @@ interface RunSpec {
   name: string;
   fanout: EventFanout;
   sharedExecution: boolean;
+  /** WS_BATCHED_FRAMES: one serialisation per shared result, one socket write per connection per tick. */
+  batchedFrames: boolean;
   replicas: number;
 }
 
 const RUNS: Record<string, RunSpec> = {
-  'per-subscriber': { name: 'per-subscriber', fanout: 'per-subscriber', sharedExecution: false, replicas: 1 },
-  unshared: { name: 'unshared', fanout: 'shared', sharedExecution: false, replicas: 1 },
-  shared: { name: 'shared', fanout: 'shared', sharedExecution: true, replicas: 1 },
-  'shared-2': { name: 'shared-2', fanout: 'shared', sharedExecution: true, replicas: 2 },
+  'per-subscriber': { name: 'per-subscriber', fanout: 'per-subscriber', sharedExecution: false, batchedFrames: false, replicas: 1 },
+  unshared: { name: 'unshared', fanout: 'shared', sharedExecution: false, batchedFrames: false, replicas: 1 },
+  'shared-unbatched': { name: 'shared-unbatched', fanout: 'shared', sharedExecution: true, batchedFrames: false, replicas: 1 },
+  'shared-2-unbatched': { name: 'shared-2-unbatched', fanout: 'shared', sharedExecution: true, batchedFrames: false, replicas: 2 },
+  shared: { name: 'shared', fanout: 'shared', sharedExecution: true, batchedFrames: true, replicas: 1 },
+  'shared-2': { name: 'shared-2', fanout: 'shared', sharedExecution: true, batchedFrames: true, replicas: 2 },
 };
 
 interface RunResult {
@@ -86,6 +102,13 @@ interface RunResult {
   p50: number;
   p99: number;
   readsPerEvent: number;
+  /** Event-loop delay over the measured window, ms: the worst broker, and the worst client worker thread. */
+  brokerLoopP99: number;
+  brokerLoopMax: number;
+  clientLoopP99: number;
+  clientLoopMax: number;
+  /** The busiest client thread's event-loop utilisation over the window (near 1: the clients could not keep up). */
+  clientLoopUtilisation: number;
 }
 
 const GOAL_P99_MS = 50;
@@ -180,6 +203,7 @@ async function startBrokers(spec: Omit<RunSpec, 'name'>, connections: number, pe
           LOG_LEVEL: 'warn',
           EVENT_FANOUT: spec.fanout,
           WS_SHARED_EXECUTION: spec.sharedExecution ? 'on' : 'off',
+          WS_BATCHED_FRAMES: spec.batchedFrames ? 'on' : 'off',
           SHUTDOWN_GRACE_MS: '2000',
           WS_MAX_CONNECTIONS_PER_ADDRESS: String(connections + 10),
           WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: String(perConnection + 1),
@@ -213,64 +237,80 @@ function publisher(ds: DataSource, bus: PostgresEventBus, tenantId: string) {
   };
 }
 
+/** The subscribers, spread over worker threads (events-clients.ts). */
+interface ClientPool {
+  live(): number;
+  received(): number;
+  /** Starts the measured window of the workers' event-loop figures. */
+  measure(): void;
+  report(): Promise<ClientsReport[]>;
+  dispose(): Promise<void>;
+}
+
 /**
  * Opens `subscribers` subscriptions replaying from `fromSeq` (so their first frame says they are
- * live), connections alternating over the brokers; calls `onEvent` with each frame's seq and arrival.
+ * live) over `workers` worker threads, connections alternating over the brokers.
  */
-async function subscribeAll(urls: string[], adminToken: string, subscribers: number, perConnection: number, fromSeq: number, onEvent: (seq: number, at: number) => void): Promise<WsClient[]> {
-  const clients: WsClient[] = [];
+async function subscribeAll(urls: string[], adminToken: string, subscribers: number, perConnection: number, fromSeq: number, workers: number): Promise<ClientPool> {
   const connections = Math.ceil(subscribers / perConnection);
-  let live = 0;
-  let errors = 0;
-  let connected = 0;
-  let opened = 0;
-  for (let c = 0; c < connections; c++) {
-    // A few dozen handshakes in flight at most: a loaded broker that cannot answer
-    // connection_init within graphql-ws's 3 s closes the socket (4408).
-    // Likewise subscriptions still replaying: each costs the broker a read before it is live.
-    while (c - connected >= CONNECT_BATCH || opened - live >= REPLAY_BATCH) await sleep(20);
-    const client = createClient({
-      url: wsUrl(urls[c % urls.length]),
-      webSocketImpl: WebSocket,
-      lazy: false,
-      retryAttempts: 0,
-      connectionParams: { authorization: `Bearer ${adminToken}` },
-      on: { connected: () => void connected++ },
-      onNonLazyError: () => undefined,
+  const threads: { worker: Worker; live: number; received: number; errors: number }[] = [];
+  let firstConnection = 0;
+  for (let w = 0; w < workers; w++) {
+    const count = Math.floor(connections / workers) + (w < connections % workers ? 1 : 0);
+    const data: ClientsWorkerData = {
+      urls,
+      adminToken,
+      subscribers: Math.min(count * perConnection, subscribers - firstConnection * perConnection),
+      perConnection,
+      firstConnection,
+      fromSeq,
+      connectBatch: Math.max(1, Math.floor(CONNECT_BATCH / workers)),
+      replayBatch: Math.max(1, Math.floor(REPLAY_BATCH / workers)),
+    };
+    firstConnection += count;
+    const t = { worker: new Worker(path.join(__dirname, 'events-clients.js'), { workerData: data }), live: 0, received: 0, errors: 0 };
+    t.worker.on('message', (m: { type: string; live?: number; received?: number; errors?: number }) => {
+      if (m.type === 'progress') Object.assign(t, { live: m.live, received: m.received, errors: m.errors });
     });
-    clients.push(client);
-    for (let s = 0; s < perConnection && c * perConnection + s < subscribers; s++) {
-      opened++;
-      let seen = false;
-      client.subscribe<{ auditEvents: { seq: number } }>(
-        { query: AUDIT_EVENTS, variables: { afterSeq: fromSeq - 1 } },
-        {
-          next: (r) => {
-            const now = performance.now();
-            const seq = r.data?.auditEvents.seq;
-            if (seq === undefined) return;
-            if (!seen) {
-              seen = true;
-              live++;
-            }
-            onEvent(seq, now);
-          },
-          error: (err) => {
-            const e = err as { code?: number; reason?: string; message?: string };
-            if (errors++ < 5) console.error(`subscription error: ${e.code ?? ''} ${e.reason ?? e.message ?? JSON.stringify(err)}`);
-          },
-          complete: () => undefined,
-        },
-      );
-    }
+    t.worker.on('error', (err) => console.error('client worker failed:', err));
+    threads.push(t);
   }
+  const ask = <T>(t: (typeof threads)[number], type: string, answer: string) =>
+    new Promise<T>((resolve) => {
+      const on = (m: { type: string }) => {
+        if (m.type !== answer) return;
+        t.worker.off('message', on);
+        resolve(m as T);
+      };
+      t.worker.on('message', on);
+      t.worker.postMessage({ type });
+    });
+  const pool: ClientPool = {
+    live: () => threads.reduce((n, t) => n + t.live, 0),
+    received: () => threads.reduce((n, t) => n + t.received, 0),
+    measure: () => threads.forEach((t) => t.worker.postMessage({ type: 'measure' })),
+    report: () => Promise.all(threads.map((t) => ask<ClientsReport>(t, 'report', 'report'))),
+    dispose: async () => {
+      await Promise.all(threads.map((t) => ask(t, 'dispose', 'disposed')));
+      await Promise.all(threads.map((t) => t.worker.terminate()));
+    },
+  };
   const deadline = Date.now() + 120_000;
-  while (live < subscribers && Date.now() < deadline) await sleep(100);
-  if (live < subscribers) {
-    for (const c of clients) await Promise.resolve(c.dispose()).catch(() => undefined);
+  while (pool.live() < subscribers && Date.now() < deadline) await sleep(100);
+  if (pool.live() < subscribers) {
+    const live = pool.live();
+    const errors = threads.reduce((n, t) => n + t.errors, 0);
+    await pool.dispose();
     throw new Error(`only ${live} of ${subscribers} subscribers went live (${errors} subscription errors)`);
   }
-  return clients;
+  return pool;
+}
+
+/** The p99 and max of a broker's event-loop delay since its /metrics was last read (prom-client resets the histogram on every read). */
+async function brokerLoopDelay(broker: { url: string }): Promise<{ p99: number; max: number }> {
+  const text = await (await fetch(new URL('/metrics', broker.url))).text();
+  const read = (name: string) => Number(new RegExp(`^intercloud_nodejs_eventloop_lag_${name}_seconds (\\S+)$`, 'm').exec(text)?.[1] ?? NaN) * 1000;
+  return { p99: read('p99'), max: read('max') };
 }
 
 async function run(spec: RunSpec, o: Options, set: Setting): Promise<RunResult> {
@@ -280,20 +320,19 @@ async function run(spec: RunSpec, o: Options, set: Setting): Promise<RunResult> 
   const ds = createDataSource(set.databaseUrl, 2);
   await ds.initialize();
   const bus = new PostgresEventBus(ds, set.databaseUrl, pino({ level: 'silent' }));
-  let clients: WsClient[] = [];
+  let pool: ClientPool | null = null;
   try {
     const tenantId = (await gqlOk(urls[0], set.adminToken, '{ me { tenantId } }')).me.tenantId as string;
     const publishOne = publisher(ds, bus, tenantId);
     const first = await publishOne();
-    const arrivals = new Map<number, number[]>();
-    clients = await subscribeAll(urls, set.adminToken, o.subscribers, o.perConnection, first.seq, (seq, now) => {
-      if (seq > first.seq) (arrivals.get(seq) ?? arrivals.set(seq, []).get(seq)!).push(now);
-    });
+    pool = await subscribeAll(urls, set.adminToken, o.subscribers, o.perConnection, first.seq, o.clientWorkers);
     await sleep(STATS_FLUSH_MS);
     const readsBefore = await eventReads(set.databaseUrl);
 
     const total = Math.round(o.rate * o.seconds);
     const sent = new Map<number, number>();
+    await Promise.all(brokers.list.map(brokerLoopDelay)); // starts the brokers' loop-delay window
+    pool.measure();
     const cpuBefore = brokers.list.reduce((n, b) => n + cpuMs(b.child), 0);
     const clientBefore = process.cpuUsage();
     const start = performance.now();
@@ -301,28 +340,48 @@ async function run(spec: RunSpec, o: Options, set: Setting): Promise<RunResult> 
       const wait = start + (i * 1000) / o.rate - performance.now();
       if (wait > 0) await sleep(wait);
       const p = await publishOne();
-      sent.set(p.seq, p.sentAt);
+      sent.set(p.seq, performance.timeOrigin + p.sentAt);
     }
     const settle = Date.now() + 10_000;
-    const delivered = () => [...arrivals.values()].reduce((n, a) => n + a.length, 0);
-    while (delivered() < total * o.subscribers && Date.now() < settle) await sleep(100);
+    while (pool.received() < total * o.subscribers && Date.now() < settle) await sleep(100);
+    const brokerCpuMs = brokers.list.reduce((n, b) => n + cpuMs(b.child), 0) - cpuBefore;
+    const client = process.cpuUsage(clientBefore);
+    const brokerLoop = await Promise.all(brokers.list.map(brokerLoopDelay));
+    const reports = await pool.report();
 
     const latencies: number[] = [];
-    for (const [seq, times] of arrivals) {
-      const at = sent.get(seq);
-      if (at !== undefined) for (const t of times) latencies.push(t - at);
+    for (const r of reports) {
+      for (let i = 0; i < r.arrivals.length; i += 2) {
+        const at = sent.get(r.arrivals[i]);
+        if (at !== undefined) latencies.push(r.arrivals[i + 1] - at);
+      }
     }
     latencies.sort((a, b) => a - b);
-    const brokerCpuUsPerDelivery = ((brokers.list.reduce((n, b) => n + cpuMs(b.child), 0) - cpuBefore) * 1000) / Math.max(1, latencies.length);
-    const client = process.cpuUsage(clientBefore);
+    const brokerCpuUsPerDelivery = (brokerCpuMs * 1000) / Math.max(1, latencies.length);
     const clientCpuUsPerDelivery = (client.user + client.system) / Math.max(1, latencies.length);
-    for (const c of clients.splice(0)) await c.dispose();
+    await pool.dispose();
+    pool = null;
     await brokers.stop();
     await sleep(500); // the brokers' backends report their counts as they exit
     const reads = (await eventReads(set.databaseUrl)) - readsBefore;
-    return { spec, brokerCpuUsPerDelivery, clientCpuUsPerDelivery, events: total, deliveries: latencies.length, expected: total * o.subscribers, p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), readsPerEvent: reads / total };
+    return {
+      spec,
+      brokerCpuUsPerDelivery,
+      clientCpuUsPerDelivery,
+      events: total,
+      deliveries: latencies.length,
+      expected: total * o.subscribers,
+      p50: quantile(latencies, 0.5),
+      p99: quantile(latencies, 0.99),
+      readsPerEvent: reads / total,
+      brokerLoopP99: Math.max(...brokerLoop.map((l) => l.p99)),
+      brokerLoopMax: Math.max(...brokerLoop.map((l) => l.max)),
+      clientLoopP99: Math.max(...reports.map((r) => r.loopDelayP99Ms)),
+      clientLoopMax: Math.max(...reports.map((r) => r.loopDelayMaxMs)),
+      clientLoopUtilisation: Math.max(...reports.map((r) => r.loopUtilisation)),
+    };
   } finally {
-    for (const c of clients) await Promise.resolve(c.dispose()).catch(() => undefined);
+    await pool?.dispose();
     await brokers.stop();
     await ds.destroy();
   }
@@ -346,35 +405,33 @@ async function memoryOf(broker: { child: ChildProcess; url: string }): Promise<M
  * `subscribers` idle subscriptions over `replicas` brokers: memory per broker before and once
  * all are live, then one event to all of them (they are held, not just counted).
  */
-async function idle(replicas: number, subscribers: number, perConnection: number, set: Setting): Promise<void> {
+async function idle(replicas: number, subscribers: number, perConnection: number, workers: number, set: Setting): Promise<void> {
   const connections = Math.ceil(subscribers / perConnection);
-  const brokers = await startBrokers({ fanout: 'shared', sharedExecution: true, replicas }, connections, perConnection, set);
+  const brokers = await startBrokers({ fanout: 'shared', sharedExecution: true, batchedFrames: true, replicas }, connections, perConnection, set);
   const ds = createDataSource(set.databaseUrl, 2);
   await ds.initialize();
   const bus = new PostgresEventBus(ds, set.databaseUrl, pino({ level: 'silent' }));
-  let clients: WsClient[] = [];
+  let pool: ClientPool | null = null;
   try {
     const tenantId = (await gqlOk(brokers.list[0].url, set.adminToken, '{ me { tenantId } }')).me.tenantId as string;
     const publishOne = publisher(ds, bus, tenantId);
     const first = await publishOne();
     await sleep(2000);
     const before = await Promise.all(brokers.list.map(memoryOf));
-    let lastSeen = 0;
-    clients = await subscribeAll(
+    pool = await subscribeAll(
       brokers.list.map((b) => b.url),
       set.adminToken,
       subscribers,
       perConnection,
       first.seq,
-      (seq) => {
-        if (seq > first.seq) lastSeen++;
-      },
+      workers,
     );
     await sleep(2000);
     const after = await Promise.all(brokers.list.map(memoryOf));
     await publishOne();
     const deadline = Date.now() + 30_000;
-    while (lastSeen < subscribers && Date.now() < deadline) await sleep(100);
+    while (pool.received() < subscribers && Date.now() < deadline) await sleep(100);
+    const lastSeen = pool.received();
     const perReplica = subscribers / replicas;
     const mib = (n: number) => (n / 1024 / 1024).toFixed(1);
     brokers.list.forEach((_, i) => {
@@ -386,7 +443,7 @@ async function idle(replicas: number, subscribers: number, perConnection: number
     });
     console.log(`idle ${subscribers} over ${replicas} replica(s): a live event reached ${lastSeen}/${subscribers} of them: ${lastSeen === subscribers ? 'PASS' : 'FAIL'}`);
   } finally {
-    for (const c of clients) await Promise.resolve(c.dispose()).catch(() => undefined);
+    await pool?.dispose();
     await brokers.stop();
     await ds.destroy();
   }
@@ -399,12 +456,13 @@ async function main(): Promise<void> {
       'per-connection': { type: 'string', default: '2' },
       rate: { type: 'string', default: '10' },
       seconds: { type: 'string', default: '15' },
-      runs: { type: 'string', default: 'unshared,shared,shared-2' },
+      runs: { type: 'string', default: 'unshared,shared-unbatched,shared,shared-2-unbatched,shared-2' },
       idle: { type: 'string', default: '10000' },
       'idle-per-connection': { type: 'string', default: '20' },
+      'client-workers': { type: 'string', default: '2' },
     },
   });
-  const o: Options = { subscribers: Number(values.subscribers), perConnection: Number(values['per-connection']), rate: Number(values.rate), seconds: Number(values.seconds) };
+  const o: Options = { subscribers: Number(values.subscribers), perConnection: Number(values['per-connection']), rate: Number(values.rate), seconds: Number(values.seconds), clientWorkers: Math.max(1, Number(values['client-workers'])) };
   const specs = values.runs.split(',').filter((name) => name.trim() !== '').map((name) => {
     const spec = RUNS[name.trim()];
     if (!spec) throw new Error(`--runs: unknown run ${name}; known: ${Object.keys(RUNS).join(', ')}`);
@@ -422,7 +480,7 @@ async function main(): Promise<void> {
       const r = await run(spec, o, set);
       results.push(r);
       console.log(
-        `${spec.name.padEnd(15)} replicas ${spec.replicas}  delivered ${r.deliveries}/${r.expected}  commit->delivery p50 ${r.p50.toFixed(1)} ms  p99 ${r.p99.toFixed(1)} ms  reads/event ${r.readsPerEvent.toFixed(2)}  CPU/delivery broker ${r.brokerCpuUsPerDelivery.toFixed(0)} us, clients ${r.clientCpuUsPerDelivery.toFixed(0)} us  p99 <= ${GOAL_P99_MS} ms: ${r.p99 <= GOAL_P99_MS && r.deliveries === r.expected ? 'PASS' : 'FAIL'}`,
+        `${spec.name.padEnd(15)} replicas ${spec.replicas}  delivered ${r.deliveries}/${r.expected}  commit->delivery p50 ${r.p50.toFixed(1)} ms  p99 ${r.p99.toFixed(1)} ms  reads/event ${r.readsPerEvent.toFixed(2)}  CPU/delivery broker ${r.brokerCpuUsPerDelivery.toFixed(0)} us, clients ${r.clientCpuUsPerDelivery.toFixed(0)} us  loop delay p99/max broker ${r.brokerLoopP99.toFixed(0)}/${r.brokerLoopMax.toFixed(0)} ms, clients ${r.clientLoopP99.toFixed(0)}/${r.clientLoopMax.toFixed(0)} ms (busiest client thread ${(100 * r.clientLoopUtilisation).toFixed(0)}% busy)  load ${os.loadavg()[0].toFixed(1)}  p99 <= ${GOAL_P99_MS} ms: ${r.p99 <= GOAL_P99_MS && r.deliveries === r.expected ? 'PASS' : 'FAIL'}`,
       );
     }
     const base = results.find((r) => r.spec.name === 'unshared');
@@ -431,12 +489,16 @@ async function main(): Promise<void> {
         console.log(`ratio ${r.spec.name}/unshared: p50 ${(r.p50 / base.p50).toFixed(2)}  p99 ${(r.p99 / base.p99).toFixed(2)}  broker CPU per delivery ${(r.brokerCpuUsPerDelivery / base.brokerCpuUsPerDelivery).toFixed(2)}`);
       }
     }
+    for (const r of results) {
+      const twin = results.find((x) => x.spec.name === `${r.spec.name}-unbatched`);
+      if (twin) console.log(`ratio ${r.spec.name}/${twin.spec.name}: p50 ${(r.p50 / twin.p50).toFixed(2)}  p99 ${(r.p99 / twin.p99).toFixed(2)}  broker CPU per delivery ${(r.brokerCpuUsPerDelivery / twin.brokerCpuUsPerDelivery).toFixed(2)}`);
+    }
     for (const r of results.filter((x) => x.spec.fanout === 'shared')) {
       console.log(`reads per event independent of subscribers (${r.spec.name}): ${r.readsPerEvent <= 1 ? 'PASS' : 'FAIL'} (${r.readsPerEvent.toFixed(2)})`);
     }
     const idleCount = Number(values.idle);
     if (idleCount > 0) {
-      for (const replicas of [1, 2]) await idle(replicas, idleCount, Number(values['idle-per-connection']), set);
+      for (const replicas of [1, 2]) await idle(replicas, idleCount, Number(values['idle-per-connection']), o.clientWorkers, set);
     }
   } finally {
     await withPg(PG_SERVER, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));

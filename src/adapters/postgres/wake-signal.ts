@@ -1,12 +1,17 @@
-/** A level-triggered wake-up: a notify() before wait() is not lost. */
+/**
+ * A level-triggered wake-up: a notify() before wait() is not lost. A subscriber waits on its
+ * signal once per event; the abort listener is added once per AbortSignal rather than added and
+ * removed on every wait (that pair was a visible share of the broker's CPU with a thousand
+ * subscribers on a stream).
+ */
 export class WakeSignal {
   private pending = false;
-  private resolve: (() => void) | null = null;
+  private waiter: (() => void) | null = null;
+  private watched: AbortSignal | undefined;
 
   notify(): void {
     this.pending = true;
-    this.resolve?.();
-    this.resolve = null;
+    this.wakeWaiter();
   }
 
   /** Resolves on the next (or an already pending) notify, or when `signal` aborts. */
@@ -15,15 +20,22 @@ export class WakeSignal {
       this.pending = false;
       return Promise.resolve();
     }
+    if (signal && signal !== this.watched) {
+      this.watched = signal;
+      signal.addEventListener('abort', () => this.wakeWaiter(), { once: true });
+    }
     return new Promise<void>((resolve) => {
-      const onAbort = () => resolve();
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.resolve = () => {
-        signal?.removeEventListener('abort', onAbort);
+      this.waiter = () => {
         this.pending = false;
         resolve();
       };
     });
+  }
+
+  private wakeWaiter(): void {
+    const waiter = this.waiter;
+    this.waiter = null;
+    waiter?.();
   }
 }
 
