@@ -141,7 +141,7 @@ describeIfPeers('clone between two real OpenStack clouds through transfer agents
     // The chunks went through the agents: the target agent stored them, the source agent and the broker stored none.
     expect(agents[1].storedChunks()).toBeGreaterThan(0);
     expect(agents[0].storedChunks()).toBe(0);
-    const { rows } = await broker.dataSource.query(`SELECT payload FROM events WHERE stream = $1 AND payload->>'kind' = 'PROGRESS' ORDER BY seq`, [`clone-job:${job.id}`]);
+    const rows: unknown = await broker.dataSource.query(`SELECT payload FROM events WHERE stream = $1 AND payload->>'kind' = 'PROGRESS' ORDER BY seq`, [`clone-job:${job.id}`]);
     const transfer = (rows as Array<{ payload: { transfer?: Record<string, number> } }>).map((r) => r.payload.transfer).filter(Boolean);
     expect(transfer.length).toBeGreaterThan(0);
     const last = transfer[transfer.length - 1]!;
