@@ -84,7 +84,7 @@ export async function convertOnTarget(o: TargetConversionOptions): Promise<Targe
   const output = path.join(dir, `converted.${req.to}`);
   try {
     // The output is rarely smaller than the input: ask for room for both before the first byte.
-    await ensureSpoolSpace(dir, 2 * req.size, settings.reserveBytes, `spool the ${req.from} image for its conversion to ${req.to}`);
+    await agentSpoolSpace(dir, 2 * req.size, settings.reserveBytes, `spool the ${req.from} image for its conversion to ${req.to}`);
     o.onEvent({ stage: 'spooling', spoolDir: dir, bytes: req.size });
     const sourceSha512 = await rebuildToFile(o, input);
     if (req.expectSha512 !== null && sourceSha512 !== req.expectSha512) {
@@ -96,7 +96,7 @@ export async function convertOnTarget(o: TargetConversionOptions): Promise<Targe
 
     const { virtualSize } = await inspectImageFile(input, req.from, o.signal);
     // The converted image holds at most the virtual disk (raw output is sparse, so usually less).
-    await ensureSpoolSpace(dir, virtualSize, settings.reserveBytes, `write the ${req.to} image (virtual size ${formatBytes(virtualSize)})`);
+    await agentSpoolSpace(dir, virtualSize, settings.reserveBytes, `write the ${req.to} image (virtual size ${formatBytes(virtualSize)})`);
     o.onEvent({ stage: 'converting', virtualSize });
     const startedAt = Date.now();
     await convertImageFile({ file: input, format: req.from }, { file: output, format: req.to }, settings.timeoutMs, o.signal);
@@ -161,6 +161,18 @@ async function rebuildToFile(o: TargetConversionOptions, file: string): Promise<
   } finally {
     await fh.close();
     await hasher.close();
+  }
+}
+
+/** ensureSpoolSpace, naming the agent's own setting (the shared message names the broker's). */
+async function agentSpoolSpace(dir: string, neededBytes: number, reserveBytes: number, what: string): Promise<void> {
+  try {
+    await ensureSpoolSpace(dir, neededBytes, reserveBytes, what);
+  } catch (err) {
+    if (err instanceof PermanentStepError && err.code === StepErrorCode.SPOOL_SPACE) {
+      throw new PermanentStepError(StepErrorCode.SPOOL_SPACE, err.message.replace('TRANSFER_SPOOL_RESERVE_BYTES', 'AGENT_SPOOL_RESERVE_BYTES on the agent'));
+    }
+    throw err;
   }
 }
 

@@ -223,7 +223,7 @@ describe('disk format conversion by the target agent: a spool without room', () 
     expect(job.state).toBe('FAILED');
     expect(job.error.code).toBe('SPOOL_SPACE');
     expect(job.error.message).toContain(`transfer agent ${lab.agents[1].url}: not enough free disk space in ${path.join(lab.agentSpool, `job-${job.id}`)}`);
-    expect(job.error.message).toContain('plus a reserve of 1048576 GiB');
+    expect(job.error.message).toContain('plus a reserve of 1048576 GiB (AGENT_SPOOL_RESERVE_BYTES on the agent)');
     expect(await lab.dst.listImages({ properties: { intercloud_job: job.id } })).toEqual([]);
     expect(entries(lab.agentSpool)).toEqual([]);
     expect(fs.existsSync(lab.brokerSpool)).toBe(false);
