@@ -8,12 +8,16 @@
  *   (a framed batch, chunk-codec.ts packBatch: every chunk verified before any is stored),
  *   `POST /v1/target/commit` (rebuild from the tenant's store, upload to Glance),
  *   `POST /v1/target/index` (cut an image already in the target Glance into the tenant's store);
+ *   `POST /v1/target/convert` (rebuild into a spool file, qemu-img convert, upload the result;
+ *   NDJSON stages while it works, target-conversion.ts);
  * - source side: `POST /v1/source/send` (read the source Glance, send what the target agent
  *   lacks), answering NDJSON progress lines while it works.
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
+import fs from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import type { Logger } from 'pino';
 import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
 import { RemoteChunkTarget, SendRequest } from './agent.client';
@@ -21,6 +25,10 @@ import { BatchFormatError, CHUNK_HASH, ChunkCodecPool, ChunkIntegrityError, MAX_
 import { ChunkStore } from './chunk-store';
 import { CommitRequest, GlanceImageAccess, LocalChunkTarget, ManifestEntry, TransferStats, manifestProblem, sendImage } from './chunk-transfer';
 import { AgentRole, JobTokenClaims, JobTokenError, tokenAllows, verifyJobToken } from './job-token';
+import { PermanentStepError } from '../domain/clone-phase';
+import { isConvertibleDiskFormat } from '../domain/disk-formats';
+import { ConversionSettings, DEFAULT_CONVERSION_SETTINGS } from './disk-conversion';
+import { convertOnTarget } from './target-conversion';
 
 export interface AgentOptions {
   port: number;
@@ -30,6 +38,8 @@ export interface AgentOptions {
   cacheDir: string;
   cacheBytes: number;
   logger: Logger;
+  /** Where and how the target side converts disk formats (default: DEFAULT_CONVERSION_SETTINGS with the spool beside the cache, defaultAgentSpoolDir). */
+  conversion?: ConversionSettings;
 }
 
 export interface RunningAgent {
@@ -64,6 +74,11 @@ class HttpError extends Error {
 
 export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   const store = await ChunkStore.open(o.cacheDir, o.cacheBytes);
+  const conversion = o.conversion ?? { ...DEFAULT_CONVERSION_SETTINGS, spoolDir: defaultAgentSpoolDir(o.cacheDir) };
+  // Spool folders an earlier run of this agent left (killed mid-conversion): no job of this process uses them.
+  await removeStaleSpools(conversion.spoolDir);
+  /** Jobs converting now: a retry must not remove the spool of an attempt still running. */
+  const converting = new Set<string>();
   const pool = new ChunkCodecPool();
   const metrics = agentMetrics();
   const app = express();
@@ -161,6 +176,62 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     res.json(result);
   });
 
+  // The same manifest as a commit, plus the formats: converted here, the stages answered as NDJSON
+  // lines (and a line every KEEPALIVE_MS, so a long qemu-img run does not look like a dead peer).
+  app.post('/v1/target/convert', auth('target'), express.json({ limit: '32mb' }), async (req, res) => {
+    const c = claimsOf(req);
+    const body = req.body as Partial<CommitRequest> & { glance?: Partial<GlanceImageAccess>; from?: unknown; to?: unknown; expectSha512?: unknown };
+    if (typeof body.size !== 'number' || !Number.isSafeInteger(body.size) || body.size < 0) throw new HttpError(400, 'size must be a byte count');
+    const problem = manifestProblem(body.size, body.manifest);
+    if (problem) throw new HttpError(400, problem);
+    const { from, to } = body;
+    if (!isConvertibleDiskFormat(from) || !isConvertibleDiskFormat(to) || from === to) throw new HttpError(400, 'from and to must be two different formats of qcow2, raw, vmdk');
+    const expectSha512 = body.expectSha512 ?? null;
+    if (expectSha512 !== null && (typeof expectSha512 !== 'string' || !/^[0-9a-f]{128}$/.test(expectSha512))) throw new HttpError(400, 'expectSha512 must be a sha512 in hex, or null');
+    const glance = { url: allow(c, body.glance?.url, 'glance.url'), token: String(body.glance?.token ?? '') };
+    if (converting.has(c.jobId)) throw new HttpError(409, 'this job is already converting on this agent');
+    converting.add(c.jobId);
+    const log = o.logger.child({ jobId: c.jobId, role: 'target' });
+    const abort = new AbortController();
+    res.on('close', () => abort.abort());
+    res.status(200).type('application/x-ndjson');
+    const line = (msg: unknown) => {
+      if (!res.writableEnded) res.write(`${JSON.stringify(msg)}\n`);
+    };
+    const keepalive = setInterval(() => line({ working: true }), KEEPALIVE_MS);
+    try {
+      const result = await convertOnTarget({
+        store,
+        scope: scopeOf(c),
+        pool,
+        settings: conversion,
+        jobId: c.jobId,
+        req: { size: body.size, manifest: body.manifest as ManifestEntry[], from, to, expectSha512 },
+        glance,
+        signal: abort.signal,
+        onEvent: (event) => {
+          log.info(event, 'conversion');
+          line({ event });
+        },
+      });
+      if (result.ok) {
+        metrics.imageBytes.inc({ job: c.jobId, role: 'target' }, body.size);
+        log.info({ bytes: body.size, uploadedBytes: result.uploadedBytes, from, to }, 'image rebuilt, converted and uploaded');
+      } else {
+        log.info({ missing: result.missing.length }, 'conversion asked for chunks the store lacks');
+      }
+      line({ done: result });
+    } catch (err) {
+      log.warn({ err }, 'conversion failed');
+      // A permanent failure keeps its code (SPOOL_SPACE, CONVERSION_FAILED, CHECKSUM_MISMATCH...) for the broker to fail the job with.
+      line(err instanceof PermanentStepError ? { error: err.message, code: err.code } : { error: (err as Error).message });
+    } finally {
+      clearInterval(keepalive);
+      converting.delete(c.jobId);
+      if (!res.writableEnded) res.end();
+    }
+  });
+
   app.post('/v1/source/send', auth('source'), express.json({ limit: '1mb' }), async (req, res) => {
     const c = claimsOf(req);
     const body = req.body as Partial<SendRequest>;
@@ -201,6 +272,13 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   });
 
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    if (err instanceof ChunkIntegrityError) {
+      // Met while rebuilding an image (commit): the chunk was removed from the store, so the next attempt has it sent again.
+      metrics.refused.inc({ reason: 'store-integrity' });
+      o.logger.warn({ err }, 'a stored chunk no longer matched its name; removed');
+      res.status(503).json({ error: `a chunk in the agent's store no longer matched its sha256 and was removed: ${err.message}` });
+      return;
+    }
     const status = err instanceof HttpError ? err.status : (err as { status?: number }).status ?? 500;
     if (status >= 500) o.logger.error({ err }, 'agent request failed');
     res.status(status).json({ error: status >= 500 && !(err instanceof HttpError) ? 'internal error' : (err as Error).message });
@@ -222,6 +300,19 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
       await pool.close();
     },
   };
+}
+
+/** How often a long request (a conversion) writes a line, well under undici's 300 s body timeout. */
+const KEEPALIVE_MS = 20_000;
+
+/** `<cacheDir>-spool`: as much this agent's own as its cache, so a restart may clear what it holds. */
+export function defaultAgentSpoolDir(cacheDir: string): string {
+  return `${path.resolve(cacheDir)}-spool`;
+}
+
+async function removeStaleSpools(spoolDir: string): Promise<void> {
+  const entries = await fs.readdir(spoolDir).catch(() => [] as string[]);
+  for (const name of entries) if (/^job-[A-Za-z0-9-]{1,64}$/.test(name)) await fs.rm(path.join(spoolDir, name), { recursive: true, force: true });
 }
 
 function res_locals(req: Request): { claims?: JobTokenClaims } {

@@ -7,7 +7,7 @@
 import { RemoteChunkTarget, remoteSend } from './agent.client';
 import { ChunkCodecPool } from './chunk-codec';
 import { ChunkStore } from './chunk-store';
-import { ChunkTarget, GlanceImageAccess, IndexResult, LocalChunkTarget, ManifestEntry, TransferStats, sendImage } from './chunk-transfer';
+import { ChunkTarget, CommitRequest, CommitResult, GlanceImageAccess, IndexResult, LocalChunkTarget, ManifestEntry, TransferStats, sendImage } from './chunk-transfer';
 import { signJobToken } from './job-token';
 
 /** How long a job token lives: enough for one attempt of a large transfer; a retry gets a new one. */
@@ -31,6 +31,11 @@ export interface ChunkedTransferRequest {
   /** What indexing the base image did, or why it failed (the transfer goes on without it). */
   onIndexed?: (result: IndexResult | Error) => void;
   signal?: AbortSignal;
+  /**
+   * What the target side does once the chunks are there, instead of a plain commit (a format
+   * conversion by the target agent: transfer.step.ts); the same "send what is missing, once more" loop.
+   */
+  finish?: (target: ChunkTarget, req: CommitRequest) => Promise<CommitResult>;
 }
 
 export async function runChunkedTransfer(r: ChunkedTransferRequest): Promise<TransferStats> {
@@ -86,7 +91,7 @@ export async function runChunkedTransfer(r: ChunkedTransferRequest): Promise<Tra
   for (let round = 0; round < 2; round++) {
     const { stats, manifest } = await send();
     total = total ? { ...stats, linkBytes: total.linkBytes + stats.linkBytes, chunksSent: total.chunksSent + stats.chunksSent } : stats;
-    const result = await target.commit({ size: r.source.size, manifest }, r.target.glance);
+    const result = r.finish ? await r.finish(target, { size: r.source.size, manifest }) : await target.commit({ size: r.source.size, manifest }, r.target.glance);
     if (result.ok) return total;
   }
   throw new Error('the target side lost chunks again while they were being sent (is AGENT_CACHE_BYTES smaller than one image?)');

@@ -14,8 +14,9 @@ export interface AgentProcess {
   storedBytes(): number;
 }
 
-export async function spawnAgent(secret: string, cacheDir: string, timeoutMs = 60_000): Promise<AgentProcess> {
-  const p = launchBroker({ INTERCLOUD_ROLE: 'agent', PORT: '0', HOST: '127.0.0.1', AGENT_SHARED_SECRET: secret, AGENT_CACHE_DIR: cacheDir, LOG_LEVEL: 'warn' });
+/** `env` adds or overrides agent settings (AGENT_SPOOL_DIR, AGENT_SPOOL_RESERVE_BYTES...). */
+export async function spawnAgent(secret: string, cacheDir: string, timeoutMs = 60_000, env: Record<string, string> = {}): Promise<AgentProcess> {
+  const p = launchBroker({ INTERCLOUD_ROLE: 'agent', PORT: '0', HOST: '127.0.0.1', AGENT_SHARED_SECRET: secret, AGENT_CACHE_DIR: cacheDir, LOG_LEVEL: 'warn', ...env });
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => {
       p.child.kill('SIGKILL');

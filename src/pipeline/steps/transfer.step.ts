@@ -7,7 +7,8 @@
  * temporary file and memory independent of size: the download is piped through a hashing
  * meter (sha512 on a worker thread) straight into the upload, with backpressure end to end. The sha512 computed on the
  * way must equal the source's os_hash_value. When the target cloud does not take the source's
- * disk format, the image is converted on the target side instead (image-conversion.ts), and
+ * disk format, the image is converted on the target side instead: by the target cloud's transfer
+ * agent when it has one (agent-conversion.ts), else in this process (image-conversion.ts), and
  * a target that takes none of the formats it converts to fails the step before anything is made.
  */
 import { ClonePhase, StepErrorCode } from '../../domain/clone-phase';
@@ -19,6 +20,7 @@ import { TransferHashMode } from '../../transfer/sha512-worker';
 import { runChunkedTransfer } from '../../transfer/transfer-engine';
 import { CloneContext, CloneStep, PermanentStepError, TransferEngineDeps, TransferSavings } from '../clone-step';
 import { assertSourceDigest, hashedCopy } from './hashed-copy';
+import { convertThroughTargetAgent } from './agent-conversion';
 import { convertAndUpload } from './image-conversion';
 
 /** Image properties worth carrying to the copy; everything else (ids, stores, owner...) stays. */
@@ -67,7 +69,12 @@ export function transferStep(hashMode: TransferHashMode = 'worker', engine?: Tra
         });
         await ctx.checkpoint({ targetImageId: target.id });
       }
-      // A conversion runs in this process on its spool (the chunked engine rebuilds images as they are).
+      // A conversion runs on the target cloud's transfer agent when it has one (the chunks go there
+      // as usual and the agent converts what it rebuilt), else in this process on its spool.
+      if (plan.kind === 'convert' && engine && sourceImage.size !== null && ctx.target.cloud.transferAgentUrl && usesChunks(ctx, engine)) {
+        await convertThroughTargetAgent(ctx, { sourceImage, targetImageId: target.id, from: plan.from, to: plan.to, engine });
+        return;
+      }
       if (plan.kind === 'convert') {
         await convertAndUpload(ctx, { sourceImage, targetImageId: target.id, from: plan.from, to: plan.to, hashMode, settings: conversion });
         return;
@@ -171,7 +178,7 @@ async function baseImage(ctx: CloneContext, targetImageId: string, engine: Trans
   return null;
 }
 
-function deltaOf(a: TransferStats, b: TransferStats): TransferStats {
+export function deltaOf(a: TransferStats, b: TransferStats): TransferStats {
   const d = { ...b };
   for (const k of Object.keys(b) as (keyof TransferStats)[]) d[k] = Math.max(0, b[k] - a[k]);
   return d;
