@@ -135,7 +135,8 @@ describe('chunked transfer integrity', () => {
     // The server's disk did not change between the clones: both targets hold the same image.
     expect(image.hashValue).toBe(imageOfFirst.hashValue);
     expect(image.hashValue).toMatch(/^[0-9a-f]{128}$/);
-    // The damaged frame left the store and came back whole over the link.
+    // The damaged frame left the store and came back whole: re-read from the first clone's image
+    // in the target cloud (the target side indexes it before the source sends), else over the link.
     expect(fs.readFileSync(file!).equals(whole)).toBe(true);
     // The failed attempt said why, and the step's retry repaired it.
     const said = (await lab.events(second.id)).map((e) => e.message ?? '');
@@ -143,8 +144,8 @@ describe('chunked transfer integrity', () => {
     const { rows } = await lab.pg.query<{ payload: Record<string, any> }>(`SELECT payload FROM events WHERE stream = $1 AND payload->>'kind' = 'PROGRESS' ORDER BY seq`, [
       `clone-job:${second.id}`,
     ]);
+    // At most the damaged chunk crossed the link again.
     const transfer = rows[rows.length - 1].payload.transfer;
-    expect(transfer.linkBytes).toBeGreaterThan(0);
     expect(transfer.linkBytes).toBeLessThan(2 * MAX_CHUNK_BYTES);
   });
 });
