@@ -15,6 +15,7 @@ import { clientAddress, parseTrustedProxies } from './client-address';
 import { createApiContext } from './context';
 import { dashboardRouter } from './dashboard';
 import { formatError } from './error-mapping';
+import { createGraphQLHttpHandler, isPlainGraphQLPost } from './graphql-http.handler';
 import { createWsTransport } from './graphql-ws.transport';
 import { Limits } from './limits';
 import { Metrics } from './metrics';
@@ -51,7 +52,13 @@ export async function createApiServer(o: ApiServerOptions): Promise<ApiServer> {
   app.disable('x-powered-by');
   // Express would hash every response body for an ETag; GraphQL POST answers are never revalidated.
   app.set('etag', false);
-  const httpServer = http.createServer(app);
+  // The plain `POST /graphql` (JSON body) skips Express (graphql-http.handler.ts); every other
+  // request, and WebSocket upgrades (which never reach a request listener), are as before.
+  let graphqlPost: ((req: http.IncomingMessage, res: http.ServerResponse) => void) | null = null;
+  const httpServer = http.createServer((req, res) => {
+    if (graphqlPost !== null && isPlainGraphQLPost(req)) graphqlPost(req, res);
+    else app(req, res);
+  });
   const perToken = new RateLimiter(o.rateLimitPerMinute);
   const admission = new Admission(new RateLimiter(o.rateLimitAnonymousPerMinute));
   const trustedProxies = parseTrustedProxies(o.trustedProxies);
@@ -93,6 +100,13 @@ export async function createApiServer(o: ApiServerOptions): Promise<ApiServer> {
     ],
   });
   await apollo.start();
+  // No authentication here: it runs after parsing, validation and limits (request-gate.plugin.ts).
+  const httpContext = (authorization: string | undefined, tokenHash: string | null): HttpContext => ({
+    ...createApiContext(contextDeps),
+    authorization,
+    tokenHash,
+  });
+  graphqlPost = createGraphQLHttpHandler({ apollo, admission, trustedProxies, metrics: o.metrics, bodyLimit: o.bodyLimit, context: httpContext });
 
   app.use((req, res, next) => {
     // originalUrl: under app.use('/graphql') Express strips the mount path from req.path.
@@ -126,12 +140,7 @@ export async function createApiServer(o: ApiServerOptions): Promise<ApiServer> {
     },
     express.json({ limit: o.bodyLimit }),
     expressMiddleware(apollo, {
-      // No authentication here: it runs after parsing, validation and limits (request-gate.plugin.ts).
-      context: async ({ req }): Promise<HttpContext> => ({
-        ...createApiContext(contextDeps),
-        authorization: req.headers.authorization,
-        tokenHash: bearerHash(req.headers.authorization),
-      }),
+      context: async ({ req }): Promise<HttpContext> => httpContext(req.headers.authorization, bearerHash(req.headers.authorization)),
     }),
   );
   // The web dashboard's static bundle at / (never shadowing the routes above).
