@@ -4,6 +4,7 @@
  */
 import http from 'node:http';
 import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
@@ -94,6 +95,10 @@ export async function createApiServer(o: ApiServerOptions): Promise<ApiServer> {
     includeStacktraceInErrorResponses: false,
     formatError: formatError(o.logger),
     plugins: [
+      // Apollo's cache-control plugin would wrap every field resolver to collect @cacheControl
+      // hints the schema never gives, only to answer `cache-control: no-store`; the request gate
+      // sets that header itself.
+      ApolloServerPluginCacheControlDisabled(),
       ApolloServerPluginDrainHttpServer({ httpServer }),
       { async serverWillStart() { return { async drainServer() { await ws.dispose(); } }; } },
       requestGatePlugin({ gate, services: o.services, metrics: o.metrics, perToken, admission }),
