@@ -23,10 +23,13 @@ export class Admission {
 
   constructor(private readonly anonymous: RateLimiter) {}
 
-  /** 0 if the request may go on, else the seconds its address must wait. */
-  admit(address: string, tokenHash: string | null, now = Date.now()): number {
+  /**
+   * 0 if the request may go on, else the seconds its address must wait. The address may be given
+   * as a function: it is worked out only when the token is not recently valid.
+   */
+  admit(address: string | (() => string), tokenHash: string | null, now = Date.now()): number {
     if (tokenHash !== null && (this.recentlyValid.get(tokenHash) ?? 0) > now) return 0;
-    return this.anonymous.take(address, now);
+    return this.anonymous.take(typeof address === 'function' ? address() : address, now);
   }
 
   authenticated(tokenHash: string | null, now = Date.now()): void {

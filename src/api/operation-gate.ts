@@ -4,7 +4,7 @@
  * plugin calls `checkWithVariables`; over WebSocket, `prepare` does all three the same way and
  * gives errors the codes Apollo gives them.
  */
-import { DocumentNode, getOperationAST, GraphQLError, GraphQLSchema, NoSchemaIntrospectionCustomRule, parse, ParseOptions, specifiedRules, validate, ValidationRule } from 'graphql';
+import { DocumentNode, getOperationAST, GraphQLError, GraphQLSchema, Kind, NoSchemaIntrospectionCustomRule, parse, ParseOptions, specifiedRules, validate, ValidationRule } from 'graphql';
 import { costLimitRule } from './cost-limit.rule';
 import { documentLimitRules, Limits, parseOptions, tokenLimitErrorFor } from './limits';
 
@@ -21,8 +21,23 @@ export interface OperationGate {
 export function createOperationGate(schema: GraphQLSchema, limits: Limits, introspection: boolean): OperationGate {
   const options = parseOptions(limits);
   const validationRules = [...documentLimitRules(limits), ...(introspection ? [] : [NoSchemaIntrospectionCustomRule])];
-  const checkWithVariables: OperationGate['checkWithVariables'] = (document, operationName, variables) =>
-    validate(schema, document, [costLimitRule({ maxCost: limits.maxCost, operationName, variables })]);
+  // Documents that passed the variable-dependent limits without declaring any variable: their
+  // answer cannot change between requests. Apollo hands over the same DocumentNode for the same
+  // query text (its document store), so a repeated query skips this walk; keyed weakly, the
+  // entries go when Apollo's store lets the document go. Refusals are not cached: they are rare,
+  // and their error objects must not be shared between requests.
+  const passedWithoutVariables = new WeakMap<DocumentNode, Set<string | null>>();
+  const checkWithVariables: OperationGate['checkWithVariables'] = (document, operationName, variables) => {
+    const name = operationName ?? null;
+    if (passedWithoutVariables.get(document)?.has(name)) return [];
+    const refused = validate(schema, document, [costLimitRule({ maxCost: limits.maxCost, operationName, variables })]);
+    if (refused.length === 0 && !declaresVariables(document)) {
+      const names = passedWithoutVariables.get(document) ?? new Set();
+      names.add(name);
+      passedWithoutVariables.set(document, names);
+    }
+    return refused;
+  };
   return {
     parseOptions: options,
     validationRules,
@@ -45,6 +60,11 @@ export function createOperationGate(schema: GraphQLSchema, limits: Limits, intro
       return refused.length > 0 ? { errors: refused } : { document };
     },
   };
+}
+
+/** Whether any operation of the document declares a variable (fragments cannot). */
+function declaresVariables(document: DocumentNode): boolean {
+  return document.definitions.some((d) => d.kind === Kind.OPERATION_DEFINITION && (d.variableDefinitions?.length ?? 0) > 0);
 }
 
 /** The error with `extensions.code` set (kept when it already has one, e.g. a limit's). */

@@ -2,7 +2,7 @@
  * The HTTP path once Apollo has parsed and validated with the operation gate's options and rules:
  * the limits that need the variables, then authentication and the per-token rate limit, in that
  * order, so an operation refused by a limit never costs a token lookup. Also counts operations
- * in /metrics.
+ * in /metrics and marks every answer `cache-control: no-store`.
  */
 import { ApolloServerPlugin } from '@apollo/server';
 import { GraphQLError } from 'graphql';
@@ -74,6 +74,8 @@ export function requestGatePlugin(d: RequestGateDeps): ApolloServerPlugin<HttpCo
           contextValue.principal = await authenticate(contextValue);
         },
         async willSendResponse({ response }) {
+          // No answer of the API may be stored by a cache (the schema has no @cacheControl hints).
+          response.http.headers.set('cache-control', 'no-store');
           const failed = response.body.kind === 'single' && (response.body.singleResult.errors?.length ?? 0) > 0;
           d.metrics.graphqlOperations.inc({ type, outcome: failed ? 'error' : 'ok' });
           d.metrics.graphqlDuration.observe({ type }, Number(process.hrtime.bigint() - started) / 1e9);

@@ -4,6 +4,7 @@
  */
 import http from 'node:http';
 import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
@@ -15,6 +16,7 @@ import { clientAddress, parseTrustedProxies } from './client-address';
 import { createApiContext } from './context';
 import { dashboardRouter } from './dashboard';
 import { formatError } from './error-mapping';
+import { createGraphQLHttpHandler, isPlainGraphQLPost } from './graphql-http.handler';
 import { createWsTransport } from './graphql-ws.transport';
 import { Limits } from './limits';
 import { Metrics } from './metrics';
@@ -51,7 +53,13 @@ export async function createApiServer(o: ApiServerOptions): Promise<ApiServer> {
   app.disable('x-powered-by');
   // Express would hash every response body for an ETag; GraphQL POST answers are never revalidated.
   app.set('etag', false);
-  const httpServer = http.createServer(app);
+  // The plain `POST /graphql` (JSON body) skips Express (graphql-http.handler.ts); every other
+  // request, and WebSocket upgrades (which never reach a request listener), are as before.
+  let graphqlPost: ((req: http.IncomingMessage, res: http.ServerResponse) => void) | null = null;
+  const httpServer = http.createServer((req, res) => {
+    if (graphqlPost !== null && isPlainGraphQLPost(req)) graphqlPost(req, res);
+    else app(req, res);
+  });
   const perToken = new RateLimiter(o.rateLimitPerMinute);
   const admission = new Admission(new RateLimiter(o.rateLimitAnonymousPerMinute));
   const trustedProxies = parseTrustedProxies(o.trustedProxies);
@@ -87,12 +95,23 @@ export async function createApiServer(o: ApiServerOptions): Promise<ApiServer> {
     includeStacktraceInErrorResponses: false,
     formatError: formatError(o.logger),
     plugins: [
+      // Apollo's cache-control plugin would wrap every field resolver to collect @cacheControl
+      // hints the schema never gives, only to answer `cache-control: no-store`; the request gate
+      // sets that header itself.
+      ApolloServerPluginCacheControlDisabled(),
       ApolloServerPluginDrainHttpServer({ httpServer }),
       { async serverWillStart() { return { async drainServer() { await ws.dispose(); } }; } },
       requestGatePlugin({ gate, services: o.services, metrics: o.metrics, perToken, admission }),
     ],
   });
   await apollo.start();
+  // No authentication here: it runs after parsing, validation and limits (request-gate.plugin.ts).
+  const httpContext = (authorization: string | undefined, tokenHash: string | null): HttpContext => ({
+    ...createApiContext(contextDeps),
+    authorization,
+    tokenHash,
+  });
+  graphqlPost = createGraphQLHttpHandler({ apollo, admission, trustedProxies, metrics: o.metrics, bodyLimit: o.bodyLimit, context: httpContext });
 
   app.use((req, res, next) => {
     // originalUrl: under app.use('/graphql') Express strips the mount path from req.path.
@@ -126,12 +145,7 @@ export async function createApiServer(o: ApiServerOptions): Promise<ApiServer> {
     },
     express.json({ limit: o.bodyLimit }),
     expressMiddleware(apollo, {
-      // No authentication here: it runs after parsing, validation and limits (request-gate.plugin.ts).
-      context: async ({ req }): Promise<HttpContext> => ({
-        ...createApiContext(contextDeps),
-        authorization: req.headers.authorization,
-        tokenHash: bearerHash(req.headers.authorization),
-      }),
+      context: async ({ req }): Promise<HttpContext> => httpContext(req.headers.authorization, bearerHash(req.headers.authorization)),
     }),
   );
   // The web dashboard's static bundle at / (never shadowing the routes above).

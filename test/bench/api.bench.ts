@@ -4,7 +4,9 @@
  * and, side by side in the same run, against a raw graphql-js HTTP server in its own process
  * (raw-graphql.server.ts). The two are measured in alternating rounds so drift on a shared
  * machine hits both alike. Prints req/s, p50, p99 per target and the ratio broker/raw
- * (goal: >= 0.7); asserts nothing. About 45 s.
+ * (goal: >= 0.7); asserts nothing. About 45 s. Also prints each server's CPU time per request
+ * (user + system, from /proc on Linux): on a machine shared with other work, req/s follow the
+ * load, while CPU per request is what the server itself spends, so its ratio is the steadier one.
  *
  *   npm run bench:api
  *   npm run bench:api -- --connections 10 --seconds 8 --rounds 2
@@ -94,6 +96,18 @@ interface Target {
   name: string;
   url: string;
   token: string;
+  pid: number;
+}
+
+/** CPU seconds (user + system) the process has used so far, or null where /proc is missing. */
+function cpuSeconds(pid: number): number | null {
+  try {
+    // Fields after the command name (which may hold spaces, hence the last ')'): utime is the 12th, stime the 13th.
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return null;
+  }
 }
 
 interface Figures {
@@ -102,9 +116,12 @@ interface Figures {
   p99: number;
   requests: number;
   bad: number;
+  /** CPU milliseconds the server spent per request answered (NaN without /proc). */
+  cpuMs: number;
 }
 
 async function load(t: Target, seconds: number): Promise<Figures> {
+  const cpuBefore = cpuSeconds(t.pid);
   const r = await autocannon({
     url: t.url,
     method: 'POST',
@@ -113,7 +130,9 @@ async function load(t: Target, seconds: number): Promise<Figures> {
     headers: { 'content-type': 'application/json', authorization: `Bearer ${t.token}` },
     body: QUERY,
   });
-  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, requests: r.requests.total, bad: r.non2xx + r.errors + r.timeouts };
+  const cpuAfter = cpuSeconds(t.pid);
+  const cpuMs = cpuBefore === null || cpuAfter === null || r.requests.total === 0 ? NaN : ((cpuAfter - cpuBefore) * 1000) / r.requests.total;
+  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, requests: r.requests.total, bad: r.non2xx + r.errors + r.timeouts, cpuMs };
 }
 
 /** One real answer before the load: the same query must succeed on both, or the figures mean nothing. */
@@ -152,8 +171,8 @@ async function main(): Promise<void> {
   );
   const raw = await startProcess('the raw graphql-js server', RAW_JS, { PATH: process.env.PATH }, /^listening on (\S+)$/m);
   const targets: Target[] = [
-    { name: 'raw graphql-js', url: raw.url, token: 'bench' },
-    { name: 'broker', url: broker.url, token: adminToken },
+    { name: 'raw graphql-js', url: raw.url, token: 'bench', pid: raw.pid },
+    { name: 'broker', url: broker.url, token: adminToken, pid: broker.pid },
   ];
   for (const t of targets) await check(t);
   console.log(`{ me { role } } at ${args.connections} connections, ${args.rounds} alternating rounds of ${args.seconds} s each (after ${args.warmup} s warm-up), ${os.cpus().length} CPUs`);
@@ -163,18 +182,20 @@ async function main(): Promise<void> {
     for (const t of targets) {
       const f = await load(t, Number(args.seconds));
       results.get(t.name)!.push(f);
-      console.log(`  round ${round} ${t.name.padEnd(15)} ${fmt(f.rps)} req/s  p50 ${fmt(f.p50, 1)} ms  p99 ${fmt(f.p99, 1)} ms  ${f.bad} failed of ${f.requests}`);
+      console.log(`  round ${round} ${t.name.padEnd(15)} ${fmt(f.rps)} req/s  p50 ${fmt(f.p50, 1)} ms  p99 ${fmt(f.p99, 1)} ms  cpu ${fmt(f.cpuMs, 3)} ms/req  ${f.bad} failed of ${f.requests}`);
     }
   }
   const mean = (runs: Figures[], k: keyof Figures) => runs.reduce((s, f) => s + f[k], 0) / runs.length;
-  console.log('\n  target              req/s     p50 ms     p99 ms');
+  console.log('\n  target              req/s     p50 ms     p99 ms  cpu ms/req');
   for (const t of targets) {
     const runs = results.get(t.name)!;
-    console.log(`  ${t.name.padEnd(15)} ${fmt(mean(runs, 'rps'))} ${fmt(mean(runs, 'p50'), 1)}  ${fmt(mean(runs, 'p99'), 1)}`);
+    console.log(`  ${t.name.padEnd(15)} ${fmt(mean(runs, 'rps'))} ${fmt(mean(runs, 'p50'), 1)}  ${fmt(mean(runs, 'p99'), 1)}  ${fmt(mean(runs, 'cpuMs'), 3)}`);
   }
   const ratio = mean(results.get('broker')!, 'rps') / mean(results.get('raw graphql-js')!, 'rps');
   const failed = [...results.values()].flat().reduce((s, f) => s + f.bad, 0);
+  const cpuRatio = mean(results.get('raw graphql-js')!, 'cpuMs') / mean(results.get('broker')!, 'cpuMs');
   console.log(`\n  ratio broker/raw: ${ratio.toFixed(2)} (goal >= ${GOAL}: ${ratio >= GOAL ? 'met' : 'NOT met'})${failed > 0 ? `; ${failed} requests failed: figures suspect` : ''}`);
+  if (!Number.isNaN(cpuRatio)) console.log(`  CPU per request, raw/broker: ${cpuRatio.toFixed(2)} (CPU the raw server spends per request over what the broker spends: the throughput ratio on a machine with spare cores)`);
 }
 
 main()
