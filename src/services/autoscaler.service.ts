@@ -185,10 +185,7 @@ export class AutoscalerService {
    * set-based: the number of queries does not depend on the number of types or VMs.
    *
    * Samples: only the series (VM, metric) whose newest sample in the window is WARNING or CRITICAL
-   * are read in full. A hold needs its newest sample at WARNING or worse, and a scale-down
-   * candidate's load is read only when the metric holds on every VM, so any other series (most of
-   * them, most of the time) can never change a verdict: it costs two index probes, and is not
-   * shipped. (Several samples at the newest time: the series is read when any of them is WARNING or worse.)
+   * are read (heldSeries); any other series (most of them, most of the time) costs nothing.
    */
   async factsOfTypes(vmTypeIds: readonly string[] | null, now: Date): Promise<TypeFacts[]> {
     const ds = this.dataSource;
@@ -204,7 +201,7 @@ export class AutoscalerService {
     const ids = types.map((t) => t.id);
     const maxGap = maxGapMs(this.options.pollIntervalMs);
 
-    const [thresholds, vms, jobs, lastClones, doneClones, scaleDowns, fresh, lastDecisions] = await Promise.all([
+    const [thresholds, vms, jobs, lastClones, doneClones, scaleDowns, fresh, lastDecisions, held] = await Promise.all([
       ds.getRepository(ThresholdEntity).find({ where: { vmTypeId: In(ids), active: true } }),
       ds.query(
         `SELECT v.id, v.vm_type_id, v.name, v.origin, v.state, v.created_at, (d.vm_id IS NOT NULL) AS removing, c.id AS cloning
@@ -244,47 +241,19 @@ export class AutoscalerService {
          CROSS JOIN LATERAL (SELECT action, metric, evidence FROM scaling_decisions WHERE vm_type_id = t.id ORDER BY decided_at DESC LIMIT 1) d`,
         [ids],
       ) as Promise<{ vm_type_id: string; action: ScalingAction; metric: string | null; outcome: unknown }[]>,
+      this.heldSeries(ids, maxGap, now),
     ]);
 
     const thresholdsOf = groupBy(thresholds, (t) => t.vmTypeId);
     const live = vms.filter((v) => !v.removing);
-    // Per VM, enough history to see its type's longest hold, plus one allowed gap before it.
-    const sinceOf = new Map<string, Date>();
-    for (const t of types) {
-      const longestHoldMs = Math.max(0, ...(thresholdsOf.get(t.id) ?? []).map((x) => Math.max(x.warningHoldSeconds, x.criticalHoldSeconds) * 1000));
-      sinceOf.set(t.id, new Date(now.getTime() - longestHoldMs - maxGap));
-    }
-    // Every (VM, metric of its type's active thresholds), with how far back its type looks.
-    const series = live.flatMap((v) => [...new Set((thresholdsOf.get(v.vm_type_id) ?? []).map((x) => x.metric))].map((metric) => ({ vmId: v.id, metric, since: sinceOf.get(v.vm_type_id)! })));
-    const samples: { vm_id: string; metric: string; state: SampleState; value: number | null; observed_at: Date }[] = series.length
-      ? await ds.transaction(async (tx) => {
-          // Thousands of cheap index probes cost more to JIT-compile than to run.
-          await tx.query(`SET LOCAL jit = off`);
-          return tx.query(
-            // hot: the series whose newest sample in its window is WARNING or worse (index probes, one series at a time);
-            // only those are read in full (OFFSET 0 keeps that read a probe per hot series, not a scan of the table).
-            `WITH w AS (SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS w(vm_id, metric, since)),
-             hot AS MATERIALIZED (
-               SELECT w.vm_id, w.metric, w.since FROM w
-               CROSS JOIN LATERAL (
-                 SELECT bool_or(s.state IN ('${SampleState.WARNING}', '${SampleState.CRITICAL}')) AS held FROM samples s
-                 WHERE s.vm_id = w.vm_id AND s.metric = w.metric
-                   AND s.observed_at = (SELECT max(m.observed_at) FROM samples m WHERE m.vm_id = w.vm_id AND m.metric = w.metric AND m.observed_at >= w.since AND m.observed_at <= $4)) newest
-               WHERE newest.held)
-             SELECT s.vm_id, s.metric, s.state, s.value, s.observed_at
-             FROM hot CROSS JOIN LATERAL (
-               SELECT s.id, s.vm_id, s.metric, s.state, s.value, s.observed_at FROM samples s
-               WHERE s.vm_id = hot.vm_id AND s.metric = hot.metric AND s.observed_at >= hot.since AND s.observed_at <= $4 OFFSET 0) s
-             ORDER BY s.observed_at, s.id`,
-            [series.map((x) => x.vmId), series.map((x) => x.metric), series.map((x) => x.since), now],
-          );
-        })
-      : [];
     const byVm = new Map<string, Record<string, MetricSample[]>>();
-    for (const s of samples) {
-      const series = byVm.get(s.vm_id) ?? {};
-      (series[s.metric] ??= []).push({ state: s.state, value: s.value, observedAt: s.observed_at });
-      byVm.set(s.vm_id, series);
+    const liveIds = new Set(live.map((v) => v.id));
+    for (const { vmId, metric, samples: series } of held) {
+      // A VM being removed is not counted, nor are its samples.
+      if (!liveIds.has(vmId)) continue;
+      const of = byVm.get(vmId) ?? {};
+      of[metric] = series;
+      byVm.set(vmId, of);
     }
 
     const vmsOf = groupBy(vms, (v) => v.vm_type_id);
@@ -339,6 +308,58 @@ export class AutoscalerService {
         },
       };
     });
+  }
+  /**
+   * The samples of every series (live VM, metric of an active threshold of its type) whose newest
+   * sample in its type's window is WARNING or CRITICAL, each oldest first (by observation time,
+   * then id). A hold needs its newest sample at WARNING or worse, and a scale-down candidate's load
+   * is read only when the metric holds on every VM, so any other series can never change a
+   * verdict and is not read. (Several samples at the newest time: the series counts when any of
+   * them is WARNING or worse.)
+   *
+   * One statement, and its cost follows the WARNING and CRITICAL samples, not the fleet: such a
+   * series has such a sample in its window, so the partial index samples_held_observed_idx (only
+   * those samples, by time) names the few candidates; only they are read in full, and the ones
+   * that recovered since (newest sample OK or UNKNOWN) are dropped here.
+   */
+  private async heldSeries(vmTypeIds: readonly string[], maxGap: number, now: Date): Promise<{ vmId: string; metric: string; samples: MetricSample[] }[]> {
+    const rows: { vm_id: string; metric: string; samples: [SampleState, number | string | null, number][] }[] = await this.dataSource.query(
+      // w: per type and metric of its active thresholds, how far back it looks (its longest hold plus one allowed gap).
+      // A series comes back as one row, its samples one JSON array (state, value, epoch ms), oldest first:
+      // a native JSON.parse instead of a row and a date string parsed per sample.
+      // OFFSET 0 keeps the read of a candidate a probe of its series, not a scan of the table.
+      `WITH w AS MATERIALIZED (
+         SELECT DISTINCT vm_type_id, metric::text AS metric,
+                $3::timestamptz - make_interval(secs => max(greatest(warning_hold_seconds, critical_hold_seconds)) OVER (PARTITION BY vm_type_id) + $2::float8) AS since
+         FROM thresholds WHERE active AND vm_type_id = ANY($1::uuid[])),
+       candidates AS MATERIALIZED (
+         SELECT DISTINCT s.vm_id, s.metric FROM samples s
+         WHERE s.state IN ('${SampleState.WARNING}', '${SampleState.CRITICAL}') AND s.observed_at >= (SELECT min(since) FROM w) AND s.observed_at <= $3),
+       series AS MATERIALIZED (
+         SELECT c.vm_id, c.metric, w.since FROM candidates c
+         JOIN vms v ON v.id = c.vm_id
+         JOIN w ON w.vm_type_id = v.vm_type_id AND w.metric = c.metric)
+       SELECT series.vm_id, series.metric, r.samples
+       FROM series CROSS JOIN LATERAL (
+         SELECT json_agg(json_build_array(s.state, s.value, floor(extract(epoch FROM s.observed_at) * 1000)) ORDER BY s.observed_at, s.id) AS samples
+         FROM (SELECT s.id, s.state, s.value, s.observed_at FROM samples s
+               WHERE s.vm_id = series.vm_id AND s.metric = series.metric AND s.observed_at >= series.since AND s.observed_at <= $3 OFFSET 0) s) r
+       WHERE r.samples IS NOT NULL`,
+      [vmTypeIds, maxGap / 1000, now],
+    );
+    const held = (state: SampleState) => state === SampleState.WARNING || state === SampleState.CRITICAL;
+    const out: { vmId: string; metric: string; samples: MetricSample[] }[] = [];
+    for (const r of rows) {
+      const raw = r.samples;
+      const newest = raw[raw.length - 1][2];
+      let hot = false;
+      for (let i = raw.length - 1; i >= 0 && raw[i][2] === newest && !hot; i--) hot = held(raw[i][0]);
+      if (!hot) continue;
+      // JSON has no NaN or Infinity: PostgreSQL writes them as strings.
+      const samples = raw.map(([state, value, ms]): MetricSample => ({ state, value: typeof value === 'string' ? Number(value) : value, observedAt: new Date(ms) }));
+      out.push({ vmId: r.vm_id, metric: r.metric, samples });
+    }
+    return out;
   }
 }
 
