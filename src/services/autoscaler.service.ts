@@ -289,7 +289,7 @@ export class AutoscalerService {
          CROSS JOIN LATERAL (SELECT action, metric, evidence FROM scaling_decisions WHERE vm_type_id = t.id ORDER BY decided_at DESC LIMIT 1) d`,
         [ids],
       ) as Promise<{ vm_type_id: string; action: ScalingAction; metric: string | null; outcome: unknown }[]>,
-      this.heldSeries(ids, maxGap, now),
+      this.heldSeries(ids, vmTypeIds === null, maxGap, now),
     ]);
 
     const thresholdsOf = groupBy(thresholds, (t) => t.vmTypeId);
@@ -368,9 +368,10 @@ export class AutoscalerService {
    * One statement, and its cost follows the WARNING and CRITICAL samples, not the fleet: such a
    * series has such a sample in its window, so the partial index samples_held_observed_idx (only
    * those samples, by time) names the few candidates; only they are read in full, and the ones
-   * that recovered since (newest sample OK or UNKNOWN) are dropped here.
+   * that recovered since (newest sample OK or UNKNOWN) are dropped here. For named types (evaluate
+   * one) each of their series is probed instead (`everyType` false).
    */
-  private async heldSeries(vmTypeIds: readonly string[], maxGap: number, now: Date): Promise<{ vmId: string; metric: string; samples: MetricSample[] }[]> {
+  private async heldSeries(vmTypeIds: readonly string[], everyType: boolean, maxGap: number, now: Date): Promise<{ vmId: string; metric: string; samples: MetricSample[] }[]> {
     const rows: { vm_id: string; metric: string; samples: [SampleState, number | string | null, number][] }[] = await this.dataSource.query(
       // w: per type and metric of its active thresholds, how far back it looks (its longest hold plus one allowed gap).
       // A series comes back as one row, its samples one JSON array (state, value, epoch ms), oldest first:
@@ -380,9 +381,16 @@ export class AutoscalerService {
          SELECT DISTINCT vm_type_id, metric::text AS metric,
                 $3::timestamptz - make_interval(secs => max(greatest(warning_hold_seconds, critical_hold_seconds)) OVER (PARTITION BY vm_type_id) + $2::float8) AS since
          FROM thresholds WHERE active AND vm_type_id = ANY($1::uuid[])),
-       candidates AS MATERIALIZED (
-         SELECT DISTINCT s.vm_id, s.metric FROM samples s
-         WHERE s.state IN ('${SampleState.WARNING}', '${SampleState.CRITICAL}') AND s.observed_at >= (SELECT min(since) FROM w) AND s.observed_at <= $3),
+       candidates AS MATERIALIZED (${
+         everyType
+           ? `SELECT DISTINCT s.vm_id, s.metric FROM samples s
+              WHERE s.state IN ('${SampleState.WARNING}', '${SampleState.CRITICAL}') AND s.observed_at >= (SELECT min(since) FROM w) AND s.observed_at <= $3`
+           : // A few types (evaluate one): a probe of each of their series beats walking every such sample of the fleet.
+             `SELECT v.id AS vm_id, w.metric FROM vms v JOIN w ON w.vm_type_id = v.vm_type_id
+              WHERE v.retired_at IS NULL AND EXISTS (
+                SELECT 1 FROM samples s WHERE s.vm_id = v.id AND s.metric = w.metric AND s.observed_at >= w.since AND s.observed_at <= $3
+                  AND s.state IN ('${SampleState.WARNING}', '${SampleState.CRITICAL}'))`
+       }),
        series AS MATERIALIZED (
          SELECT c.vm_id, c.metric, w.since FROM candidates c
          JOIN vms v ON v.id = c.vm_id
