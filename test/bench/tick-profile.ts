@@ -65,7 +65,7 @@ async function main() {
     const facts = await autoscaler.factsOfTypes(null, new Date(seededNow.getTime() + 1000 * (i + 1)));
     const factsMs = performance.now() - t1;
     console.log(`tick ${i}: ${total.toFixed(0)} ms, ${timer.rows.length} statements (factsOfTypes alone ${factsMs.toFixed(0)} ms), verdicts ${r.filter((e) => e.verdict).length}, facts ${facts.length}`);
-    if (i >= 2) for (const q of timer.rows.slice(0, 13)) console.log(`  ${q.ms.toString().padStart(5)} ms  ${q.sql}`);
+    if (i === 0 || i >= 3) for (const q of timer.rows.slice(0, 17)) console.log(`  ${q.ms.toString().padStart(5)} ms  ${q.sql}`);
   }
   await ds.destroy();
   await broker.stop();
