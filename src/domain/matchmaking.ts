@@ -221,21 +221,36 @@ export function explainNoTarget(assessments: readonly CloudAssessment<CandidateC
     .join('; ');
 }
 
+/**
+ * The candidates that pass every filter needing no answer from the cloud itself (visibility,
+ * health, policies, disk format): the ones worth asking for their quota and boot facts. The same
+ * filters `matchmake` applies, without estimating or wording anything (a matchmake over 100
+ * clouds asks this first).
+ */
+export function worthAsking<C extends CandidateCloud>(input: MatchmakingInput<C>): C[] {
+  return input.candidates.filter((cloud) => {
+    const home = cloud.id === input.sourceCloudId;
+    const standby = input.standbys?.get(cloud.id) ?? null;
+    const { filtered, format } = staticExclusions(cloud, home, standby, input);
+    return filtered.length === 0 && format.ok;
+  });
+}
+
+/** Visibility, health and policy exclusions, and the disk format verdict (its note goes into the reasons): what needs no answer from the cloud. */
+function staticExclusions(cloud: CandidateCloud, home: boolean, standby: FreshStandby | null, input: MatchmakingInput<CandidateCloud>) {
+  // A clone that moves no image (the home cloud, a cloud holding a fresh standby image) needs no format check.
+  const format = diskFormatAcceptance(input.sourceDiskFormat ?? null, cloud.diskFormats, home || standby !== null);
+  const filtered = [...visibilityExclusions(cloud, input.tenantId), ...healthExclusions(cloud), ...input.policies.flatMap((p) => policyExclusions(cloud, home, p))];
+  return { filtered, format };
+}
+
 function assess<C extends CandidateCloud>(cloud: C, source: CandidateCloud | null, input: MatchmakingInput<C>): Assessed<C> {
   const home = cloud.id === input.sourceCloudId;
   const quota = input.quotas?.get(cloud.id) ?? { kind: 'UNKNOWN', why: 'not asked' };
   const standby = input.standbys?.get(cloud.id) ?? null;
   const estimate = estimateTime(cloud, home, source, standby, input);
-  // A clone that moves no image (the home cloud, a cloud holding a fresh standby image) needs no format check.
-  const format = diskFormatAcceptance(input.sourceDiskFormat ?? null, cloud.diskFormats, home || standby !== null);
-  const exclusions = [
-    ...visibilityExclusions(cloud, input.tenantId),
-    ...healthExclusions(cloud),
-    ...input.policies.flatMap((p) => policyExclusions(cloud, home, p)),
-    ...quotaExclusions(quota),
-    ...bootExclusions(input.bootable?.get(cloud.id)),
-    ...(format.ok ? [] : [format.reason]),
-  ];
+  const { filtered, format } = staticExclusions(cloud, home, standby, input);
+  const exclusions = [...filtered, ...quotaExclusions(quota), ...bootExclusions(input.bootable?.get(cloud.id)), ...(format.ok ? [] : [format.reason])];
   const eligible = exclusions.length === 0;
   return {
     cloud,

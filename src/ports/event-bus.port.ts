@@ -28,6 +28,13 @@ export interface EventBus {
    */
   publish<P extends object>(tx: EntityManager, input: PublishInput<P>): Promise<BusEvent<P>>;
 
+  /**
+   * The same for many events at once, in two statements whatever their number (the scheduler
+   * storing a hundred decisions in one tick): each stream's events get its next seqs in the order
+   * given. Returns them in that order.
+   */
+  publishMany<P extends object>(tx: EntityManager, inputs: readonly PublishInput<P>[]): Promise<BusEvent<P>[]>;
+
   /** Every event of `stream` after `afterSeq` (stored ones first, then live), in seq order, each once. */
   subscribeStream(stream: string, afterSeq: number, signal?: AbortSignal): AsyncIterableIterator<BusEvent>;
 

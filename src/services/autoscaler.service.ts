@@ -4,14 +4,15 @@
  * (domain/scaling-rules), start the clone or removal through the same services the API uses, as
  * the scheduler acting for the VM type's tenant, and store the decision with its reasons.
  *
- * The facts of all types are read together, set-based (factsOfTypes): a tick costs the same dozen
- * queries for 3 VM types or 1,000; only a type whose verdict asks for an action, or a blocked
- * decision that differs from the type's last one, costs more.
+ * The facts of all types are read together, set-based (factsOfTypes): a tick costs the same ten
+ * queries for 3 VM types or 1,000; the blocked decisions that differ from their type's last one
+ * are stored together (seven statements however many); only a type whose verdict asks for an
+ * action costs more.
  */
 import { Logger } from 'pino';
 import { DataSource, In } from 'typeorm';
 import { CloneJobPurpose, CloneJobState, terminalStates } from '../domain/clone-phase';
-import { CloudEntity, ScalingDecisionEntity, ThresholdEntity } from '../domain/entities';
+import { CloudEntity, ThresholdEntity } from '../domain/entities';
 import { CloudHealth, ScalingAction, SampleState, VmOrigin } from '../domain/enums';
 import { BadUserInputError, tenantMessage } from '../domain/errors';
 import { explainNoTarget } from '../domain/matchmaking';
@@ -46,6 +47,13 @@ interface UnreachableOrigin {
 
 const LIVE = `NOT IN (${terminalStates.map((s) => `'${s}'`).join(',')})`;
 
+/** A blocked verdict to store for a VM type. */
+interface NewBlock {
+  tenantId: string;
+  vmTypeId: string;
+  verdict: ScalingVerdict;
+}
+
 /** One VM type's facts as the rules take them, with whom it belongs to and its last stored decision. */
 export interface TypeFacts {
   facts: ScalingFacts;
@@ -70,35 +78,62 @@ export class AutoscalerService {
   /**
    * One round over every VM type with an active threshold: the facts of all of them in a bounded
    * number of queries, then the pure rules per type; one type's failure does not stop the others.
+   * The blocks that begin this round are stored together (recordBlocked), so a round where a
+   * hundred of them begin costs the same statements as one where one does.
    */
   async evaluateAll(now: Date = new Date()): Promise<TypeEvaluation[]> {
-    const out: TypeEvaluation[] = [];
+    const out: (TypeEvaluation | null)[] = [];
+    const blocks: (NewBlock & { at: number })[] = [];
     for (const typeFacts of await this.factsOfTypes(null, now)) {
       const vmTypeId = typeFacts.facts.vmType.id;
       try {
-        out.push(await this.decide(typeFacts, now));
+        const verdict = decideScaling(typeFacts.facts);
+        if (verdict?.action === ScalingAction.NONE && !sameBlock(typeFacts.lastDecision, verdict)) {
+          blocks.push({ tenantId: typeFacts.tenantId, vmTypeId, verdict, at: out.length });
+          out.push(null);
+        } else {
+          out.push(await this.decide(typeFacts, verdict, now));
+        }
       } catch (err) {
         this.logger.warn({ err, vmTypeId }, 'autoscaler could not evaluate a VM type');
       }
     }
-    return out;
+    if (blocks.length > 0) {
+      let stored: Set<string>;
+      try {
+        stored = await this.recordBlocked(blocks);
+      } catch (err) {
+        // One type's row must not keep the others' from being stored: each on its own then.
+        this.logger.warn({ err, blocks: blocks.length }, 'autoscaler could not store the new blocks together; storing them one by one');
+        stored = new Set();
+        for (const b of blocks) {
+          try {
+            for (const id of await this.recordBlocked([b])) stored.add(id);
+          } catch (err) {
+            this.logger.warn({ err, vmTypeId: b.vmTypeId }, 'autoscaler could not evaluate a VM type');
+          }
+        }
+      }
+      for (const b of blocks) out[b.at] = { vmTypeId: b.vmTypeId, verdict: b.verdict, recorded: stored.has(b.vmTypeId) };
+    }
+    return out.filter((e): e is TypeEvaluation => e !== null);
   }
 
   /** One VM type (whatever its thresholds): the same facts and rules as a round over all of them. */
   async evaluate(vmTypeId: string, now: Date = new Date()): Promise<TypeEvaluation> {
     const [typeFacts] = await this.factsOfTypes([vmTypeId], now);
     if (!typeFacts) return { vmTypeId, verdict: null, recorded: false };
-    return this.decide(typeFacts, now);
+    return this.decide(typeFacts, decideScaling(typeFacts.facts), now);
   }
 
-  private async decide(t: TypeFacts, now: Date): Promise<TypeEvaluation> {
+  private async decide(t: TypeFacts, verdict: ScalingVerdict | null, now: Date): Promise<TypeEvaluation> {
     const vmTypeId = t.facts.vmType.id;
-    const verdict = decideScaling(t.facts);
     if (!verdict) return { vmTypeId, verdict: null, recorded: false };
     if (verdict.action === ScalingAction.NONE) {
       // The common case at scale: a block that goes on, already stored when it began.
       if (sameBlock(t.lastDecision, verdict)) return { vmTypeId, verdict, recorded: false };
-      return { vmTypeId, verdict, recorded: await this.recordBlocked(t.tenantId, vmTypeId, verdict) };
+      const stored = await this.recordBlocked([{ tenantId: t.tenantId, vmTypeId, verdict }]);
+      return { vmTypeId, verdict, recorded: stored.has(vmTypeId) };
     }
     await this.act(t.tenantId, t.tenantName, vmTypeId, verdict, now);
     return { vmTypeId, verdict, recorded: true };
@@ -147,7 +182,7 @@ export class AutoscalerService {
         reason: `${verdict.reason}; but it could not start: ${tenantMessage(err)}`,
         evidence: { ...evidence, outcome: ScalingOutcome.ACTION_REFUSED, decided: verdict.outcome, ...(origin ? { originUnreachable: origin } : {}) },
       };
-      await this.recordBlocked(tenantId, vmTypeId, refused);
+      await this.recordBlocked([{ tenantId, vmTypeId, verdict: refused }]);
       return;
     }
     await this.dataSource.transaction(async (tx) => {
@@ -167,16 +202,29 @@ export class AutoscalerService {
 
   /**
    * A blocked decision is stored when it differs from the type's last decision (another outcome
-   * or metric), not every tick while nothing changes: the log says when a block began.
+   * or metric), not every tick while nothing changes: the log says when a block began. Returns
+   * the VM types whose decision was stored. One transaction and the same seven statements for
+   * one block or a hundred (locks, last decisions, rows and events each set-based).
    */
-  private async recordBlocked(tenantId: string, vmTypeId: string, verdict: ScalingVerdict): Promise<boolean> {
+  private async recordBlocked(blocks: readonly NewBlock[]): Promise<Set<string>> {
     return this.dataSource.transaction(async (tx) => {
-      // Serialises this check with another evaluation of the same type (a leader change mid-tick).
-      await tx.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`autoscaler:${vmTypeId}`]);
-      const last = await tx.findOne(ScalingDecisionEntity, { where: { vmTypeId }, order: { decidedAt: 'DESC' } });
-      if (sameBlock(last && { action: last.action, metric: last.metric, outcome: last.evidence.outcome }, verdict)) return false;
-      await this.decisions.record(tx, { tenantId, vmTypeId, action: ScalingAction.NONE, metric: verdict.metric, reason: verdict.reason, evidence: verdict.evidence });
-      return true;
+      // Serialises this check with another evaluation of the same types (a leader change mid-tick);
+      // taken in one order by every caller, so two of them never wait on each other in a cycle.
+      const keys = [...new Set(blocks.map((b) => `autoscaler:${b.vmTypeId}`))].sort();
+      await tx.query(`SELECT pg_advisory_xact_lock(hashtext(k)) FROM unnest($1::text[]) AS k`, [keys]);
+      const last: { vm_type_id: string; action: ScalingAction; metric: string | null; outcome: unknown }[] = await tx.query(
+        `SELECT t.id AS vm_type_id, d.action, d.metric, d.evidence->'outcome' AS outcome
+         FROM unnest($1::uuid[]) AS t(id)
+         CROSS JOIN LATERAL (SELECT action, metric, evidence FROM scaling_decisions WHERE vm_type_id = t.id ORDER BY decided_at DESC LIMIT 1) d`,
+        [[...new Set(blocks.map((b) => b.vmTypeId))]],
+      );
+      const lastOf = new Map(last.map((r) => [r.vm_type_id, r]));
+      const fresh = blocks.filter((b) => !sameBlock(lastOf.get(b.vmTypeId), b.verdict));
+      await this.decisions.recordMany(
+        tx,
+        fresh.map((b) => ({ tenantId: b.tenantId, vmTypeId: b.vmTypeId, action: ScalingAction.NONE, metric: b.verdict.metric, reason: b.verdict.reason, evidence: b.verdict.evidence })),
+      );
+      return new Set(fresh.map((b) => b.vmTypeId));
     });
   }
 
@@ -185,10 +233,7 @@ export class AutoscalerService {
    * set-based: the number of queries does not depend on the number of types or VMs.
    *
    * Samples: only the series (VM, metric) whose newest sample in the window is WARNING or CRITICAL
-   * are read in full. A hold needs its newest sample at WARNING or worse, and a scale-down
-   * candidate's load is read only when the metric holds on every VM, so any other series (most of
-   * them, most of the time) can never change a verdict: it costs two index probes, and is not
-   * shipped. (Several samples at the newest time: the series is read when any of them is WARNING or worse.)
+   * are read (heldSeries); any other series (most of them, most of the time) costs nothing.
    */
   async factsOfTypes(vmTypeIds: readonly string[] | null, now: Date): Promise<TypeFacts[]> {
     const ds = this.dataSource;
@@ -204,7 +249,7 @@ export class AutoscalerService {
     const ids = types.map((t) => t.id);
     const maxGap = maxGapMs(this.options.pollIntervalMs);
 
-    const [thresholds, vms, jobs, lastClones, doneClones, scaleDowns, fresh, lastDecisions] = await Promise.all([
+    const [thresholds, vms, jobs, lastClones, doneClones, scaleDowns, fresh, lastDecisions, held] = await Promise.all([
       ds.getRepository(ThresholdEntity).find({ where: { vmTypeId: In(ids), active: true } }),
       ds.query(
         `SELECT v.id, v.vm_type_id, v.name, v.origin, v.state, v.created_at, (d.vm_id IS NOT NULL) AS removing, c.id AS cloning
@@ -244,47 +289,19 @@ export class AutoscalerService {
          CROSS JOIN LATERAL (SELECT action, metric, evidence FROM scaling_decisions WHERE vm_type_id = t.id ORDER BY decided_at DESC LIMIT 1) d`,
         [ids],
       ) as Promise<{ vm_type_id: string; action: ScalingAction; metric: string | null; outcome: unknown }[]>,
+      this.heldSeries(ids, vmTypeIds === null, maxGap, now),
     ]);
 
     const thresholdsOf = groupBy(thresholds, (t) => t.vmTypeId);
     const live = vms.filter((v) => !v.removing);
-    // Per VM, enough history to see its type's longest hold, plus one allowed gap before it.
-    const sinceOf = new Map<string, Date>();
-    for (const t of types) {
-      const longestHoldMs = Math.max(0, ...(thresholdsOf.get(t.id) ?? []).map((x) => Math.max(x.warningHoldSeconds, x.criticalHoldSeconds) * 1000));
-      sinceOf.set(t.id, new Date(now.getTime() - longestHoldMs - maxGap));
-    }
-    // Every (VM, metric of its type's active thresholds), with how far back its type looks.
-    const series = live.flatMap((v) => [...new Set((thresholdsOf.get(v.vm_type_id) ?? []).map((x) => x.metric))].map((metric) => ({ vmId: v.id, metric, since: sinceOf.get(v.vm_type_id)! })));
-    const samples: { vm_id: string; metric: string; state: SampleState; value: number | null; observed_at: Date }[] = series.length
-      ? await ds.transaction(async (tx) => {
-          // Thousands of cheap index probes cost more to JIT-compile than to run.
-          await tx.query(`SET LOCAL jit = off`);
-          return tx.query(
-            // hot: the series whose newest sample in its window is WARNING or worse (index probes, one series at a time);
-            // only those are read in full (OFFSET 0 keeps that read a probe per hot series, not a scan of the table).
-            `WITH w AS (SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS w(vm_id, metric, since)),
-             hot AS MATERIALIZED (
-               SELECT w.vm_id, w.metric, w.since FROM w
-               CROSS JOIN LATERAL (
-                 SELECT bool_or(s.state IN ('${SampleState.WARNING}', '${SampleState.CRITICAL}')) AS held FROM samples s
-                 WHERE s.vm_id = w.vm_id AND s.metric = w.metric
-                   AND s.observed_at = (SELECT max(m.observed_at) FROM samples m WHERE m.vm_id = w.vm_id AND m.metric = w.metric AND m.observed_at >= w.since AND m.observed_at <= $4)) newest
-               WHERE newest.held)
-             SELECT s.vm_id, s.metric, s.state, s.value, s.observed_at
-             FROM hot CROSS JOIN LATERAL (
-               SELECT s.id, s.vm_id, s.metric, s.state, s.value, s.observed_at FROM samples s
-               WHERE s.vm_id = hot.vm_id AND s.metric = hot.metric AND s.observed_at >= hot.since AND s.observed_at <= $4 OFFSET 0) s
-             ORDER BY s.observed_at, s.id`,
-            [series.map((x) => x.vmId), series.map((x) => x.metric), series.map((x) => x.since), now],
-          );
-        })
-      : [];
     const byVm = new Map<string, Record<string, MetricSample[]>>();
-    for (const s of samples) {
-      const series = byVm.get(s.vm_id) ?? {};
-      (series[s.metric] ??= []).push({ state: s.state, value: s.value, observedAt: s.observed_at });
-      byVm.set(s.vm_id, series);
+    const liveIds = new Set(live.map((v) => v.id));
+    for (const { vmId, metric, samples: series } of held) {
+      // A VM being removed is not counted, nor are its samples.
+      if (!liveIds.has(vmId)) continue;
+      const of = byVm.get(vmId) ?? {};
+      of[metric] = series;
+      byVm.set(vmId, of);
     }
 
     const vmsOf = groupBy(vms, (v) => v.vm_type_id);
@@ -339,6 +356,66 @@ export class AutoscalerService {
         },
       };
     });
+  }
+  /**
+   * The samples of every series (live VM, metric of an active threshold of its type) whose newest
+   * sample in its type's window is WARNING or CRITICAL, each oldest first (by observation time,
+   * then id). A hold needs its newest sample at WARNING or worse, and a scale-down candidate's load
+   * is read only when the metric holds on every VM, so any other series can never change a
+   * verdict and is not read. (Several samples at the newest time: the series counts when any of
+   * them is WARNING or worse.)
+   *
+   * One statement, and its cost follows the WARNING and CRITICAL samples, not the fleet: such a
+   * series has such a sample in its window, so the partial index samples_held_observed_idx (only
+   * those samples, by time) names the few candidates; only they are read in full, and the ones
+   * that recovered since (newest sample OK or UNKNOWN) are dropped here. For named types (evaluate
+   * one) each of their series is probed instead (`everyType` false).
+   */
+  private async heldSeries(vmTypeIds: readonly string[], everyType: boolean, maxGap: number, now: Date): Promise<{ vmId: string; metric: string; samples: MetricSample[] }[]> {
+    const rows: { vm_id: string; metric: string; samples: [SampleState, number | string | null, number][] }[] = await this.dataSource.query(
+      // w: per type and metric of its active thresholds, how far back it looks (its longest hold plus one allowed gap).
+      // A series comes back as one row, its samples one JSON array (state, value, epoch ms), oldest first:
+      // a native JSON.parse instead of a row and a date string parsed per sample.
+      // OFFSET 0 keeps the read of a candidate a probe of its series, not a scan of the table.
+      `WITH w AS MATERIALIZED (
+         SELECT DISTINCT vm_type_id, metric::text AS metric,
+                $3::timestamptz - make_interval(secs => max(greatest(warning_hold_seconds, critical_hold_seconds)) OVER (PARTITION BY vm_type_id) + $2::float8) AS since
+         FROM thresholds WHERE active AND vm_type_id = ANY($1::uuid[])),
+       candidates AS MATERIALIZED (${
+         everyType
+           ? `SELECT DISTINCT s.vm_id, s.metric FROM samples s
+              WHERE s.state IN ('${SampleState.WARNING}', '${SampleState.CRITICAL}') AND s.observed_at >= (SELECT min(since) FROM w) AND s.observed_at <= $3`
+           : // A few types (evaluate one): a probe of each of their series beats walking every such sample of the fleet.
+             `SELECT v.id AS vm_id, w.metric FROM vms v JOIN w ON w.vm_type_id = v.vm_type_id
+              WHERE v.retired_at IS NULL AND EXISTS (
+                SELECT 1 FROM samples s WHERE s.vm_id = v.id AND s.metric = w.metric AND s.observed_at >= w.since AND s.observed_at <= $3
+                  AND s.state IN ('${SampleState.WARNING}', '${SampleState.CRITICAL}'))`
+       }),
+       series AS MATERIALIZED (
+         SELECT c.vm_id, c.metric, w.since FROM candidates c
+         JOIN vms v ON v.id = c.vm_id
+         JOIN w ON w.vm_type_id = v.vm_type_id AND w.metric = c.metric)
+       SELECT series.vm_id, series.metric, r.samples
+       FROM series CROSS JOIN LATERAL (
+         SELECT json_agg(json_build_array(s.state, s.value, floor(extract(epoch FROM s.observed_at) * 1000)) ORDER BY s.observed_at, s.id) AS samples
+         FROM (SELECT s.id, s.state, s.value, s.observed_at FROM samples s
+               WHERE s.vm_id = series.vm_id AND s.metric = series.metric AND s.observed_at >= series.since AND s.observed_at <= $3 OFFSET 0) s) r
+       WHERE r.samples IS NOT NULL`,
+      [vmTypeIds, maxGap / 1000, now],
+    );
+    const held = (state: SampleState) => state === SampleState.WARNING || state === SampleState.CRITICAL;
+    const out: { vmId: string; metric: string; samples: MetricSample[] }[] = [];
+    for (const r of rows) {
+      const raw = r.samples;
+      const newest = raw[raw.length - 1][2];
+      let hot = false;
+      for (let i = raw.length - 1; i >= 0 && raw[i][2] === newest && !hot; i--) hot = held(raw[i][0]);
+      if (!hot) continue;
+      // JSON has no NaN or Infinity: PostgreSQL writes them as strings.
+      const samples = raw.map(([state, value, ms]): MetricSample => ({ state, value: typeof value === 'string' ? Number(value) : value, observedAt: new Date(ms) }));
+      out.push({ vmId: r.vm_id, metric: r.metric, samples });
+    }
+    return out;
   }
 }
 

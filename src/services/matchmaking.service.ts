@@ -16,7 +16,7 @@ import { DataSource } from 'typeorm';
 import { bootTargetOf, chooseFlavor, chooseNetworks } from '../domain/boot-choice';
 import { CloudEntity, VmEntity, VmTypeEntity } from '../domain/entities';
 import { BadUserInputError, tenantMessage } from '../domain/errors';
-import { CloudAssessment, explainNoTarget, FreshStandby, InstanceQuota, JobTiming, jobTimingOf, LEARNED_WINDOW, matchmake, Placement, placementOf } from '../domain/matchmaking';
+import { CloudAssessment, explainNoTarget, FreshStandby, InstanceQuota, JobTiming, jobTimingOf, LEARNED_WINDOW, matchmake, Placement, placementOf, worthAsking } from '../domain/matchmaking';
 import { Principal } from '../domain/principal';
 import { Permission } from '../domain/roles';
 import { CloudApi, CloudApiFactory, Limits } from '../ports/cloud-api.port';
@@ -129,10 +129,8 @@ export class MatchmakingService {
       standbys,
     };
     // Only clouds that pass every other filter are asked: an excluded (or unreachable) cloud must not slow the answer.
-    const worthAsking = matchmake(input)
-      .filter((c) => c.eligible && (!onlyCloudId || c.cloud.id === onlyCloudId))
-      .map((c) => c.cloud);
-    const facts = await Promise.all(worthAsking.map(async (cloud) => [cloud.id, await this.cloudFacts(principal, cloud, vm, vmType, source, maxAgeMs)] as const));
+    const asked = worthAsking(input).filter((c) => !onlyCloudId || c.id === onlyCloudId);
+    const facts = await Promise.all(asked.map(async (cloud) => [cloud.id, await this.cloudFacts(principal, cloud, vm, vmType, source, maxAgeMs)] as const));
     const quotas = new Map(facts.map(([id, f]) => [id, f.quota]));
     const bootable = new Map(facts.flatMap(([id, f]) => (f.boot ? [[id, f.boot] as const] : [])));
     const ranked = matchmake({ ...input, quotas, bootable });

@@ -1,4 +1,5 @@
-/** Scaling decisions: the read side, and `record`, the one way a decision is stored and published. */
+/** Scaling decisions: the read side, and `record` / `recordMany`, the ways a decision is stored and published. */
+import crypto from 'node:crypto';
 import { DataSource, EntityManager, FindOptionsWhere } from 'typeorm';
 import { z } from 'zod';
 import { ScalingDecisionEntity } from '../domain/entities';
@@ -51,6 +52,58 @@ export class ScalingDecisionService {
     const payload: ScalingDecisionPayload = { ...decision, decidedAt: decision.decidedAt.toISOString() };
     const event = await this.bus.publish(tx, { stream: scalingDecisionStream(d.tenantId), tenantId: d.tenantId, type: SCALING_DECISION_EVENT_TYPE, payload });
     return { decision, seq: event.seq };
+  }
+
+  /**
+   * Many decisions in the caller's transaction, in two statements for the rows and two for their
+   * events whatever their number (the scheduler's tick when many blocks begin at once); stored and
+   * published as `record` would, in the order given.
+   */
+  async recordMany(tx: EntityManager, ds: readonly NewScalingDecision[]): Promise<{ decision: ScalingDecisionEntity; seq: number }[]> {
+    if (ds.length === 0) return [];
+    // The ids are made here, so each stored row is found by its id whatever order RETURNING gives.
+    const ids = ds.map(() => crypto.randomUUID());
+    const rows: { id: string; decided_at: Date }[] = await tx.query(
+      `INSERT INTO scaling_decisions (id, tenant_id, vm_type_id, action, metric, reason, evidence, clone_job_id)
+       SELECT id, tenant_id, vm_type_id, action, metric, reason, evidence::jsonb, clone_job_id
+       FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::uuid[])
+            AS d(id, tenant_id, vm_type_id, action, metric, reason, evidence, clone_job_id)
+       RETURNING id, decided_at`,
+      [
+        ids,
+        ds.map((d) => d.tenantId),
+        ds.map((d) => d.vmTypeId),
+        ds.map((d) => d.action),
+        ds.map((d) => d.metric ?? null),
+        ds.map((d) => d.reason),
+        ds.map((d) => JSON.stringify(d.evidence ?? {})),
+        ds.map((d) => d.cloneJobId ?? null),
+      ],
+    );
+    const decidedAt = new Map(rows.map((r) => [r.id, r.decided_at]));
+    const decisions = ds.map((d, k) =>
+      tx.create(ScalingDecisionEntity, {
+        tenantId: d.tenantId,
+        vmTypeId: d.vmTypeId,
+        action: d.action,
+        metric: d.metric ?? null,
+        reason: d.reason,
+        evidence: d.evidence ?? {},
+        cloneJobId: d.cloneJobId ?? null,
+        id: ids[k],
+        decidedAt: decidedAt.get(ids[k])!,
+      }),
+    );
+    const events = await this.bus.publishMany(
+      tx,
+      decisions.map((decision) => ({
+        stream: scalingDecisionStream(decision.tenantId),
+        tenantId: decision.tenantId,
+        type: SCALING_DECISION_EVENT_TYPE,
+        payload: { ...decision, decidedAt: decision.decidedAt.toISOString() } satisfies ScalingDecisionPayload,
+      })),
+    );
+    return decisions.map((decision, k) => ({ decision, seq: events[k].seq }));
   }
 
   async list(principal: Principal, vmTypeId: string | null | undefined, first: number | null | undefined): Promise<ScalingDecisionEntity[]> {

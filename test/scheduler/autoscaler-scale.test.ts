@@ -1,8 +1,9 @@
 /**
  * The autoscaler at scale, on a real PostgreSQL: one round over every VM type reads the facts of
  * all of them set-based, so the queries of a tick do not grow with the number of types (counted
- * for 3 and for 30 types, same fleet shape); a block that goes on is not stored again and costs
- * no query; and clones in flight are found by the VM type stored on the job.
+ * for 3 and for 30 types, same fleet shape), nor with the number of blocks that begin in it (1
+ * and 10, stored together and published with dense seqs); a block that goes on is not stored
+ * again and costs no query; and clones in flight are found by the VM type stored on the job.
  */
 import { Client } from 'pg';
 import pino from 'pino';
@@ -59,14 +60,28 @@ describe('autoscaler at scale', () => {
   it('reads the facts of 3 or 30 VM types with the same number of queries', async () => {
     const small = await fleet(3);
     const large = await fleet(30);
+    const firstRounds: number[] = [];
     for (const f of [small, large]) {
-      // First round: every overloaded type's block is new and stored (a transaction each).
+      // First round: every overloaded type's block is new and stored (all of them in one transaction).
       const first = await tick(f, f.now);
       const held = first.evaluations.filter((e) => e.verdict);
       expect(held.map((e) => e.verdict!.outcome)).toEqual(held.map(() => ScalingOutcome.AT_MAX));
       expect(held.every((e) => e.recorded)).toBe(true);
       expect(first.evaluations).toHaveLength(f.vmTypeIds.length);
+      firstRounds.push(first.queries);
     }
+    // 1 block beginning or 10: the same statements (stored set-based, not a transaction per block).
+    expect(firstRounds[1]).toBe(firstRounds[0]);
+    expect(firstRounds[0]).toBeLessThanOrEqual(25);
+    // Each stored block is published once, on the tenant's decision stream, with dense seqs.
+    const published: { seq: number; vmTypeId: string; decisionId: string }[] = await large.ds.query(
+      `SELECT e.seq, e.payload->>'vmTypeId' AS "vmTypeId", e.payload->>'id' AS "decisionId" FROM events e WHERE e.stream = $1 ORDER BY e.seq`,
+      [`scaling-decisions:${large.tenantId}`],
+    );
+    const stored: { id: string; vm_type_id: string }[] = await large.ds.query(`SELECT id, vm_type_id FROM scaling_decisions`);
+    expect(published.map((e) => e.seq)).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
+    expect(published.map((e) => [e.decisionId, e.vmTypeId]).sort()).toEqual(stored.map((d) => [d.id, d.vm_type_id]).sort());
+    expect(new Set(stored.map((d) => d.vm_type_id))).toEqual(new Set(large.vmTypeIds.slice(0, 10)));
     // Next round: the same blocks go on; nothing is stored, and the reads do not depend on the type count.
     const a = await tick(small, new Date(small.now.getTime() + 1000));
     const b = await tick(large, new Date(large.now.getTime() + 1000));

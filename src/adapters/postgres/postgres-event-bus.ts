@@ -123,6 +123,47 @@ export class PostgresEventBus implements EventBus {
     return { id: String(row.id), stream: input.stream, seq, tenantId: input.tenantId, type: input.type, payload: input.payload, createdAt: row.created_at };
   }
 
+  async publishMany<P extends object>(tx: EntityManager, inputs: readonly PublishInput<P>[]): Promise<BusEvent<P>[]> {
+    if (inputs.length === 0) return [];
+    // Per stream, how many events: one upsert moves every stream's last_seq past all of them.
+    const counts = new Map<string, number>();
+    for (const i of inputs) counts.set(i.stream, (counts.get(i.stream) ?? 0) + 1);
+    const bumped: { stream: string; last_seq: number }[] = await tx.query(
+      `INSERT INTO event_streams (stream, last_seq) SELECT * FROM unnest($1::text[], $2::int[])
+       ON CONFLICT (stream) DO UPDATE SET last_seq = event_streams.last_seq + EXCLUDED.last_seq
+       RETURNING stream, last_seq`,
+      [[...counts.keys()], [...counts.values()]],
+    );
+    const next = new Map(bumped.map((b) => [b.stream, Number(b.last_seq) - counts.get(b.stream)! + 1]));
+    const seqs = inputs.map((i) => {
+      const seq = next.get(i.stream)!;
+      next.set(i.stream, seq + 1);
+      return seq;
+    });
+    // As publish: notices built from the stored rows, whole when they fit; sent in seq order.
+    const rows: { id: string; stream: string; seq: number; created_at: Date }[] = await tx.query(
+      `WITH e AS (
+         INSERT INTO events (stream, seq, tenant_id, type, payload)
+         SELECT stream, seq, tenant_id, type, payload::jsonb FROM unnest($1::text[], $2::int[], $3::uuid[], $4::text[], $5::text[]) AS u(stream, seq, tenant_id, type, payload)
+         RETURNING id, stream, seq, tenant_id, type, payload, created_at
+       ), n AS (
+         SELECT e.id, e.stream, e.seq, e.created_at,
+                jsonb_build_object('id', e.id::text, 'stream', e.stream, 'seq', e.seq, 'tenantId', e.tenant_id, 'type', e.type) AS head,
+                jsonb_build_object('payload', e.payload, 'createdAt', e.created_at) AS body
+         FROM e
+       )
+       SELECT id, stream, seq, created_at,
+              pg_notify($6, CASE WHEN octet_length((head || body)::text) <= $7 THEN (head || body)::text ELSE head::text END)
+       FROM (SELECT * FROM n ORDER BY stream, seq OFFSET 0) n`,
+      [inputs.map((i) => i.stream), seqs, inputs.map((i) => i.tenantId), inputs.map((i) => i.type), inputs.map((i) => JSON.stringify(i.payload)), CHANNEL, FULL_NOTICE_MAX_BYTES],
+    );
+    const stored = new Map(rows.map((r) => [`${r.stream}\u0000${r.seq}`, r]));
+    return inputs.map((input, k) => {
+      const row = stored.get(`${input.stream}\u0000${seqs[k]}`)!;
+      return { id: String(row.id), stream: input.stream, seq: seqs[k], tenantId: input.tenantId, type: input.type, payload: input.payload, createdAt: row.created_at };
+    });
+  }
+
   subscribeStream(stream: string, afterSeq: number, outer?: AbortSignal): AsyncIterableIterator<BusEvent> {
     const self = this;
     return abortableIterator(async function* (signal) {

@@ -11,6 +11,8 @@ import { VmEntity } from './vm.entity';
 @Index('samples_vm_metric_observed_idx', ['vmId', 'metric', 'observedAt'])
 // Retention deletes the oldest first, across VMs.
 @Index('samples_observed_idx', ['observedAt'])
+// The autoscaler's tick: the few samples at WARNING or worse, by time, name the series that can hold.
+@Index('samples_held_observed_idx', ['observedAt', 'vmId', 'metric'], { where: `state IN ('WARNING', 'CRITICAL')` })
 export class SampleEntity {
   @PrimaryGeneratedColumn('increment', { type: 'bigint' })
   id!: string;
