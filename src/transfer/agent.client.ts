@@ -2,8 +2,8 @@
 import { request } from 'undici';
 import { PermanentStepError, StepErrorCode } from '../domain/clone-phase';
 import { UpstreamUnavailableError } from '../domain/errors';
-import { BatchChunk, CHUNK_HASH, packBatch } from './chunk-codec';
-import { ChunkTarget, CommitRequest, CommitResult, GlanceImageAccess, IndexResult, ManifestEntry, TransferStats } from './chunk-transfer';
+import { BatchChunk, CHUNK_HASH, MIN_CHUNK_BYTES, packBatch } from './chunk-codec';
+import { ChunkTarget, CommitRequest, CommitResult, GlanceImageAccess, IndexResult, ManifestEntry, TransferStats, manifestProblem } from './chunk-transfer';
 import type { ConversionEvent, TargetConversionRequest, TargetConversionResult } from './target-conversion';
 
 async function call(url: string, token: string, init: { method: 'POST' | 'PUT'; body: string | Buffer; type: string; signal?: AbortSignal }) {
@@ -162,21 +162,66 @@ export async function remoteSend(
   signal?: AbortSignal,
 ): Promise<{ stats: TransferStats; manifest: ManifestEntry[] }> {
   const base = agentUrl.replace(/\/+$/, '');
+  const size = body.source.size;
   const res = await call(`${base}/v1/source/send`, token, { method: 'POST', type: 'application/json', body: JSON.stringify(body), signal });
   if (res.statusCode !== 200) throw await failure(base, res);
+  // The longest honest line is the final one: its manifest, ~90 bytes per chunk of at least MIN_CHUNK_BYTES.
+  const maxLine = 1024 * 1024 + Math.ceil(size / MIN_CHUNK_BYTES) * 100;
+  const malformed = (why: string) => new UpstreamUnavailableError(`source agent ${base} sent a malformed answer: ${why}`, { retryable: false });
   let rest = '';
-  for await (const piece of res.body) {
-    rest += (piece as Buffer).toString('utf8');
-    let nl: number;
-    while ((nl = rest.indexOf('\n')) >= 0) {
-      const line = rest.slice(0, nl);
-      rest = rest.slice(nl + 1);
-      if (line.trim() === '') continue;
-      const msg = JSON.parse(line) as { progress?: TransferStats; done?: { stats: TransferStats; manifest: ManifestEntry[] }; error?: string };
-      if (msg.progress) onProgress(msg.progress);
-      else if (msg.done) return msg.done;
-      else if (msg.error !== undefined) throw new Error(`source agent ${base}: ${msg.error}`);
+  try {
+    for await (const piece of res.body) {
+      rest += (piece as Buffer).toString('utf8');
+      if (rest.length > maxLine) throw malformed(`a line longer than ${maxLine} bytes`);
+      let nl: number;
+      while ((nl = rest.indexOf('\n')) >= 0) {
+        const line = rest.slice(0, nl);
+        rest = rest.slice(nl + 1);
+        if (line.trim() === '') continue;
+        let msg: Record<string, unknown>;
+        try {
+          msg = JSON.parse(line) as Record<string, unknown>;
+        } catch {
+          throw malformed('a line that is not JSON');
+        }
+        if (msg === null || typeof msg !== 'object') throw malformed('a line that is not an object');
+        if (msg.progress !== undefined) {
+          onProgress(checkedStats(msg.progress, size, malformed));
+        } else if (msg.done !== undefined) {
+          const done = msg.done as { stats?: unknown; manifest?: unknown } | null;
+          const stats = checkedStats(done?.stats, size, malformed);
+          const problem = manifestProblem(size, done?.manifest);
+          if (problem) throw malformed(problem);
+          return { stats, manifest: done!.manifest as ManifestEntry[] };
+        } else if (msg.error !== undefined) {
+          // The source agent's own failure (its Glance read, the target agent it pushes to): what it
+          // stored on the target side stays there, so the step's retry resends only the rest.
+          throw new UpstreamUnavailableError(`source agent ${base}: ${said(msg.error)}`, { retryable: true });
+        } else {
+          throw malformed('a line with neither progress, done nor error');
+        }
+      }
     }
+  } catch (err) {
+    if (err instanceof UpstreamUnavailableError || signal?.aborted) throw err;
+    // The answer broke off mid-stream (the agent died, the connection reset): worth the retry.
+    throw new UpstreamUnavailableError(`source agent ${base} broke off its answer (${said((err as NodeJS.ErrnoException).code ?? (err as Error).name)})`, { retryable: true, cause: err });
   }
-  throw new Error(`source agent ${base} ended its answer before the transfer finished`);
+  throw new UpstreamUnavailableError(`source agent ${base} ended its answer before the transfer finished`, { retryable: true });
+}
+
+/** Stats from a partner's agent: every field a byte or chunk count no larger than the image allows. */
+function checkedStats(v: unknown, size: number, malformed: (why: string) => Error): TransferStats {
+  const s = v as Record<string, unknown> | null;
+  if (s === null || typeof s !== 'object') throw malformed('stats that are not an object');
+  const out = {} as Record<keyof TransferStats, number>;
+  for (const key of ['imageBytes', 'processedBytes', 'linkBytes', 'zeroBytes', 'dedupBytes', 'sentRawBytes', 'chunks', 'chunksSent'] as const) {
+    const n = s[key];
+    // The link may carry a little more than the image (frame headers of incompressible chunks).
+    const max = key === 'linkBytes' ? 2 * size + 1024 * 1024 : size;
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0 || n > max) throw malformed(`stats.${key} must be a count from 0 to ${max}`);
+    out[key] = n;
+  }
+  if (out.imageBytes !== size) throw malformed(`stats.imageBytes must be the image's ${size} bytes`);
+  return out;
 }
