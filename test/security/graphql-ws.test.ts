@@ -54,7 +54,9 @@ function connect(url: string, token: string | null) {
     connectionParams: token ? { authorization: `Bearer ${token}` } : {},
     on: {
       connected: () => (connected = true),
-      closed: (e) => (closed = { code: (e as { code: number }).code, reason: (e as { reason: string }).reason }),
+      // The first close is how the connection ended: an operation sent after it makes the client
+      // dial again, and that socket's refusal (4403 "Forbidden" from connection_init) is not it.
+      closed: (e) => (closed ??= { code: (e as { code: number }).code, reason: (e as { reason: string }).reason }),
     },
     onNonLazyError: () => undefined,
   });
