@@ -382,38 +382,50 @@ export class LocalChunkTarget implements ChunkTarget {
 /** Stops an index at its budget (no more spans are read). */
 class BudgetReached extends Error {}
 
-/** Rebuilds the image in order from the store (zeros made here) and PUTs it to Glance. */
-async function uploadFromStore(store: ChunkStore, scope: ChunkScope, pool: ChunkCodecPool, req: CommitRequest, glance: GlanceImageAccess, signal?: AbortSignal): Promise<void> {
-  const zeros = Buffer.alloc(MAX_CHUNK_BYTES);
-  const load = async (i: number): Promise<Buffer> => {
-    const { hash, size } = req.manifest[i];
-    if (hash === null) return zeros.subarray(0, size);
+/**
+ * The image's chunks in manifest order from the tenant's store, null for a zero chunk (each
+ * caller makes its zeros or holes). A span's worth of chunks is read and decoded ahead (on every
+ * codec thread), so the consumer does not wait on each file read and decode; a chunk whose bytes
+ * no longer match its name is evicted (damaged on disk: the next attempt resends it).
+ */
+export async function* storedChunksInOrder(store: ChunkStore, scope: ChunkScope, pool: ChunkCodecPool, manifest: readonly ManifestEntry[]): AsyncGenerator<Buffer | null> {
+  const load = async (i: number): Promise<Buffer | null> => {
+    const { hash, size } = manifest[i];
+    if (hash === null) return null;
     const frame = await store.get(scope, hash);
-    if (!frame) throw new Error(`chunk ${i} left the store during the upload`);
+    if (!frame) throw new Error(`chunk ${i} left the store while the image was rebuilt from it`);
     try {
       return await pool.decode(frame, hash, size);
     } catch (err) {
-      if (err instanceof ChunkIntegrityError) await store.remove(scope, hash); // damaged on disk: the next attempt resends it
+      if (err instanceof ChunkIntegrityError) await store.remove(scope, hash);
       throw err;
     }
   };
-  async function* ordered(): AsyncGenerator<Buffer> {
-    // A span's worth of chunks read and decoded ahead (on every codec thread), so the upload
-    // does not wait on each file read and decode.
-    const ahead: Promise<Buffer>[] = [];
-    let next = 0;
-    const fill = () => {
-      while (ahead.length < (2 * SPAN_BYTES) / AVG_CHUNK_BYTES && next < req.manifest.length) {
-        const p = load(next++);
-        p.catch(() => undefined); // awaited in order below
-        ahead.push(p);
-      }
-    };
+  const ahead: Promise<Buffer | null>[] = [];
+  let next = 0;
+  const fill = () => {
+    while (ahead.length < (2 * SPAN_BYTES) / AVG_CHUNK_BYTES && next < manifest.length) {
+      const p = load(next++);
+      p.catch(() => undefined); // awaited in order below
+      ahead.push(p);
+    }
+  };
+  fill();
+  while (ahead.length > 0) {
+    const buf = await ahead.shift()!;
     fill();
-    while (ahead.length > 0) {
-      const buf = await ahead.shift()!;
-      fill();
-      yield buf;
+    yield buf;
+  }
+}
+
+/** Rebuilds the image in order from the store (zeros made here) and PUTs it to Glance. */
+async function uploadFromStore(store: ChunkStore, scope: ChunkScope, pool: ChunkCodecPool, req: CommitRequest, glance: GlanceImageAccess, signal?: AbortSignal): Promise<void> {
+  const zeros = Buffer.alloc(MAX_CHUNK_BYTES);
+  async function* ordered(): AsyncGenerator<Buffer> {
+    let i = 0;
+    for await (const raw of storedChunksInOrder(store, scope, pool, req.manifest)) {
+      yield raw ?? zeros.subarray(0, req.manifest[i].size);
+      i++;
     }
   }
   const body = Readable.from(ordered(), { objectMode: false });

@@ -24,9 +24,9 @@ import { ConvertibleDiskFormat } from '../domain/disk-formats';
 import { PermanentStepError, StepErrorCode } from '../domain/clone-phase';
 import { formatBytes } from '../domain/matchmaking';
 import { hashedCopy } from '../pipeline/steps/hashed-copy';
-import { AVG_CHUNK_BYTES, ChunkCodecPool, ChunkIntegrityError, MAX_CHUNK_BYTES, SPAN_BYTES } from './chunk-codec';
+import { ChunkCodecPool, MAX_CHUNK_BYTES } from './chunk-codec';
 import { ChunkScope, ChunkStore } from './chunk-store';
-import { CommitRequest, GlanceImageAccess, manifestProblem } from './chunk-transfer';
+import { CommitRequest, GlanceImageAccess, manifestProblem, storedChunksInOrder } from './chunk-transfer';
 import { ConversionSettings, convertImageFile, ensureSpoolSpace, inspectImageFile, jobSpoolDir, removeJobSpool } from './disk-conversion';
 import { createSha512Hasher } from './sha512-worker';
 
@@ -113,54 +113,28 @@ export async function convertOnTarget(o: TargetConversionOptions): Promise<Targe
 
 /**
  * Writes the image from the store into `file` (zero chunks left as holes) and returns its sha512,
- * hashed in order on a worker thread. A span's worth of chunks is read and decoded ahead; a
- * chunk whose bytes no longer match its name is evicted (the next attempt has it sent again).
+ * hashed in order on a worker thread; the chunks come from storedChunksInOrder (read ahead,
+ * a damaged one evicted), as for a plain upload.
  */
 async function rebuildToFile(o: TargetConversionOptions, file: string): Promise<string> {
   const { req, store, scope, pool } = o;
   const zeros = Buffer.alloc(MAX_CHUNK_BYTES);
-  // Chunks are content-defined (chunk-codec.ts): each entry says its size, offsets are their running sum.
-  const offsets: number[] = [];
-  let at = 0;
-  for (const e of req.manifest) {
-    offsets.push(at);
-    at += e.size;
-  }
-  const load = async (i: number): Promise<Buffer | null> => {
-    const { hash, size } = req.manifest[i];
-    if (hash === null) return null;
-    const frame = await store.get(scope, hash);
-    if (!frame) throw new Error(`chunk ${i} left the store during the rebuild`);
-    try {
-      return await pool.decode(frame, hash, size);
-    } catch (err) {
-      if (err instanceof ChunkIntegrityError) await store.remove(scope, hash);
-      throw err;
-    }
-  };
   const hasher = createSha512Hasher('worker');
   const fh = await fs.open(file, 'w', 0o600);
   try {
-    const ahead: Promise<Buffer | null>[] = [];
-    let next = 0;
-    const fill = () => {
-      while (ahead.length < (2 * SPAN_BYTES) / AVG_CHUNK_BYTES && next < req.manifest.length) {
-        const p = load(next++);
-        p.catch(() => undefined); // awaited in order below
-        ahead.push(p);
-      }
-    };
-    fill();
-    for (let i = 0; ahead.length > 0; i++) {
+    // Chunks are content-defined (chunk-codec.ts): each entry says its size, offsets are their running sum.
+    let i = 0;
+    let offset = 0;
+    for await (const raw of storedChunksInOrder(store, scope, pool, req.manifest)) {
       o.signal?.throwIfAborted();
-      const raw = await ahead.shift()!;
-      fill();
+      const size = req.manifest[i++].size;
       if (raw === null) {
-        await hasher.update(zeros.subarray(0, req.manifest[i].size));
-        continue;
+        await hasher.update(zeros.subarray(0, size)); // left as a hole in the file
+      } else {
+        await hasher.update(raw);
+        await fh.write(raw, 0, raw.length, offset);
       }
-      await hasher.update(raw);
-      await fh.write(raw, 0, raw.length, offsets[i]);
+      offset += size;
     }
     await fh.truncate(req.size);
     return await hasher.digest();
