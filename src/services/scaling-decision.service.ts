@@ -27,6 +27,19 @@ export interface NewScalingDecision {
   cloneJobId?: string | null;
 }
 
+/** A new decision's stored fields, its optional ones made explicit. */
+function decisionFields(d: NewScalingDecision) {
+  return {
+    tenantId: d.tenantId,
+    vmTypeId: d.vmTypeId,
+    action: d.action,
+    metric: d.metric ?? null,
+    reason: d.reason,
+    evidence: d.evidence ?? {},
+    cloneJobId: d.cloneJobId ?? null,
+  };
+}
+
 /** The payload of a decision event: the stored row, its time as ISO text. */
 export type ScalingDecisionPayload = Omit<ScalingDecisionEntity, 'decidedAt'> & { decidedAt: string };
 
@@ -38,17 +51,7 @@ export class ScalingDecisionService {
 
   /** Stores a decision and publishes it in the caller's transaction (subscribers hear of it on commit). */
   async record(tx: EntityManager, d: NewScalingDecision): Promise<{ decision: ScalingDecisionEntity; seq: number }> {
-    const decision = await tx.save(
-      tx.create(ScalingDecisionEntity, {
-        tenantId: d.tenantId,
-        vmTypeId: d.vmTypeId,
-        action: d.action,
-        metric: d.metric ?? null,
-        reason: d.reason,
-        evidence: d.evidence ?? {},
-        cloneJobId: d.cloneJobId ?? null,
-      }),
-    );
+    const decision = await tx.save(tx.create(ScalingDecisionEntity, decisionFields(d)));
     const payload: ScalingDecisionPayload = { ...decision, decidedAt: decision.decidedAt.toISOString() };
     const event = await this.bus.publish(tx, { stream: scalingDecisionStream(d.tenantId), tenantId: d.tenantId, type: SCALING_DECISION_EVENT_TYPE, payload });
     return { decision, seq: event.seq };
@@ -63,6 +66,7 @@ export class ScalingDecisionService {
     if (ds.length === 0) return [];
     // The ids are made here, so each stored row is found by its id whatever order RETURNING gives.
     const ids = ds.map(() => crypto.randomUUID());
+    const fields = ds.map(decisionFields);
     const rows: { id: string; decided_at: Date }[] = await tx.query(
       `INSERT INTO scaling_decisions (id, tenant_id, vm_type_id, action, metric, reason, evidence, clone_job_id)
        SELECT id, tenant_id, vm_type_id, action, metric, reason, evidence::jsonb, clone_job_id
@@ -71,29 +75,17 @@ export class ScalingDecisionService {
        RETURNING id, decided_at`,
       [
         ids,
-        ds.map((d) => d.tenantId),
-        ds.map((d) => d.vmTypeId),
-        ds.map((d) => d.action),
-        ds.map((d) => d.metric ?? null),
-        ds.map((d) => d.reason),
-        ds.map((d) => JSON.stringify(d.evidence ?? {})),
-        ds.map((d) => d.cloneJobId ?? null),
+        fields.map((f) => f.tenantId),
+        fields.map((f) => f.vmTypeId),
+        fields.map((f) => f.action),
+        fields.map((f) => f.metric),
+        fields.map((f) => f.reason),
+        fields.map((f) => JSON.stringify(f.evidence)),
+        fields.map((f) => f.cloneJobId),
       ],
     );
     const decidedAt = new Map(rows.map((r) => [r.id, r.decided_at]));
-    const decisions = ds.map((d, k) =>
-      tx.create(ScalingDecisionEntity, {
-        tenantId: d.tenantId,
-        vmTypeId: d.vmTypeId,
-        action: d.action,
-        metric: d.metric ?? null,
-        reason: d.reason,
-        evidence: d.evidence ?? {},
-        cloneJobId: d.cloneJobId ?? null,
-        id: ids[k],
-        decidedAt: decidedAt.get(ids[k])!,
-      }),
-    );
+    const decisions = fields.map((f, k) => tx.create(ScalingDecisionEntity, { ...f, id: ids[k], decidedAt: decidedAt.get(ids[k])! }));
     const events = await this.bus.publishMany(
       tx,
       decisions.map((decision) => ({
