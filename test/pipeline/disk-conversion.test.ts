@@ -4,7 +4,6 @@
  * disk_format) boots it, and the job's events say so. A spool without room fails clearly and
  * undoes. Needs qemu-img (Debian: qemu-utils).
  */
-import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -18,26 +17,9 @@ import { CloneFixture, setUpClone, waitForJobState } from '../support/clone-fixt
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { gqlOk } from '../support/graphql';
 import { labCloudApiFactory, sandboxApi, startSandboxClouds } from '../support/sandbox';
+import { download, makeDisk } from '../support/disk-images';
 
 const MiB = 1024 * 1024;
-
-/** A 16 MiB virtual disk: 3 MiB of pseudo-random data at 1 MiB, zeros elsewhere; returned raw, and as qcow2 written by qemu-img. */
-function makeDisk(dir: string): { raw: Buffer; qcow2File: string } {
-  const raw = Buffer.alloc(16 * MiB);
-  crypto.randomFillSync(raw, MiB, 3 * MiB);
-  const rawFile = path.join(dir, 'disk.raw');
-  const qcow2File = path.join(dir, 'disk.qcow2');
-  fs.writeFileSync(rawFile, raw);
-  execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', rawFile, qcow2File]);
-  return { raw, qcow2File };
-}
-
-async function download(api: CloudApi, imageId: string): Promise<Buffer> {
-  const { stream } = await api.downloadImage(imageId);
-  const parts: Buffer[] = [];
-  for await (const chunk of stream) parts.push(chunk as Buffer);
-  return Buffer.concat(parts);
-}
 
 interface ConversionLab {
   sandbox: Sandbox;
