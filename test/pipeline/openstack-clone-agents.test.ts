@@ -19,7 +19,7 @@ import { waitForJobState } from '../support/clone-fixture';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { gqlOk } from '../support/graphql';
 import { LAB_ENDPOINTS } from '../support/lab';
-import { PeerCloud, readPeerClouds } from '../support/openstack-peers';
+import { PeerCloud, bootSourceServer, readPeerClouds } from '../support/openstack-peers';
 import { createTenantWithToken } from '../support/tenants';
 
 const peers = readPeerClouds();
@@ -92,21 +92,7 @@ describeIfPeers('clone between two real OpenStack clouds through transfer agents
     expect([src.transferAgentUrl, dst.transferAgentUrl]).toEqual([agents[0].url, agents[1].url]);
     const { createVmType } = await gqlOk(url, token, `mutation { createVmType(input: { name: "opensips", minInstances: 1, maxInstances: 3 }) { id } }`);
 
-    let s = await srcApi.createServer({
-      name: `icb-agents-${crypto.randomBytes(3).toString('hex')}`,
-      imageId: source.imageId,
-      flavorId: source.flavorId,
-      networks: 'none',
-      availabilityZone: source.qemuAvailabilityZone,
-      metadata: {},
-    });
-    server = s;
-    const deadline = Date.now() + 300_000;
-    while (s.status !== 'ACTIVE') {
-      if (s.status === 'ERROR' || Date.now() > deadline) throw new Error(`source server ${s.id} is ${s.status}`);
-      await new Promise((r) => setTimeout(r, 1000));
-      s = (await srcApi.getServer(s.id))!;
-    }
+    const s = await bootSourceServer(srcApi, source, 'icb-agents', (created) => (server = created));
     const { importVm } = await gqlOk(url, token, `mutation($input: ImportVmInput!) { importVm(input: $input) { id } }`, {
       input: { cloudId: src.id, serverId: s.id, vmTypeId: createVmType.id },
     });

@@ -4,7 +4,6 @@
  * watch it get there; then check os-b holds the same bytes and a running server with a
  * floating IP. Skipped when the peers are not set up here, except under CI.
  */
-import crypto from 'node:crypto';
 import { OpenStackCloudApiFactory } from '../../src/adapters/openstack/openstack-cloud-api.factory';
 import { CloudApi, Server } from '../../src/ports/cloud-api.port';
 import { startTestBroker, TestBroker } from '../support/broker';
@@ -12,7 +11,7 @@ import { waitForJobState } from '../support/clone-fixture';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { gqlOk } from '../support/graphql';
 import { LAB_ENDPOINTS } from '../support/lab';
-import { PeerCloud, readPeerClouds } from '../support/openstack-peers';
+import { PeerCloud, bootSourceServer, readPeerClouds } from '../support/openstack-peers';
 import { createTenantWithToken } from '../support/tenants';
 
 const peers = readPeerClouds();
@@ -77,21 +76,7 @@ describeIfPeers('clone between two real OpenStack clouds', () => {
     expect([src.health, dst.health]).toEqual(['HEALTHY', 'HEALTHY']);
     const { createVmType } = await gqlOk(url, token, `mutation { createVmType(input: { name: "opensips", minInstances: 1, maxInstances: 3 }) { id } }`);
 
-    let s = await srcApi.createServer({
-      name: `icb-real-${crypto.randomBytes(3).toString('hex')}`,
-      imageId: source.imageId,
-      flavorId: source.flavorId,
-      networks: 'none',
-      availabilityZone: source.qemuAvailabilityZone,
-      metadata: {},
-    });
-    server = s;
-    const deadline = Date.now() + 300_000;
-    while (s.status !== 'ACTIVE') {
-      if (s.status === 'ERROR' || Date.now() > deadline) throw new Error(`source server ${s.id} is ${s.status}`);
-      await new Promise((r) => setTimeout(r, 1000));
-      s = (await srcApi.getServer(s.id))!;
-    }
+    const s = await bootSourceServer(srcApi, source, 'icb-real', (created) => (server = created));
     const { importVm } = await gqlOk(url, token, `mutation($input: ImportVmInput!) { importVm(input: $input) { id } }`, {
       input: { cloudId: src.id, serverId: s.id, vmTypeId: createVmType.id },
     });
